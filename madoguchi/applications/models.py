@@ -1,0 +1,138 @@
+"""A resident's request for a certificate and its append-only history.
+
+State changes happen only in `madoguchi.applications.actions`; see docs/architecture.md for the
+state machine.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from madoguchi.catalog.models import CertificateType
+from madoguchi.registry.models import Resident
+from madoguchi.tenancy.models import Municipality, TenantQuerySet
+
+
+class State(models.TextChoices):
+    DRAFT = "draft", _("入力中")
+    SIGNED = "signed", _("電子署名済み")
+    AWAITING_PAYMENT = "awaiting_payment", _("支払待ち")
+    RECEIVED = "received", _("受付済み")
+    IN_REVIEW = "in_review", _("審査中")
+    APPROVED = "approved", _("承認済み")
+    ISSUED = "issued", _("発行済み")
+    MAILED = "mailed", _("発送済み")
+    COMPLETED = "completed", _("完了")
+    REJECTED = "rejected", _("却下")
+    REFUNDED = "refunded", _("却下(返金済み)")
+    CANCELLED = "cancelled", _("取消")
+    EXPIRED = "expired", _("期限切れ")
+
+
+# The only transitions an action may make.
+TRANSITIONS: dict[str, set[str]] = {
+    State.DRAFT: {State.SIGNED, State.CANCELLED, State.EXPIRED},
+    State.SIGNED: {State.AWAITING_PAYMENT, State.CANCELLED, State.EXPIRED},
+    State.AWAITING_PAYMENT: {State.RECEIVED, State.CANCELLED, State.EXPIRED},
+    State.RECEIVED: {State.IN_REVIEW, State.APPROVED, State.REJECTED, State.CANCELLED},
+    State.IN_REVIEW: {State.APPROVED, State.REJECTED},
+    State.APPROVED: {State.ISSUED, State.REJECTED},
+    State.ISSUED: {State.MAILED},
+    State.MAILED: {State.COMPLETED},
+    State.REJECTED: {State.REFUNDED},
+    State.COMPLETED: set(),
+    State.REFUNDED: set(),
+    State.CANCELLED: set(),
+    State.EXPIRED: set(),
+}
+
+# States in which a clerk has work to do.
+QUEUE_STATES = [State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED]
+
+
+class MatchResult(models.TextChoices):
+    EXACT = "exact", _("一致")
+    NEAR = "near", _("一部不一致")
+    NONE = "none", _("該当なし")
+
+
+class Flag(models.TextChoices):
+    UNDER_15 = "under_15", _("15歳未満")
+    SUPPORT_MEASURE = "support_measure", _("支援措置対象者")
+    NAME_MISMATCH = "name_mismatch", _("氏名が副本と一部不一致")
+    ADDRESS_MISMATCH = "address_mismatch", _("住所が副本と一部不一致")
+
+
+class CertificateRequest(models.Model):
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="requests")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # 16 digits, the last a Luhn check digit; assigned at 受付. Random, so not guessable.
+    reception_number = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
+    channel = models.CharField(max_length=10, default="web")
+    certificate_type = models.CharField(max_length=40, choices=CertificateType.choices)
+    options = models.JSONField(default=dict)
+    copies = models.PositiveSmallIntegerField(default=1)
+    purpose = models.CharField(max_length=40)
+    purpose_detail = models.CharField(max_length=200, blank=True)
+    postage_class = models.CharField(max_length=20)
+    fee_per_copy = models.PositiveIntegerField()
+    postage_amount = models.PositiveIntegerField()
+    total_amount = models.PositiveIntegerField()
+    notice_email = models.EmailField(blank=True)
+    # Filled from the verified signing certificate and the replica match.
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="requests")
+    match_result = models.CharField(max_length=10, choices=MatchResult.choices, blank=True)
+    match_detail = models.JSONField(default=dict, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    delivery_name = models.CharField(max_length=100, blank=True)
+    delivery_postal_code = models.CharField(max_length=8, blank=True)
+    delivery_address = models.CharField(max_length=200, blank=True)
+    expected_ship_date = models.DateField(null=True, blank=True)
+    tracking_number = models.CharField(max_length=30, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["municipality", "state", "received_at"])]
+
+    def __str__(self) -> str:
+        return self.formatted_reception_number or str(self.public_id)
+
+    @property
+    def formatted_reception_number(self) -> str:
+        n = self.reception_number or ""
+        return "-".join(n[i:i + 4] for i in range(0, len(n), 4))
+
+    @property
+    def auto_acceptable(self) -> bool:
+        """Clean automatic checks: exact replica match and no restriction flag."""
+        return self.match_result == MatchResult.EXACT and not self.flags
+
+    def flag_labels(self) -> list[str]:
+        return [str(Flag(f).label) for f in self.flags]
+
+
+class RequestEvent(models.Model):
+    """Append-only history: every transition, who made it, and why."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    request = models.ForeignKey(CertificateRequest, on_delete=models.PROTECT, related_name="events")
+    from_state = models.CharField(max_length=20, choices=State.choices)
+    to_state = models.CharField(max_length=20, choices=State.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    actor_kind = models.CharField(max_length=20)  # resident, staff, system, provider
+    reason = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]

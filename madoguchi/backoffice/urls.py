@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+app_name = "backoffice"
+urlpatterns = [
+    path("login/", views.login_view, name="login"),
+    path("login/totp/", views.totp_view, name="totp"),
+    path("logout/", views.logout_view, name="logout"),
+    path("", views.queue, name="queue"),
+    path("r/<uuid:public_id>/", views.detail, name="detail"),
+    path("r/<uuid:public_id>/review/", views.review, name="review"),
+    path("r/<uuid:public_id>/approve/", views.approve, name="approve"),
+    path("r/<uuid:public_id>/reject/", views.reject, name="reject"),
+    path("r/<uuid:public_id>/mailed/", views.mailed, name="mailed"),
+    path("r/<uuid:public_id>/document.pdf", views.document_pdf, name="document_pdf"),
+    path("batch/", views.batch, name="batch"),
+    path("batch/<int:batch_id>/", views.batch_detail, name="batch_detail"),
+    path("batch/<int:batch_id>/print.pdf", views.batch_pdf, name="batch_pdf"),
+    path("logs/", views.access_logs, name="logs"),
+]

@@ -1,0 +1,225 @@
+"""The clerk's daily screens: queue, one-screen request detail, batch approve and print, mailing.
+
+Every query is scoped by the signed-in clerk's municipality; every view of personal data is logged.
+"""
+
+import uuid
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.db.models import Count
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from madoguchi.applications import actions
+from madoguchi.applications.models import QUEUE_STATES, CertificateRequest, State
+from madoguchi.catalog.models import CertificateType
+from madoguchi.documents.models import IssuedDocument, PrintBatch
+from madoguchi.operations.models import AccessLog
+from madoguchi.operations.services import log_access
+from madoguchi.tenancy.models import Staff
+
+from .auth import OTP_SESSION_KEY, check_password, check_totp, staff_required
+
+PAGE_SIZE = 100
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label=gettext_lazy("ユーザー名"), max_length=150)
+    password = forms.CharField(label=gettext_lazy("パスワード"), widget=forms.PasswordInput)
+
+
+class TotpForm(forms.Form):
+    code = forms.CharField(label=gettext_lazy("確認コード(6桁)"), max_length=8,
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(http_request):
+    form = LoginForm(http_request.POST or None)
+    if http_request.method == "POST" and form.is_valid():
+        user = check_password(http_request, form.cleaned_data["username"], form.cleaned_data["password"])
+        if user:
+            http_request.session.cycle_key()
+            http_request.session["pending_staff"] = user.pk
+            return redirect("backoffice:totp")
+        form.add_error(None, _("ユーザー名またはパスワードが違います。"))
+    return render(http_request, "backoffice/login.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def totp_view(http_request):
+    user = Staff.objects.filter(pk=http_request.session.get("pending_staff")).first()
+    if user is None:
+        return redirect("backoffice:login")
+    form = TotpForm(http_request.POST or None)
+    if http_request.method == "POST" and form.is_valid():
+        if check_totp(user, form.cleaned_data["code"]):
+            login(http_request, user, backend="django.contrib.auth.backends.ModelBackend")
+            http_request.session[OTP_SESSION_KEY] = True
+            return redirect("backoffice:queue")
+        form.add_error("code", _("確認コードが違うか、すでに使われています。"))
+    return render(http_request, "backoffice/totp.html", {"form": form})
+
+
+@require_POST
+def logout_view(http_request):
+    logout(http_request)
+    return redirect("backoffice:login")
+
+
+def _requests(http_request):
+    return CertificateRequest.objects.for_municipality(http_request.user.municipality)
+
+
+def _get_request(http_request, public_id) -> CertificateRequest:
+    return get_object_or_404(_requests(http_request).select_related("resident__household", "municipality"),
+                             public_id=public_id)
+
+
+@staff_required()
+def queue(http_request):
+    qs = _requests(http_request).filter(state__in=QUEUE_STATES)
+    state = http_request.GET.get("state", "")
+    certificate_type = http_request.GET.get("type", "")
+    flagged = http_request.GET.get("flagged", "")
+    counts = dict(qs.values_list("state").annotate(n=Count("id")).order_by())
+    if state in QUEUE_STATES:
+        qs = qs.filter(state=state)
+    if certificate_type in CertificateType.values:
+        qs = qs.filter(certificate_type=certificate_type)
+    items = list(qs.order_by("received_at", "id")[:PAGE_SIZE * 5])
+    if flagged == "1":
+        items = [r for r in items if not r.auto_acceptable]
+    elif flagged == "0":
+        items = [r for r in items if r.auto_acceptable]
+    return render(http_request, "backoffice/queue.html", {
+        "items": items[:PAGE_SIZE], "counts": [(s, State(s).label, counts.get(s, 0)) for s in QUEUE_STATES],
+        "state": state, "type": certificate_type, "flagged": flagged, "types": CertificateType.choices,
+    })
+
+
+@staff_required()
+def detail(http_request, public_id):
+    request = _get_request(http_request, public_id)
+    log_access(http_request, "view_request", request=request, resident=request.resident)
+    evidence = getattr(request, "evidence", None)
+    return render(http_request, "backoffice/detail.html", {
+        "r": request, "evidence": evidence, "events": request.events.select_related("actor"),
+        "document": IssuedDocument.objects.filter(request=request).first(),
+        "household": request.resident.household.members.order_by("id") if request.resident else [],
+        "payment": request.payments.order_by("-id").first(),
+    })
+
+
+def _act(http_request, public_id, action, *args, **kwargs):
+    request = _get_request(http_request, public_id)
+    try:
+        action(request, http_request.user, *args, **kwargs)
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+    return redirect("backoffice:detail", public_id=public_id)
+
+
+@staff_required()
+@require_POST
+def review(http_request, public_id):
+    return _act(http_request, public_id, actions.start_review)
+
+
+@staff_required()
+@require_POST
+def approve(http_request, public_id):
+    return _act(http_request, public_id, actions.approve,
+                flags_acknowledged=http_request.POST.get("flags_acknowledged") == "1")
+
+
+@staff_required()
+@require_POST
+def reject(http_request, public_id):
+    return _act(http_request, public_id, actions.reject, http_request.POST.get("reason", ""))
+
+
+@staff_required()
+@require_POST
+def mailed(http_request, public_id):
+    return _act(http_request, public_id, actions.mark_mailed, http_request.POST.get("tracking_number", ""))
+
+
+def _selected(http_request):
+    ids = http_request.POST.getlist("selected")[:PAGE_SIZE * 5]
+    valid = []
+    for value in ids:
+        try:
+            valid.append(str(uuid.UUID(value)))
+        except ValueError:
+            continue
+    return list(_requests(http_request).filter(public_id__in=valid).order_by("received_at", "id"))
+
+
+@staff_required()
+@require_POST
+def batch(http_request):
+    selected = _selected(http_request)
+    if not selected:
+        messages.error(http_request, _("申請を選んでください。"))
+        return redirect("backoffice:queue")
+    operation = http_request.POST.get("operation")
+    if operation == "approve":
+        done, skipped = 0, []
+        for request in selected:
+            try:
+                actions.approve(request, http_request.user)
+                done += 1
+            except actions.ActionError as exc:
+                skipped.append(f"{request.formatted_reception_number}: {exc}")
+        messages.success(http_request, _("{n}件を承認しました。").format(n=done))
+        for line in skipped:
+            messages.warning(http_request, line)
+        return redirect("backoffice:queue")
+    if operation == "print":
+        try:
+            printed = actions.record_printed(selected, http_request.user)
+        except actions.ActionError as exc:
+            messages.error(http_request, str(exc))
+            return redirect("backoffice:queue")
+        messages.success(http_request, _("{n}件の印刷用PDFを作成しました。").format(n=len(selected)))
+        return redirect("backoffice:batch_detail", batch_id=printed.pk)
+    raise Http404
+
+
+@staff_required()
+def batch_detail(http_request, batch_id):
+    printed = get_object_or_404(PrintBatch.objects.for_municipality(http_request.user.municipality), pk=batch_id)
+    return render(http_request, "backoffice/batch.html", {
+        "batch": printed, "items": [d.request for d in printed.documents.select_related("request")]})
+
+
+@staff_required()
+def batch_pdf(http_request, batch_id):
+    printed = get_object_or_404(PrintBatch.objects.for_municipality(http_request.user.municipality), pk=batch_id)
+    log_access(http_request, "download_print_batch")
+    response = HttpResponse(bytes(printed.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="print-batch-{printed.pk}.pdf"'
+    return response
+
+
+@staff_required()
+def document_pdf(http_request, public_id):
+    request = _get_request(http_request, public_id)
+    document = get_object_or_404(IssuedDocument, request=request)
+    log_access(http_request, "view_document", request=request, resident=request.resident)
+    response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{document.issue_number}.pdf"'
+    return response
+
+
+@staff_required("logs")
+def access_logs(http_request):
+    logs = AccessLog.objects.for_municipality(http_request.user.municipality).select_related(
+        "staff", "request", "resident")[:500]
+    return render(http_request, "backoffice/logs.html", {"logs": logs})

@@ -1,0 +1,14 @@
+from django.contrib import admin
+
+from .models import Fee, PostageClass
+
+
+@admin.register(Fee)
+class FeeAdmin(admin.ModelAdmin):
+    list_display = ("municipality", "certificate_type", "channel", "amount", "valid_from", "valid_until")
+    list_filter = ("municipality", "certificate_type", "channel")
+
+
+@admin.register(PostageClass)
+class PostageClassAdmin(admin.ModelAdmin):
+    list_display = ("municipality", "code", "name", "amount")

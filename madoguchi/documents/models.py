@@ -1,0 +1,29 @@
+"""Issued certificate documents and the print batches that produced paper."""
+
+from django.conf import settings
+from django.db import models
+
+from madoguchi.applications.models import CertificateRequest
+from madoguchi.tenancy.models import Municipality, TenantQuerySet
+
+
+class IssuedDocument(models.Model):
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    request = models.OneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="document")
+    issue_number = models.CharField(max_length=20, unique=True)
+    verification_code = models.CharField(max_length=16)
+    pdf = models.BinaryField()
+    pages = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+
+class PrintBatch(models.Model):
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    documents = models.ManyToManyField(IssuedDocument, related_name="batches")
+    pdf = models.BinaryField()
+
+    objects = TenantQuerySet.as_manager()

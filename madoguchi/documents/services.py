@@ -1,0 +1,37 @@
+"""Creating issued documents and print batches. Called only from applications.actions."""
+
+import secrets
+
+from django.utils import timezone
+
+from madoguchi.applications.models import CertificateRequest
+
+from .models import IssuedDocument, PrintBatch
+from .render import render_print_batch, render_residence_certificate
+
+# No 0/O or 1/I/L: the code is read off paper and typed by whoever receives the certificate.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_issue_number(request: CertificateRequest) -> str:
+    return f"{request.municipality.code}{secrets.randbelow(10**10):010d}"
+
+
+def new_verification_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+
+
+def issue_document(request: CertificateRequest) -> IssuedDocument:
+    issue_number, code = new_issue_number(request), new_verification_code()
+    rendered = render_residence_certificate(request, issue_number, code, timezone.localdate())
+    return IssuedDocument.objects.create(municipality=request.municipality, request=request,
+                                         issue_number=issue_number, verification_code=code,
+                                         pdf=rendered.pdf, pages=rendered.pages)
+
+
+def build_print_batch(requests: list[CertificateRequest], staff) -> PrintBatch:
+    documents = [IssuedDocument.objects.get(request=r) for r in requests]
+    pdf = render_print_batch([(r, bytes(d.pdf)) for r, d in zip(requests, documents, strict=True)])
+    batch = PrintBatch.objects.create(municipality=staff.municipality, created_by=staff, pdf=pdf)
+    batch.documents.set(documents)
+    return batch

@@ -1,0 +1,149 @@
+"""Issue virtual cards and sign with them, as a card reader and the JPKI applet would."""
+
+import datetime
+import hashlib
+import hmac
+import secrets
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from django.db import transaction
+
+from madoguchi.identity.jpki import BasicFour, basic_four_other_names
+from madoguchi.identity.models import TrustAnchor
+from madoguchi.registry.models import Resident
+
+from .models import SandboxAuthority, SandboxCard
+
+DEMO_PIN = "ABC123"
+# The JPKI signing password locks after 5 wrong tries.
+MAX_PIN_ATTEMPTS = 5
+CA_NAME = "Madoguchi Sandbox JPKI Signing CA"
+
+
+class CardLocked(Exception):
+    pass
+
+
+class WrongPin(Exception):
+    def __init__(self, remaining: int):
+        super().__init__(remaining)
+        self.remaining = remaining
+
+
+def _pin_hash(salt: str, pin: str) -> str:
+    return hmac.new(salt.encode(), pin.encode(), hashlib.sha256).hexdigest()
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def ensure_authority() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """Create the sandbox CA once and register its root as a trust anchor."""
+    authority = SandboxAuthority.objects.order_by("id").first()
+    if authority is None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Madoguchi Sandbox"),
+            x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME),
+        ])
+        now = _now()
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                           critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        with transaction.atomic():
+            authority = SandboxAuthority.objects.create(
+                certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+                private_key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()).decode(),
+            )
+            TrustAnchor.objects.create(name=CA_NAME, certificate_der=cert.public_bytes(serialization.Encoding.DER))
+    cert = x509.load_pem_x509_certificate(authority.certificate_pem.encode())
+    key = serialization.load_pem_private_key(authority.private_key_pem.encode(), password=None)
+    return cert, key
+
+
+def build_signing_certificate(
+    ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey, public_key, basic_four: BasicFour,
+    not_before: datetime.datetime, not_after: datetime.datetime,
+) -> x509.Certificate:
+    """A signing certificate shaped like JPKI's: no personal data in the subject DN,
+    the basic four in subjectAltName otherName entries, non-repudiation key usage."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+            x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(8).upper()),
+        ]))
+        .issuer_name(ca_cert.subject).public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.SubjectAlternativeName(basic_four_other_names(basic_four)), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def basic_four_of(resident: Resident) -> BasicFour:
+    return BasicFour(name=resident.name, date_of_birth=resident.date_of_birth, sex=resident.sex,
+                     address=resident.household.address)
+
+
+def issue_card(resident: Resident, pin: str = DEMO_PIN) -> SandboxCard:
+    existing = SandboxCard.objects.filter(resident=resident).first()
+    if existing:
+        return existing
+    ca_cert, ca_key = ensure_authority()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = _now()
+    cert = build_signing_certificate(ca_cert, ca_key, key.public_key(), basic_four_of(resident),
+                                     now - datetime.timedelta(days=1), now + datetime.timedelta(days=5 * 365))
+    salt = secrets.token_hex(8)
+    card, _ = SandboxCard.objects.get_or_create(resident=resident, defaults=dict(
+        card_code=resident.person_number,
+        private_key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()).decode(),
+        certificate_der=cert.public_bytes(serialization.Encoding.DER),
+        pin_salt=salt, pin_hash=_pin_hash(salt, pin),
+    ))
+    return card
+
+
+def find_card(municipality, card_code: str) -> SandboxCard | None:
+    """The card in the resident's hand. Cards are issued on first use in the sandbox."""
+    card_code = card_code.strip()
+    card = SandboxCard.objects.filter(card_code=card_code, resident__municipality=municipality).first()
+    if card:
+        return card
+    resident = Resident.objects.filter(municipality=municipality, person_number=card_code).first()
+    return issue_card(resident) if resident else None
+
+
+def sign(card: SandboxCard, pin: str, content: bytes) -> tuple[bytes, bytes]:
+    """Check the PIN like the card applet does, then sign. Returns (certificate DER, signature)."""
+    # The attempt counter must be committed before we raise, or a wrong PIN would not count.
+    with transaction.atomic():
+        card = SandboxCard.objects.select_for_update().get(pk=card.pk)
+        pin_ok = not card.locked and hmac.compare_digest(card.pin_hash, _pin_hash(card.pin_salt, pin))
+        if not card.locked:
+            card.failed_pin_attempts = 0 if pin_ok else card.failed_pin_attempts + 1
+            card.locked = card.failed_pin_attempts >= MAX_PIN_ATTEMPTS
+            card.save(update_fields=["failed_pin_attempts", "locked"])
+    if card.locked:
+        raise CardLocked()
+    if not pin_ok:
+        raise WrongPin(MAX_PIN_ATTEMPTS - card.failed_pin_attempts)
+    key = serialization.load_pem_private_key(card.private_key_pem.encode(), password=None)
+    return bytes(card.certificate_der), key.sign(content, padding.PKCS1v15(), hashes.SHA256())

@@ -1,0 +1,27 @@
+"""A development JPKI: a signing CA of its own and virtual My Number Cards.
+
+The card's private key lives here only because the card is virtual; in production the key never
+leaves the resident's card and we only ever see certificates and signatures.
+"""
+
+from django.db import models
+
+from madoguchi.registry.models import Resident
+
+
+class SandboxAuthority(models.Model):
+    certificate_pem = models.TextField()
+    private_key_pem = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class SandboxCard(models.Model):
+    resident = models.OneToOneField(Resident, on_delete=models.CASCADE, related_name="sandbox_card")
+    # What the demo tells a tester to type: the resident's 宛名番号 stands in for the card.
+    card_code = models.CharField(max_length=32, unique=True)
+    private_key_pem = models.TextField()
+    certificate_der = models.BinaryField()
+    pin_salt = models.CharField(max_length=32)
+    pin_hash = models.CharField(max_length=64)
+    failed_pin_attempts = models.PositiveSmallIntegerField(default=0)
+    locked = models.BooleanField(default=False)

@@ -1,0 +1,6 @@
+from django.urls import path
+
+from . import views
+
+app_name = "identity_sandbox"
+urlpatterns = [path("card/<str:nonce>/", views.card, name="card")]

@@ -1,0 +1,35 @@
+"""The outbox: a notice row is written in the same transaction as the state change it reports."""
+
+from django.db import models
+
+from madoguchi.applications.models import CertificateRequest
+from madoguchi.tenancy.models import Municipality, TenantQuerySet
+
+
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Notice(models.Model):
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    request = models.ForeignKey(CertificateRequest, on_delete=models.PROTECT, related_name="notices")
+    # One notice per (request, event): e.g. "received", "mailed", "rejected".
+    dedupe_key = models.CharField(max_length=100, unique=True)
+    channel = models.CharField(max_length=10, default="email")
+    recipient = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=NoticeStatus.choices, default=NoticeStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]

@@ -1,0 +1,66 @@
+"""Delivering outbox notices: at most once per notice, retried with exponential backoff."""
+
+import datetime
+import logging
+
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from .models import Notice, NoticeStatus
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    return datetime.timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
+
+
+def _claim(notice_id: int) -> Notice | None:
+    """Mark the notice as being sent, committed before the send: a second worker, or a replayed
+    task, finds it claimed and does nothing. A crash mid-send leaves it `sending` for an operator
+    rather than risking a duplicate."""
+    with transaction.atomic():
+        notice = Notice.objects.select_for_update().filter(pk=notice_id).first()
+        if notice is None or notice.status != NoticeStatus.PENDING or notice.next_attempt_at > timezone.now():
+            return None
+        notice.status = NoticeStatus.SENDING
+        notice.attempts += 1
+        notice.save(update_fields=["status", "attempts"])
+        return notice
+
+
+def send(notice: Notice) -> None:
+    message = EmailMessage(notice.subject, notice.body, to=[notice.recipient],
+                           headers={"Message-ID": f"<notice-{notice.pk}@madoguchi>"})
+    message.send(fail_silently=False)
+
+
+@task()
+def deliver_notice(notice_id: int) -> str:
+    notice = _claim(notice_id)
+    if notice is None:
+        return "skipped"
+    try:
+        send(notice)
+    except Exception as exc:  # any transport failure: retry later
+        logger.warning("notice %s failed: %s", notice_id, exc)
+        failed = notice.attempts >= MAX_ATTEMPTS
+        retry_at = timezone.now() + backoff(notice.attempts)
+        Notice.objects.filter(pk=notice.pk).update(
+            status=NoticeStatus.FAILED if failed else NoticeStatus.PENDING, next_attempt_at=retry_at,
+            last_error=str(exc)[:500])
+        if not failed and deliver_notice.get_backend().supports_defer:
+            deliver_notice.using(run_after=retry_at).enqueue(notice.pk)
+        return "failed"
+    Notice.objects.filter(pk=notice.pk).update(status=NoticeStatus.SENT, sent_at=timezone.now(), last_error="")
+    return "sent"
+
+
+def deliver_due(limit: int = 200) -> int:
+    """Deliver every pending notice whose time has come (run periodically by the worker loop)."""
+    ids = list(Notice.objects.filter(status=NoticeStatus.PENDING, next_attempt_at__lte=timezone.now())
+               .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    return sum(deliver_notice.call(pk) == "sent" for pk in ids)

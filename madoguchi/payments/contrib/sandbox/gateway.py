@@ -1,0 +1,107 @@
+"""The gateway side of the sandbox: what a real provider would run on its own servers.
+
+Protocol (documented in docs/payments.md):
+- notification: POST JSON to the merchant's notify URL with header
+  `X-Sandbox-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`;
+- return: the resident's browser is sent to the return URL with `order_id`, `charge_id` and
+  `sig` = hex HMAC-SHA256(secret, "<order_id>.<charge_id>").
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+import urllib.request
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from .models import SandboxCharge
+
+logger = logging.getLogger(__name__)
+
+
+def _secret() -> bytes:
+    if not settings.SANDBOX_PAYMENT_SECRET:
+        raise RuntimeError("MADOGUCHI_SANDBOX_PAYMENT_SECRET is not set")
+    return settings.SANDBOX_PAYMENT_SECRET.encode()
+
+
+def mac(message: str) -> str:
+    return hmac.new(_secret(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_notification(body: bytes, at: int | None = None) -> str:
+    t = int(time.time()) if at is None else at
+    return f"t={t},v1={mac(f'{t}.' + body.decode())}"
+
+
+def notification_body(charge: SandboxCharge, event_id: str | None = None) -> bytes:
+    return json.dumps({
+        "event_id": event_id or "evt_" + secrets.token_hex(12),
+        "type": "charge." + charge.status,
+        "order_id": charge.merchant_order_id,
+        "charge_id": charge.charge_id,
+        "amount": charge.amount,
+        "currency": "JPY",
+        "status": charge.status,
+    }, separators=(",", ":")).encode()
+
+
+def return_url_for(charge: SandboxCharge) -> str:
+    query = urlencode({"order_id": charge.merchant_order_id, "charge_id": charge.charge_id,
+                       "sig": mac(f"{charge.merchant_order_id}.{charge.charge_id}")})
+    return f"{charge.return_url}?{query}"
+
+
+def create_charge(order_id: str, amount: int, return_url: str, notify_url: str) -> SandboxCharge:
+    """Idempotent on the merchant order id, like a provider's idempotency key."""
+    charge, _ = SandboxCharge.objects.get_or_create(
+        merchant_order_id=order_id,
+        defaults=dict(charge_id="ch_" + secrets.token_hex(12), amount=amount, return_url=return_url,
+                      notify_url=notify_url))
+    return charge
+
+
+def capture(charge_id: str) -> SandboxCharge:
+    with transaction.atomic():
+        charge = SandboxCharge.objects.select_for_update().get(charge_id=charge_id)
+        if charge.status == "created":
+            charge.status = "captured"
+            charge.captured_at = timezone.now()
+            charge.save(update_fields=["status", "captured_at"])
+            transaction.on_commit(lambda: send_notification.enqueue(charge.charge_id))
+    return charge
+
+
+def refund(charge_id: str, idempotency_key: str) -> SandboxCharge:
+    with transaction.atomic():
+        charge = SandboxCharge.objects.select_for_update().get(charge_id=charge_id)
+        if charge.status == "captured":
+            charge.status = "refunded"
+            charge.refund_key = idempotency_key
+            charge.save(update_fields=["status", "refund_key"])
+        elif charge.status != "refunded":
+            raise ValueError(f"charge {charge_id} is {charge.status}, cannot refund")
+    return charge
+
+
+@task()
+def send_notification(charge_id: str) -> int:
+    """POST the signed notification to the merchant, as the provider's servers would."""
+    charge = SandboxCharge.objects.get(charge_id=charge_id)
+    body = notification_body(charge)
+    req = urllib.request.Request(charge.notify_url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "X-Sandbox-Signature": sign_notification(body)})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as response:  # noqa: S310 (our own notify URL)
+            return response.status
+    except OSError as exc:
+        # The merchant will learn the result from the return or a status query instead.
+        logger.warning("sandbox notification to %s failed: %s", charge.notify_url, exc)
+        return 0

@@ -1,0 +1,76 @@
+"""Our client of the sandbox gateway. Signatures are checked with constant-time comparison."""
+
+import hmac
+import json
+import re
+import time
+
+from madoguchi.payments.models import Payment
+from madoguchi.payments.providers import InvalidNotification, Notification, ProviderStatus, register
+
+from . import gateway
+from .models import SandboxCharge
+
+# Notifications older or newer than this are refused (with the event id this stops replays).
+TOLERANCE_SECONDS = 300
+MAX_BODY = 16 * 1024
+HEX_MAC = re.compile(r"[0-9a-f]{64}")
+
+
+class SandboxProvider:
+    name = "sandbox"
+
+    def create_checkout(self, payment: Payment, return_url: str, notify_url: str) -> str:
+        from django.urls import reverse
+
+        charge = gateway.create_charge(payment.order_id, payment.amount, return_url, notify_url)
+        payment.provider_payment_id = charge.charge_id
+        return reverse("payments_sandbox:checkout", args=[charge.charge_id])
+
+    def verify_return(self, params: dict[str, str]) -> str:
+        order_id, charge_id, sig = (params.get(k, "") for k in ("order_id", "charge_id", "sig"))
+        if not (order_id and charge_id and HEX_MAC.fullmatch(sig)) or not hmac.compare_digest(
+                gateway.mac(f"{order_id}.{charge_id}"), sig):
+            raise InvalidNotification("bad return signature")
+        return order_id
+
+    def parse_notification(self, body: bytes, headers: dict[str, str]) -> Notification:
+        if len(body) > MAX_BODY:
+            raise InvalidNotification("body too large")
+        header = headers.get("X-Sandbox-Signature", "")
+        parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+        t, v1 = parts.get("t", ""), parts.get("v1", "")
+        if not (re.fullmatch(r"[0-9]{1,12}", t) and HEX_MAC.fullmatch(v1)):
+            raise InvalidNotification("malformed signature header")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidNotification("body is not UTF-8") from None
+        if abs(time.time() - int(t)) > TOLERANCE_SECONDS:
+            raise InvalidNotification("timestamp outside tolerance")
+        if not hmac.compare_digest(gateway.mac(f"{t}.{text}"), v1):
+            raise InvalidNotification("bad signature")
+        try:
+            data = json.loads(text)
+            fields = [data["event_id"], data["order_id"], data["charge_id"], data["status"]]
+            amount = data["amount"]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidNotification("malformed body") from None
+        if type(amount) is not int or not all(isinstance(f, str) and 0 < len(f) <= 80 for f in fields):
+            raise InvalidNotification("malformed body")
+        event_id, order_id, charge_id, status = fields
+        return Notification(event_id=event_id, order_id=order_id, provider_payment_id=charge_id, amount=amount,
+                            status=status)
+
+    def query(self, payment: Payment) -> ProviderStatus:
+        charge = SandboxCharge.objects.filter(merchant_order_id=payment.order_id).first()
+        if charge is None:
+            return ProviderStatus("failed", "", 0)
+        status = {"created": "pending"}.get(charge.status, charge.status)
+        return ProviderStatus(status, charge.charge_id, charge.amount)
+
+    def refund(self, payment: Payment, idempotency_key: str) -> None:
+        gateway.refund(payment.provider_payment_id, idempotency_key)
+
+
+PROVIDER = register(SandboxProvider())

@@ -1,0 +1,68 @@
+"""Payment providers behind one small interface; each lives in `madoguchi/payments/contrib/<name>/`.
+
+The same flow for every provider: we create a checkout and send the resident to the provider's
+hosted page; the provider tells us the result by a signed server-to-server notification and by
+the resident's return; either one, in any order and any number of times, settles the payment once.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .models import Payment
+
+
+class InvalidNotification(Exception):
+    """A notification or return that fails its signature or shape: answer 400, change nothing."""
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    status: str  # "pending", "captured", "refunded", "failed"
+    provider_payment_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Notification:
+    event_id: str
+    order_id: str
+    provider_payment_id: str
+    amount: int
+    status: str
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def create_checkout(self, payment: Payment, return_url: str, notify_url: str) -> str:
+        """Register the payment with the provider; return the hosted page URL for the resident."""
+
+    def verify_return(self, params: dict[str, str]) -> str:
+        """Check the resident's return parameters; return our order id."""
+
+    def parse_notification(self, body: bytes, headers: dict[str, str]) -> Notification:
+        """Verify and parse a server-to-server notification."""
+
+    def query(self, payment: Payment) -> ProviderStatus:
+        """Ask the provider for the payment's status (after a timeout, a return, reconciliation)."""
+
+    def refund(self, payment: Payment, idempotency_key: str) -> None:
+        """Refund the whole payment; repeating the call with the same key refunds once."""
+
+
+_registry: dict[str, PaymentProvider] = {}
+
+
+def register(provider: PaymentProvider) -> PaymentProvider:
+    _registry[provider.name] = provider
+    return provider
+
+
+def get_provider(name: str | None = None) -> PaymentProvider:
+    name = name or settings.PAYMENT_PROVIDER
+    if name not in _registry:
+        import_string(f"madoguchi.payments.contrib.{name}.provider.PROVIDER")
+    return _registry[name]

@@ -1,0 +1,89 @@
+"""Provider endpoints: the signed server-to-server notification and the resident's return."""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from madoguchi.applications import actions
+
+from .models import Payment, PaymentStatus, ProviderNotification
+from .providers import InvalidNotification, get_provider
+
+logger = logging.getLogger(__name__)
+
+
+def notify_url() -> str:
+    return settings.SITE_URL + reverse("payments:notify", args=[get_provider().name])
+
+
+def return_url(http_request) -> str:
+    return http_request.build_absolute_uri(reverse("payments:return", args=[get_provider().name]))
+
+
+@csrf_exempt  # authenticated by the provider's signature instead
+@require_POST
+def notify(http_request, provider_name):
+    try:
+        provider = get_provider(provider_name)
+    except (ImportError, KeyError):
+        return HttpResponse(status=404)
+    headers = {k: v for k, v in http_request.headers.items()}
+    try:
+        event = provider.parse_notification(http_request.body, headers)
+    except InvalidNotification as exc:
+        logger.warning("rejected %s notification: %s", provider_name, exc)
+        return HttpResponseBadRequest("invalid notification")
+    # Recording the event and acting on it commit together: if processing fails, the provider's
+    # retry of the same event is processed again instead of being taken for a duplicate.
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = ProviderNotification.objects.create(
+                    provider=provider.name, event_id=event.event_id, payload=event.__dict__)
+        except IntegrityError:
+            return HttpResponse("duplicate")  # a replay: acknowledged, nothing done twice
+        record.outcome = "ignored"
+        if event.status == "captured":
+            try:
+                payment = actions.capture_payment(event.order_id, provider_payment_id=event.provider_payment_id,
+                                                  amount=event.amount, source="notification")
+                record.outcome = "captured" if payment else "unknown_order"
+            except actions.ActionError as exc:
+                logger.error("notification %s refused: %s", event.event_id, exc)
+                record.outcome = "amount_mismatch"
+        record.save(update_fields=["outcome"])
+    return HttpResponse("ok")
+
+
+@require_GET
+def provider_return(http_request, provider_name):
+    """The resident comes back from the provider. We never trust the parameters for the result:
+    we verify their signature, then ask the provider for the payment's status."""
+    try:
+        provider = get_provider(provider_name)
+        order_id = provider.verify_return(http_request.GET)
+    except (ImportError, KeyError, InvalidNotification):
+        return render(http_request, "web/error.html", {"message": _(
+            "お支払いの結果を確認できませんでした。"
+            "お手数ですが、申請の状況確認のページでご確認ください。")}, status=400)
+    payment = Payment.objects.select_related("request__municipality").filter(order_id=order_id).first()
+    if payment is None:
+        return render(http_request, "web/error.html", {"message": _("お支払いの情報が見つかりませんでした。")},
+                      status=404)
+    if payment.status == PaymentStatus.PENDING:
+        status = provider.query(payment)
+        if status.status == "captured":
+            try:
+                actions.capture_payment(order_id, provider_payment_id=status.provider_payment_id,
+                                        amount=status.amount, source="return")
+            except actions.ActionError as exc:
+                logger.error("return for %s refused: %s", order_id, exc)
+    request = payment.request
+    return redirect("web:done", code=request.municipality.code, public_id=request.public_id)

@@ -1,0 +1,105 @@
+"""Matching the basic four from a signing certificate to a resident in the replica.
+
+Only what is legally the same is normalized away: character width, spaces inside names, and the
+ways of writing 丁目・番地・号 and numbers in addresses. A difference in a variant kanji (IVS or a
+compatibility ideograph) is never treated as equal: it makes the match "near", for a clerk to judge.
+"""
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from madoguchi.identity.jpki import BasicFour
+
+from .models import Resident
+
+SPACES = {" ", "\u3000", "\t"}
+KANJI_DIGITS = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+HYPHENS = "-‐‑‒–—―−ー－ｰ"
+
+
+def _is_variation_selector(ch: str) -> bool:
+    cp = ord(ch)
+    return 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
+
+
+def _is_compatibility_ideograph(ch: str) -> bool:
+    cp = ord(ch)
+    return 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F
+
+
+def normalize_width(text: str) -> str:
+    """NFKC for width (ＡＢＣ→ABC, ｶﾅ→カナ) but leave ideographs and selectors exactly as recorded."""
+    out = []
+    for ch in text:
+        if _is_variation_selector(ch) or _is_compatibility_ideograph(ch):
+            out.append(ch)
+        else:
+            out.append(unicodedata.normalize("NFKC", ch))
+    return "".join(out)
+
+
+def normalize_name(name: str) -> str:
+    return "".join(ch for ch in normalize_width(name) if ch not in SPACES).upper()
+
+
+def _kanji_number(text: str) -> int:
+    """一二三 → 123, 十二 → 12, 二十三 → 23."""
+    if "十" not in text:
+        return int("".join(str(KANJI_DIGITS[c]) for c in text))
+    tens, _, ones = text.partition("十")
+    return (KANJI_DIGITS[tens] if tens else 1) * 10 + (KANJI_DIGITS[ones] if ones else 0)
+
+
+def normalize_address(address: str) -> str:
+    text = "".join(ch for ch in normalize_width(address) if ch not in SPACES)
+    text = re.sub(r"[〇一二三四五六七八九十]+(?=(丁目|番地|番|号|-|$))",
+                  lambda m: str(_kanji_number(m.group(0))), text)
+    text = re.sub(r"(丁目|番地|番|号|[" + HYPHENS + "])", "-", text)
+    text = re.sub(r"-+", "-", text)
+    return text.rstrip("-")
+
+
+def loosen(text: str) -> str:
+    """Drop variation selectors and fold compatibility ideographs: only for finding near matches."""
+    return unicodedata.normalize("NFC", "".join(ch for ch in text if not _is_variation_selector(ch)))
+
+
+def diff_segments(ours: str, theirs: str) -> list[list]:
+    """[[text, differs], ...] of `ours` against `theirs`, for highlighting in the back office."""
+    segments: list[list] = []
+    matcher = difflib.SequenceMatcher(a=ours, b=theirs, autojunk=False)
+    for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
+        if i1 != i2:
+            segments.append([ours[i1:i2], tag != "equal"])
+    return segments
+
+
+@dataclass
+class Match:
+    result: str  # "exact", "near", "none"
+    resident: Resident | None = None
+    differences: dict = field(default_factory=dict)
+
+
+def match_resident(municipality, basic_four: BasicFour) -> Match:
+    candidates = Resident.objects.for_municipality(municipality).filter(
+        date_of_birth=basic_four.date_of_birth, sex=basic_four.sex).select_related("household")
+    card_name, card_address = normalize_name(basic_four.name), normalize_address(basic_four.address)
+    near: Match | None = None
+    for resident in candidates:
+        name, address = normalize_name(resident.name), normalize_address(resident.household.address)
+        if name == card_name and address == card_address:
+            return Match("exact", resident)
+        if loosen(name) == loosen(card_name) and loosen(address) == loosen(card_address):
+            differences = {}
+            if name != card_name:
+                differences["name"] = {"replica": diff_segments(resident.name, basic_four.name),
+                                       "card": diff_segments(basic_four.name, resident.name)}
+            if address != card_address:
+                differences["address"] = {
+                    "replica": diff_segments(resident.household.address, basic_four.address),
+                    "card": diff_segments(basic_four.address, resident.household.address)}
+            near = near or Match("near", resident, differences)
+    return near or Match("none")

@@ -1,0 +1,77 @@
+"""`python manage.py seed_demo`: a demo municipality with synthetic residents and demo staff.
+
+Safe to run again: an existing demo is kept and its sign-ins are printed once more.
+"""
+
+import pyotp
+import segno
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from madoguchi.identity.contrib.sandbox.card import DEMO_PIN, ensure_authority, issue_card
+from madoguchi.registry.models import Resident
+from madoguchi.registry.synthetic import generate_replica, hard_cases
+from madoguchi.tenancy.models import Municipality, Role, Staff
+from madoguchi.tenancy.onboarding import create_municipality
+
+DEMO_CODE = "139998"  # fictional 東京都窓口市; the last digit is the 総務省 check digit
+DEMO_PASSWORD = "madoguchi-demo-2026"
+# Fixed so the demo sign-in can be printed in the README; never reuse outside the demo.
+DEMO_TOTP_SECRETS = {
+    "clerk": "MADOGUCHIDEMOCLERKAAAAAAAAAAAAAA",
+    "manager": "MADOGUCHIDEMOMANAGERAAAAAAAAAAAA",
+    "auditor": "MADOGUCHIDEMOAUDITORAAAAAAAAAAAA",
+}
+
+
+class Command(BaseCommand):
+    help = "Create the demo municipality, its synthetic replica, demo staff and virtual My Number Cards."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--residents", type=int, default=1200)
+
+    def handle(self, *args, **options):
+        municipality = Municipality.objects.filter(code=DEMO_CODE).first()
+        if municipality is None:
+            with transaction.atomic():
+                municipality = create_municipality(
+                    code=DEMO_CODE, name="窓口市", prefecture="東京都", certifier_name="窓口 一郎",
+                    contact="窓口市役所 市民課 電話 03-0000-0000(平日 8時30分〜17時15分)")
+                generate_replica(municipality, count=options["residents"])
+                for role in Role.values:
+                    staff = Staff(username=f"demo-{role}", municipality=municipality, role=role,
+                                  first_name={"clerk": "花子", "manager": "次郎", "auditor": "三郎"}[role],
+                                  last_name="窓口", totp_secret=DEMO_TOTP_SECRETS[role])
+                    staff.set_password(DEMO_PASSWORD)
+                    staff.save()
+        ensure_authority()
+        cases = hard_cases(list(Resident.objects.for_municipality(municipality).select_related("household")))
+        for resident in cases.values():
+            issue_card(resident)
+        self.report(municipality, cases)
+
+    def report(self, municipality, cases):
+        out = self.stdout.write
+        base = settings.SITE_URL
+        clerk_uri = pyotp.TOTP(DEMO_TOTP_SECRETS["clerk"]).provisioning_uri("demo-clerk", issuer_name="Madoguchi")
+        out("")
+        out(f"Demo municipality: {municipality.full_name} ({municipality.code}), "
+            f"{Resident.objects.for_municipality(municipality).count()} residents in the replica")
+        out(f"  Resident pages : {base}/m/{municipality.code}/")
+        out(f"  Status page    : {base}/m/{municipality.code}/status/")
+        out(f"  Back office    : {base}/office/")
+        out("")
+        out(f"Staff sign-in (password {DEMO_PASSWORD}, then the 6-digit code from an authenticator app):")
+        for role, secret in DEMO_TOTP_SECRETS.items():
+            out(f"  demo-{role:<8} TOTP secret {secret}")
+        out("  Scan for demo-clerk:")
+        segno.make(clerk_uri, error="l").terminal(out=self.stdout, compact=True)
+        out(f"  Current code for demo-clerk: {pyotp.TOTP(DEMO_TOTP_SECRETS['clerk']).now()} (changes every 30 s)")
+        out("")
+        out(f"Virtual My Number Cards (sandbox): type the card number, signing PIN {DEMO_PIN}")
+        for label, resident in cases.items():
+            out(f"  {resident.person_number}  {resident.name}  ({label})")
+        out("  Any resident's 宛名番号 works as a card number; 5 wrong PINs lock the card.")
+        out("Sandbox payment: test card 4242424242424242 pays, 4000000000000002 is declined.")
+        out("")

@@ -1,0 +1,82 @@
+"""Municipalities (tenants) and the staff who work for them.
+
+Every domain row in Madoguchi carries a `municipality` foreign key; `TenantQuerySet.for_municipality`
+is the one way back-office code reads rows, so a clerk can only ever reach their own town's data.
+"""
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def municipality_code_check_digit(first_five: str) -> int:
+    """Check digit of a 全国地方公共団体コード (総務省 rule: weights 6..2, modulus 11)."""
+    total = sum(int(d) * w for d, w in zip(first_five, (6, 5, 4, 3, 2), strict=True))
+    remainder = total % 11
+    return (11 - remainder) % 10 if remainder else 0
+
+
+def validate_municipality_code(value: str) -> None:
+    if len(value) != 6 or not value.isdigit():
+        raise ValidationError(_("地方公共団体コードは6桁の数字です。"))
+    if municipality_code_check_digit(value[:5]) != int(value[5]):
+        raise ValidationError(_("地方公共団体コードの検査数字が正しくありません。"))
+
+
+class Municipality(models.Model):
+    code = models.CharField(_("地方公共団体コード"), max_length=6, unique=True,
+                            validators=[validate_municipality_code])
+    name = models.CharField(_("団体名"), max_length=50)
+    prefecture = models.CharField(_("都道府県"), max_length=10)
+    certifier_title = models.CharField(_("認証者の職名"), max_length=50)
+    certifier_name = models.CharField(_("認証者の氏名"), max_length=50)
+    seal_png = models.BinaryField(_("公印画像(PNG)"), blank=True, default=b"")
+    contact = models.TextField(_("問い合わせ先"), blank=True)
+    # Business calendar: national holidays and 12/29–1/3 always apply; these add local closures.
+    closed_dates = models.JSONField(_("臨時休業日"), default=list, blank=True)
+    processing_days = models.PositiveSmallIntegerField(_("発送までの標準日数(開庁日)"), default=2)
+
+    class Meta:
+        verbose_name = _("地方公共団体")
+        verbose_name_plural = _("地方公共団体")
+
+    def __str__(self) -> str:
+        return f"{self.prefecture}{self.name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.prefecture}{self.name}"
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_municipality(self, municipality: Municipality) -> "TenantQuerySet":
+        return self.filter(municipality=municipality)
+
+
+class Role(models.TextChoices):
+    CLERK = "clerk", _("審査・発行担当")
+    MANAGER = "manager", _("管理者")
+    AUDITOR = "auditor", _("監査担当")
+
+
+class Staff(AbstractUser):
+    """A back-office user. Belongs to exactly one municipality (service operators have none
+    and only use Django admin)."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="staff")
+    role = models.CharField(_("役割"), max_length=16, choices=Role.choices, default=Role.CLERK)
+    totp_secret = models.CharField(_("TOTP秘密鍵"), max_length=64, blank=True)
+    # The last accepted TOTP time step: a code is accepted once (RFC 6238 §5.2).
+    totp_last_step = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("職員")
+        verbose_name_plural = _("職員")
+
+    def can_review(self) -> bool:
+        return self.municipality_id is not None and self.role in {Role.CLERK, Role.MANAGER}
+
+    def can_read_logs(self) -> bool:
+        return self.municipality_id is not None and self.role in {Role.AUDITOR, Role.MANAGER}

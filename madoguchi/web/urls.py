@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "web"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("m/<str:code>/", views.home, name="home"),
+    path("m/<str:code>/apply/", views.apply_type, name="apply_type"),
+    path("m/<str:code>/apply/options/", views.apply_options, name="apply_options"),
+    path("m/<str:code>/apply/copies/", views.apply_copies, name="apply_copies"),
+    path("m/<str:code>/apply/delivery/", views.apply_delivery, name="apply_delivery"),
+    path("m/<str:code>/apply/confirm/", views.apply_confirm, name="apply_confirm"),
+    path("m/<str:code>/r/<uuid:public_id>/sign/", views.sign, name="sign"),
+    path("m/<str:code>/r/<uuid:public_id>/signed/", views.signed, name="signed"),
+    path("m/<str:code>/r/<uuid:public_id>/pay/", views.pay, name="pay"),
+    path("m/<str:code>/r/<uuid:public_id>/done/", views.done, name="done"),
+    path("m/<str:code>/status/", views.status, name="status"),
+]

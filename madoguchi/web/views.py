@@ -1,0 +1,262 @@
+"""Resident pages: apply in small steps, sign with the My Number Card, pay, follow the status.
+
+Wizard answers live in the session until the confirm step creates the draft request; from then on
+the request's public id in the session is what lets this browser continue it.
+"""
+
+import base64
+import binascii
+import datetime
+
+from django.contrib import messages
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from madoguchi.applications import actions, reception
+from madoguchi.applications.models import CertificateRequest, State
+from madoguchi.catalog import services as catalog
+from madoguchi.catalog.models import CertificateType, PostageClass
+from madoguchi.identity.providers import get_provider as get_identity_provider
+from madoguchi.operations.services import client_ip, hit
+from madoguchi.tenancy.models import Municipality
+
+from . import forms
+
+STATUS_LIMIT = 10  # attempts per window per client and per reception number
+STATUS_WINDOW = datetime.timedelta(minutes=15)
+STEPS = ["type", "options", "copies", "delivery", "confirm"]
+
+
+def _municipality(code: str) -> Municipality:
+    return get_object_or_404(Municipality, code=code)
+
+
+def _wizard(http_request, municipality: Municipality) -> dict:
+    return http_request.session.setdefault(f"apply:{municipality.code}", {})
+
+
+def _save_wizard(http_request, municipality: Municipality, data: dict) -> None:
+    http_request.session[f"apply:{municipality.code}"] = data
+
+
+def _owned_request(http_request, code: str, public_id) -> CertificateRequest:
+    if str(public_id) not in http_request.session.get("requests", []):
+        raise Http404
+    return get_object_or_404(CertificateRequest.objects.select_related("municipality"),
+                             municipality__code=code, public_id=public_id)
+
+
+def index(http_request):
+    return render(http_request, "web/index.html", {"municipalities": Municipality.objects.order_by("code")})
+
+
+def home(http_request, code):
+    municipality = _municipality(code)
+    return render(http_request, "web/home.html", {"m": municipality})
+
+
+def _step(http_request, code, step, form, extra=None):
+    municipality = _municipality(code)
+    context = {"m": municipality, "form": form, "step": STEPS.index(step) + 1, "steps": len(STEPS)}
+    context.update(extra or {})
+    return render(http_request, f"web/apply_{step}.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def apply_type(http_request, code):
+    municipality = _municipality(code)
+    data = _wizard(http_request, municipality)
+    form = forms.CertificateTypeForm(http_request.POST or None, initial=data)
+    if http_request.method == "POST" and form.is_valid():
+        if form.cleaned_data["certificate_type"] != data.get("certificate_type"):
+            data = {}
+        data["certificate_type"] = form.cleaned_data["certificate_type"]
+        _save_wizard(http_request, municipality, data)
+        return redirect("web:apply_options", code=code)
+    return _step(http_request, code, "type", form)
+
+
+def _options_form(data, post=None):
+    form_class = forms.options_form_class(data["certificate_type"])
+    kwargs = {}
+    if form_class is forms.TaxOptionsForm:
+        today = timezone.localdate()
+        kwargs["current_fiscal_year"] = today.year if today.month >= 6 else today.year - 1
+    return form_class(post, initial=data.get("options"), **kwargs)
+
+
+@require_http_methods(["GET", "POST"])
+def apply_options(http_request, code):
+    municipality = _municipality(code)
+    data = _wizard(http_request, municipality)
+    if "certificate_type" not in data:
+        return redirect("web:apply_type", code=code)
+    form = _options_form(data, http_request.POST or None)
+    if http_request.method == "POST" and form.is_valid():
+        data["options"] = form.cleaned_data
+        _save_wizard(http_request, municipality, data)
+        return redirect("web:apply_copies", code=code)
+    return _step(http_request, code, "options", form,
+                 {"certificate_label": CertificateType(data["certificate_type"]).label})
+
+
+@require_http_methods(["GET", "POST"])
+def apply_copies(http_request, code):
+    municipality = _municipality(code)
+    data = _wizard(http_request, municipality)
+    if "options" not in data:
+        return redirect("web:apply_options", code=code)
+    form = forms.CopiesPurposeForm(http_request.POST or None, initial=data)
+    if http_request.method == "POST" and form.is_valid():
+        data.update(form.cleaned_data)
+        _save_wizard(http_request, municipality, data)
+        return redirect("web:apply_delivery", code=code)
+    return _step(http_request, code, "copies", form)
+
+
+def _postage_choices(municipality):
+    return [(p.code, f"{p.name}({p.amount}円)")
+            for p in PostageClass.objects.for_municipality(municipality).order_by("amount")]
+
+
+@require_http_methods(["GET", "POST"])
+def apply_delivery(http_request, code):
+    municipality = _municipality(code)
+    data = _wizard(http_request, municipality)
+    if "copies" not in data:
+        return redirect("web:apply_copies", code=code)
+    form = forms.DeliveryForm(http_request.POST or None, initial=data,
+                              postage_choices=_postage_choices(municipality))
+    if http_request.method == "POST" and form.is_valid():
+        data.update(form.cleaned_data)
+        _save_wizard(http_request, municipality, data)
+        return redirect("web:apply_confirm", code=code)
+    return _step(http_request, code, "delivery", form)
+
+
+@require_http_methods(["GET", "POST"])
+def apply_confirm(http_request, code):
+    municipality = _municipality(code)
+    data = _wizard(http_request, municipality)
+    if "postage_class" not in data:
+        return redirect("web:apply_delivery", code=code)
+    try:
+        quote = catalog.quote(municipality, data["certificate_type"], data["copies"], data["postage_class"],
+                              timezone.localdate())
+    except catalog.CatalogError as exc:
+        messages.error(http_request, str(exc))
+        return redirect("web:apply_type", code=code)
+    if http_request.method == "POST":
+        try:
+            request = actions.create_draft(
+                municipality, certificate_type=data["certificate_type"], options=data["options"],
+                copies=data["copies"], purpose=data["purpose"], purpose_detail=data.get("purpose_detail", ""),
+                postage_class=data["postage_class"], notice_email=data.get("notice_email", ""))
+        except actions.ActionError as exc:
+            messages.error(http_request, str(exc))
+            return redirect("web:apply_confirm", code=code)
+        http_request.session["requests"] = [*http_request.session.get("requests", [])[-9:],
+                                            str(request.public_id)]
+        _save_wizard(http_request, municipality, {})
+        return redirect("web:sign", code=code, public_id=request.public_id)
+    purpose_label = dict(catalog.PURPOSES).get(data["purpose"], "")
+    return _step(http_request, code, "confirm", None, {
+        "data": data, "quote": quote, "purpose_label": purpose_label,
+        "certificate_label": CertificateType(data["certificate_type"]).label,
+        "postage_label": dict(_postage_choices(municipality)).get(data["postage_class"], ""),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def sign(http_request, code, public_id):
+    request = _owned_request(http_request, code, public_id)
+    if request.state != State.DRAFT:
+        return redirect("web:pay", code=code, public_id=public_id)
+    if http_request.method == "POST":
+        challenge = actions.start_signing(request)
+        return redirect(get_identity_provider().signing_url(challenge.nonce))
+    return render(http_request, "web/sign.html", {"m": request.municipality, "r": request})
+
+
+@require_POST
+def signed(http_request, code, public_id):
+    """Where the identity provider returns the certificate and the signature."""
+    request = _owned_request(http_request, code, public_id)
+    try:
+        certificate = base64.b64decode(http_request.POST.get("certificate", ""), validate=True)
+        signature = base64.b64decode(http_request.POST.get("signature", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return HttpResponseBadRequest(_("署名データの形式が正しくありません。"))
+    try:
+        actions.record_signature(request, nonce=http_request.POST.get("nonce", ""), certificate=certificate,
+                                 signature=signature, provider=get_identity_provider().name)
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+        return redirect("web:sign", code=code, public_id=public_id)
+    return redirect("web:pay", code=code, public_id=public_id)
+
+
+@require_http_methods(["GET", "POST"])
+def pay(http_request, code, public_id):
+    request = _owned_request(http_request, code, public_id)
+    if request.state == State.DRAFT:
+        return redirect("web:sign", code=code, public_id=public_id)
+    if request.state not in {State.SIGNED, State.AWAITING_PAYMENT}:
+        return redirect("web:done", code=code, public_id=public_id)
+    if http_request.method == "POST":
+        from madoguchi.payments.views import notify_url, return_url
+
+        try:
+            url = actions.start_payment(request, return_url(http_request), notify_url())
+        except actions.ActionError as exc:
+            messages.error(http_request, str(exc))
+            return redirect("web:pay", code=code, public_id=public_id)
+        return redirect(url)
+    return render(http_request, "web/pay.html", {"m": request.municipality, "r": request})
+
+
+def done(http_request, code, public_id):
+    request = _owned_request(http_request, code, public_id)
+    return render(http_request, "web/done.html", {"m": request.municipality, "r": request})
+
+
+# Plain-Japanese answers for the public status page.
+STATUS_TEXT = {
+    State.RECEIVED: _("受付済みです。職員が内容を確認します。"),
+    State.IN_REVIEW: _("審査中です。"),
+    State.APPROVED: _("審査が終わり、発行の準備をしています。"),
+    State.ISSUED: _("証明書を発行しました。まもなく発送します。"),
+    State.MAILED: _("発送済みです。郵便でお届けします。"),
+    State.COMPLETED: _("お届けが完了しました。"),
+    State.REJECTED: _("申請は却下されました。返金の手続きをしています。"),
+    State.REFUNDED: _("申請は却下され、返金しました。"),
+    State.CANCELLED: _("申請は取り消されました。"),
+}
+
+
+@require_http_methods(["GET", "POST"])
+def status(http_request, code):
+    municipality = _municipality(code)
+    form = forms.StatusForm(http_request.POST or None)
+    context = {"m": municipality, "form": form}
+    if http_request.method == "POST" and form.is_valid():
+        number = reception.normalize(form.cleaned_data["reception_number"])
+        allowed = hit(f"status:ip:{client_ip(http_request)}", STATUS_LIMIT, STATUS_WINDOW)
+        allowed = hit(f"status:number:{number}", STATUS_LIMIT, STATUS_WINDOW) and allowed
+        if not allowed:
+            context["throttled"] = True
+            return render(http_request, "web/status.html", context, status=429)
+        request = None
+        if reception.is_valid(number):
+            request = CertificateRequest.objects.filter(
+                municipality=municipality, reception_number=number,
+                resident__date_of_birth=form.cleaned_data["date_of_birth"]).first()
+        # Unknown number and wrong date of birth get the same answer.
+        context["result"] = STATUS_TEXT.get(request.state) if request else None
+        context["r"] = request
+        context["looked_up"] = True
+    return render(http_request, "web/status.html", context)
+

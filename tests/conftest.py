@@ -1,0 +1,53 @@
+import datetime
+
+import pytest
+
+from madoguchi.catalog.models import CertificateType, Channel, Fee, PostageClass
+from madoguchi.registry.models import Household, Resident
+from madoguchi.tenancy.models import Municipality
+
+
+def make_municipality(code: str = "139998", name: str = "窓口市", prefecture: str = "東京都") -> Municipality:
+    municipality = Municipality.objects.create(
+        code=code, name=name, prefecture=prefecture, certifier_title=f"{prefecture}{name}長",
+        certifier_name="窓口 太郎", contact="市民課 03-0000-0000")
+    for certificate_type in CertificateType.values:
+        for channel in Channel.values:
+            Fee.objects.create(municipality=municipality, certificate_type=certificate_type, channel=channel,
+                               amount=300)
+    PostageClass.objects.create(municipality=municipality, code="regular", name="普通郵便", amount=110)
+    return municipality
+
+
+def make_resident(municipality: Municipality, name: str = "山田 花子", *, household: Household | None = None,
+                  date_of_birth: datetime.date = datetime.date(1980, 4, 1), sex: str = "2",
+                  relationship: str = "世帯主", address: str | None = None, **extra) -> Resident:
+    if household is None:
+        number = f"H{Household.objects.count() + 1:06d}"
+        household = Household.objects.create(
+            municipality=municipality, household_number=number, postal_code="100-0001",
+            address=address or f"{municipality.prefecture}{municipality.name}本町一丁目2番3号")
+    resident = Resident.objects.create(
+        municipality=municipality, household=household, person_number=f"{Resident.objects.count() + 1:012d}",
+        name=name, name_kana="やまだ はなこ", date_of_birth=date_of_birth, sex=sex, relationship=relationship,
+        honseki="東京都窓口市本町一丁目2番地", koseki_head=name, became_resident_on=datetime.date(2005, 4, 1),
+        **extra)
+    if relationship == "世帯主":
+        household.head = resident
+        household.save(update_fields=["head"])
+    return resident
+
+
+@pytest.fixture
+def municipality(db) -> Municipality:
+    return make_municipality()
+
+
+@pytest.fixture
+def other_municipality(db) -> Municipality:
+    return make_municipality(code="082082", name="龍ケ崎市", prefecture="茨城県")
+
+
+@pytest.fixture
+def resident(municipality) -> Resident:
+    return make_resident(municipality)
