@@ -16,7 +16,7 @@ install: $(STAMP)
 
 # Demo: SQLite, synthetic municipality, worker in the background, server on 127.0.0.1:8000.
 demo: $(STAMP)
-	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput --verbosity 0
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py db_worker --interval 0.5 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \

@@ -235,6 +235,17 @@ def test_font_is_embedded_ipamj_only(resident):
         assert "/FontFile2" in font["/FontDescriptor"]
 
 
+def test_embedded_glyph_advances_match_the_pdf_widths(municipality):
+    resident = make_resident(municipality, f"{TSUJI_IVS} 一郎", sex="1")
+    for font in fonts_of(render(make_request(resident, show_honseki=True)).pdf):
+        subset = TTFont(io.BytesIO(font["/FontDescriptor"]["/FontFile2"].get_data()))
+        scale = 1000 / subset["head"].unitsPerEm
+        cmap = subset["cmap"].tables[0].cmap
+        for code, width in enumerate(font["/Widths"]):
+            if code in cmap:
+                assert subset["hmtx"][cmap[code]][0] * scale == pytest.approx(width), code
+
+
 def test_ivs_name_prints_the_variant_glyph(municipality, source_font):
     resident = make_resident(municipality, f"{TSUJI_IVS} 一郎", sex="1")
     resident.name_kana = "つじ いちろう"
@@ -245,6 +256,12 @@ def test_ivs_name_prints_the_variant_glyph(municipality, source_font):
     assert outline(source_font, TSUJI_PLAIN_GLYPH) not in outlines
     # Text copied from the certificate keeps the variation sequence (ToUnicode of the private code).
     assert f"{TSUJI_IVS}一郎" in text_of(pdf)
+
+
+def test_name_beyond_the_bmp_is_extractable(municipality):
+    # 𠮷 U+20BB7 (つちよし) needs a UTF-16 surrogate pair in the ToUnicode CMap.
+    resident = make_resident(municipality, "𠮷田 花子")
+    assert "𠮷田花子" in text_of(render(make_request(resident)).pdf)
 
 
 def test_plain_name_prints_the_default_glyph(municipality, source_font):
@@ -259,6 +276,8 @@ def test_font_module_maps_sequences_to_their_glyphs():
     assert font.glyph_names(TSUJI_IVS) == [TSUJI_IVS_GLYPH]
     assert font.glyph_names("辻") == [TSUJI_PLAIN_GLYPH]
     assert font.glyph_names(f"{TSUJI_IVS}辻") == [TSUJI_IVS_GLYPH, TSUJI_PLAIN_GLYPH]
+    # The variant advances like the plain glyph (both full-width in IPAmj明朝): no overlap with the next.
+    assert font.string_width(font.encode(TSUJI_IVS), 10) == font.string_width("辻", 10) == 10
 
 
 def test_character_missing_from_the_font_raises(municipality):

@@ -63,3 +63,21 @@ def test_gives_up_after_max_attempts(municipality, resident, monkeypatch):
         tasks.deliver_notice.call(notice.pk)
     notice.refresh_from_db()
     assert (notice.status, notice.attempts) == (NoticeStatus.FAILED, tasks.MAX_ATTEMPTS)
+
+
+def test_housekeeping_command_expires_and_delivers(municipality, resident):
+    import io
+
+    from django.core.management import call_command
+
+    from madoguchi.applications.models import CertificateRequest, State
+
+    from .flow import draft
+
+    request = draft(municipality)
+    CertificateRequest.objects.filter(pk=request.pk).update(
+        updated_at=timezone.now() - datetime.timedelta(days=2))
+    out = io.StringIO()
+    call_command("housekeeping", stdout=out)
+    assert "expired 1 requests" in out.getvalue()
+    assert CertificateRequest.objects.get(pk=request.pk).state == State.EXPIRED

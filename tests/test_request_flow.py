@@ -209,3 +209,22 @@ def test_pay_is_idempotent(municipality, resident):
     assert again.pk == payment.pk
     request.refresh_from_db()
     assert request.events.filter(to_state=State.RECEIVED).count() == 1
+
+
+def test_a_character_the_font_lacks_stops_approval_with_a_clear_message(municipality, clerk):
+    # 葛 + U+E0100 is an Adobe-Japan1 sequence; IPAmj明朝 only carries the Moji_Joho ones.
+    unprintable = make_resident(municipality, "葛\U000e0100城 花子")
+    request = received(municipality, unprintable)
+    with pytest.raises(actions.ActionError, match="フォントにない文字") as refused:
+        actions.approve(request, clerk)
+    assert "U+E0100" in str(refused.value)
+    request.refresh_from_db()
+    assert request.state == State.RECEIVED and not hasattr(request, "document")
+
+
+def test_partial_scope_with_an_unknown_name_is_explained_to_the_clerk(municipality, resident, clerk):
+    options = {"scope": "partial", "members": "山田 次郎", "show_relationship": False, "show_honseki": False}
+    request = received(municipality, resident, options=options)
+    with pytest.raises(actions.ActionError, match="山田次郎|山田 次郎"):
+        actions.approve(request, clerk)
+    assert CertificateRequest.objects.get(pk=request.pk).state == State.RECEIVED

@@ -21,8 +21,8 @@ HIRAGANA_NAME = re.compile(r"^[ぁ-ゖー]+ [ぁ-ゖー]+$")
 LATIN_NAME = re.compile(r"^[A-Z]+( [A-Z]+)+$")
 KATAKANA_NAME = re.compile(r"^[ァ-ヺー]+( [ァ-ヺー]+)+$")
 POSTAL_CODE = re.compile(r"^\d{3}-\d{4}$")
-# IVS the generator may use; each is registered in the IVD (Adobe-Japan1 or Hanyo-Denshi/Moji_Joho).
-REGISTERED_IVS = {"葛\U000e0100", "葛\U000e0101", "辻\U000e0100", "辻\U000e0102"}
+# IVS the generator may use: Moji_Joho sequences (the MJ set of 住民記録) that IPAmj明朝 carries.
+REGISTERED_IVS = {"葛\U000e0102", "葛\U000e0103", "辻\U000e0102", "辻\U000e0103"}
 
 
 @pytest.fixture
@@ -226,3 +226,14 @@ def test_a_thousand_residents_are_fast(municipality):
     started = time.perf_counter()
     generate_replica(municipality)
     assert time.perf_counter() - started < 2
+
+
+def test_every_generated_character_prints_with_the_certificate_font(residents):
+    from madoguchi.documents.fonts import certificate_font
+
+    font = certificate_font()
+    for resident in residents:
+        for text in (resident.name, resident.alias, resident.household.address, resident.honseki,
+                     resident.koseki_head, resident.former_surname):
+            if text:
+                font.encode(text)  # raises MissingGlyph for a character the font lacks

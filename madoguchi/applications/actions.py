@@ -240,6 +240,8 @@ def start_review(request: CertificateRequest, staff: Staff) -> CertificateReques
 def approve(request: CertificateRequest, staff: Staff, *, flags_acknowledged: bool = False) -> CertificateRequest:
     """Approve and render the document. Flagged requests (under 15, support measure, mismatch)
     are never approved without the clerk confirming they checked each flag."""
+    from madoguchi.documents.fonts import MissingGlyph, describe
+    from madoguchi.documents.render import PersonSelectionError
     from madoguchi.documents.services import issue_document
 
     request = _locked(request)
@@ -250,7 +252,15 @@ def approve(request: CertificateRequest, staff: Staff, *, flags_acknowledged: bo
         raise ActionError(_("この種類の証明書は、まだこのシステムから発行できません。"))
     _transition(request, State.APPROVED, actor_kind="staff", actor=staff,
                 reason="flags acknowledged" if request.flags else "")
-    issue_document(request)
+    try:
+        issue_document(request)
+    except PersonSelectionError as exc:
+        raise ActionError(str(exc)) from None
+    except MissingGlyph as exc:
+        # Never print a substitute glyph: the clerk issues this one from the core system instead.
+        raise ActionError(_("証明書のフォントにない文字があるため作成できません({context}: {chars})。"
+                            "住民記録の文字を確認し、基幹システムから発行してください。").format(
+            context=exc.context, chars="、".join(describe(s) for s in exc.sequences))) from None
     return request
 
 

@@ -22,18 +22,19 @@ from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.operations.models import AccessLog
 from madoguchi.operations.services import log_access
 from madoguchi.tenancy.models import Staff
+from madoguchi.web.forms import Form
 
 from .auth import OTP_SESSION_KEY, check_password, check_totp, staff_required
 
 PAGE_SIZE = 100
 
 
-class LoginForm(forms.Form):
+class LoginForm(Form):
     username = forms.CharField(label=gettext_lazy("ユーザー名"), max_length=150)
     password = forms.CharField(label=gettext_lazy("パスワード"), widget=forms.PasswordInput)
 
 
-class TotpForm(forms.Form):
+class TotpForm(Form):
     code = forms.CharField(label=gettext_lazy("確認コード(6桁)"), max_length=8,
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
 

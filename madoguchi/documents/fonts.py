@@ -110,7 +110,7 @@ class _ReportlabFont(TTFont):
     which reportlab writes incorrectly), so text copied from a certificate is the registered text.
     """
 
-    def __init__(self, name: str, face: _Face, sequences: dict[int, str]) -> None:
+    def __init__(self, name: str, face: _Face, private_sequences: dict[int, str]) -> None:
         # TTFont.__init__ would parse the file again into a plain TTFontFace; set the same attributes.
         self.fontName = name
         self.face = face
@@ -118,10 +118,10 @@ class _ReportlabFont(TTFont):
         self.state = WeakKeyDictionary()
         self._asciiReadable = rl_config.ttfAsciiReadable
         self.shapable = False
-        self.sequences = sequences
+        self.private_sequences = private_sequences  # private code point -> base + selector
 
     def _to_unicode_cmap(self, base_font_name: str, subset: list[int]) -> str:
-        entries = [f"<{code:02X}> <{_utf16_hex(self.sequences.get(char) or chr(char))}>"
+        entries = [f"<{code:02X}> <{_utf16_hex(self.private_sequences.get(char) or chr(char))}>"
                    for code, char in enumerate(subset) if char]
         blocks = [entries[i:i + _BFCHAR_BLOCK] for i in range(0, len(entries), _BFCHAR_BLOCK)]
         lines = [
@@ -168,7 +168,7 @@ class CertificateFont:
     path: str
     reportlab_font: _ReportlabFont
     glyph_order: list[str]
-    # base + selector -> private code point, and the reverse for text extraction.
+    # base + selector -> the private code point drawn for it.
     private_code_points: dict[str, str] = field(repr=False)
 
     def _sequences(self, text: str) -> Iterator[str]:
@@ -222,15 +222,22 @@ def _load(path: str) -> CertificateFont:
     glyph_order = source.getGlyphOrder()
     glyph_ids = {name: gid for gid, name in enumerate(glyph_order)}
     uvs = next((t for t in source["cmap"].tables if t.format == 14), None)
+    # reportlab's parser stores the advances of the glyphs past numberOfHMetrics already scaled to
+    # 1/1000 em and would copy them as font units into each embedded subset's hmtx (1000 instead of
+    # 2048 here); take the font's own metrics so the embedded fonts agree with the PDF /Widths.
+    # (reportlab packs the left side bearing as an unsigned short, as it reads it.)
+    metrics = source["hmtx"].metrics
+    face.hmetrics = [(metrics[name][0], metrics[name][1] & 0xFFFF) for name in glyph_order]
     source.close()
 
     glyphs, widths = face.charToGlyph, face.charWidths
     free = (c for c in range(_PUA_FIRST, _PUA_LAST + 1) if c not in glyphs)
     private_code_points: dict[str, str] = {}
     sequences: dict[int, str] = {}
-    entries = sorted((base, selector, glyph)
-                     for selector, mappings in (uvs.uvsDict.items() if uvs else ())
-                     for base, glyph in mappings)
+    # Sorted, so a sequence gets the same private code point in every process.
+    entries = sorted(((base, selector, glyph)
+                      for selector, mappings in (uvs.uvsDict.items() if uvs else ())
+                      for base, glyph in mappings), key=lambda entry: entry[:2])
     for base, selector, glyph_name in entries:
         # A sequence without a glyph name is a default variation: it selects the base glyph.
         gid = glyphs.get(base) if glyph_name is None else glyph_ids[glyph_name]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import segno
 from django.conf import settings
+from django.utils.translation import gettext as _
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -103,7 +104,7 @@ def select_persons(request: CertificateRequest) -> list[Resident]:
     """The persons the certificate lists, according to `options["scope"]`."""
     resident = request.resident
     if resident is None:
-        raise PersonSelectionError("The request has no matched resident.")
+        raise PersonSelectionError(_("申請者が住民記録と照合されていません。"))
     scope = request.options.get("scope", "self")
     if scope == "self":
         return [resident]
@@ -112,20 +113,21 @@ def select_persons(request: CertificateRequest) -> list[Resident]:
     if scope == "partial":
         wanted = {_name_key(n) for n in _NAME_SEPARATORS.split(request.options.get("members") or "")} - {""}
         if not wanted:
-            raise PersonSelectionError("The request lists no names.")
+            raise PersonSelectionError(_("世帯の一部として記載する人の氏名が申請にありません。"))
         members = [m for m in household_members(resident) if _name_key(m.name) in wanted]
         unmatched = wanted - {_name_key(m.name) for m in members}
         if unmatched:
             # Leaving out a person the resident asked for would be a wrong certificate: a clerk decides.
-            raise PersonSelectionError(f"No household member is named {', '.join(sorted(unmatched))}.")
+            names = "、".join(sorted(unmatched))
+            raise PersonSelectionError(_("世帯に「{names}」という人はいません。").format(names=names))
         return members
-    raise PersonSelectionError(f"Unknown scope {scope!r}.")
+    raise PersonSelectionError(_("証明が必要な人の指定が正しくありません。"))
 
 
 def _household_head(resident: Resident) -> Resident:
     head = resident.household.head
     if head is None:
-        raise PersonSelectionError("The household has no recorded head (世帯主).")
+        raise PersonSelectionError(_("世帯主が住民記録にありません。"))
     return head
 
 
@@ -552,23 +554,23 @@ def render_print_batch(items: Sequence[tuple[CertificateRequest, bytes]]) -> byt
     if not items:
         raise ValueError("A print batch needs at least one request.")
     font = certificate_font()
-    documents = [PdfReader(io.BytesIO(pdf)) for _, pdf in items]
-    for request, _ in items:
+    documents = [PdfReader(io.BytesIO(pdf)) for _request, pdf in items]
+    for request, _pdf in items:
         if request.copies < 1:
             raise ValueError(f"Request {request} asks for no copies.")
 
     covers_buffer = io.BytesIO()
     c = _canvas(covers_buffer, font, "送付状")
-    for (request, _), document in zip(items, documents, strict=True):
+    for (request, _pdf), document in zip(items, documents, strict=True):
         _draw_cover(c, font, request, len(document.pages))
         c.showPage()
     c.save()
     covers = PdfReader(covers_buffer)
 
     writer = PdfWriter()
-    for (request, _), cover, document in zip(items, covers.pages, documents, strict=True):
+    for (request, _pdf), cover, document in zip(items, covers.pages, documents, strict=True):
         writer.add_page(cover)
-        for _ in range(request.copies):
+        for _copy in range(request.copies):
             for page in document.pages:
                 writer.add_page(page)
     output = io.BytesIO()

@@ -55,14 +55,15 @@ _SURNAMES: tuple[Reading, ...] = (
 )
 _SURNAME_WEIGHTS = tuple(1 / (rank + 10) for rank in range(len(_SURNAMES)))
 
-# Surnames recorded with a variant glyph. The IVS are registered in the Ideographic Variation
-# Database: 葛 U+845B with U+E0100 (Adobe-Japan1 CID+1481) and U+E0101 (CID+7652); 辻 U+8FBB with
-# U+E0100 (CID+3056) and U+E0102 (Hanyo-Denshi/Moji_Joho JA3652). 邊 邉 髙 齋 are separate unified
+# Surnames recorded with a variant glyph. 住民記録 systems use the MJ character set, so the IVS are
+# those of the Moji_Joho collection in the Ideographic Variation Database, which IPAmj明朝 carries:
+# 葛 U+845B with U+E0102 (MJ022335) and U+E0103 (MJ022336); 辻 U+8FBB with U+E0102 (MJ025760, the
+# one-dot form) and U+E0103 (MJ025761, two dots like plain 辻). 邊 邉 髙 齋 are separate unified
 # ideographs and 﨑 U+FA11 sits in the compatibility block but has no decomposition, so
 # normalization leaves all of them alone.
 _VARIANT_SURNAMES: tuple[Reading, ...] = (
-    ("葛\U000e0100城", "かつらぎ"), ("葛\U000e0101西", "かさい"),
-    ("辻\U000e0102", "つじ"), ("辻\U000e0100本", "つじもと"),
+    ("葛\U000e0102城", "かつらぎ"), ("葛\U000e0103西", "かさい"),
+    ("辻\U000e0102", "つじ"), ("辻\U000e0103本", "つじもと"),
     ("渡邊", "わたなべ"), ("渡邉", "わたなべ"), ("髙橋", "たかはし"), ("髙橋", "たかはし"),
     ("髙田", "たかだ"), ("山\ufa11", "やまさき"), ("宮\ufa11", "みやざき"), ("齋藤", "さいとう"),
 )

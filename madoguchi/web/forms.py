@@ -7,12 +7,20 @@ from madoguchi.catalog.models import CertificateType
 from madoguchi.catalog.services import MAX_COPIES, PURPOSES
 
 
-class CertificateTypeForm(forms.Form):
+class Form(forms.Form):
+    """No trailing colon after labels: Japanese labels read as headings."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class CertificateTypeForm(Form):
     certificate_type = forms.ChoiceField(label=_("必要な証明書"), choices=CertificateType.choices,
                                          widget=forms.RadioSelect)
 
 
-class ResidenceOptionsForm(forms.Form):
+class ResidenceOptionsForm(Form):
     scope = forms.ChoiceField(label=_("証明が必要な人"), widget=forms.RadioSelect, initial="self", choices=[
         ("self", _("本人のみ")), ("household", _("世帯全員")), ("partial", _("世帯の一部の人"))])
     members = forms.CharField(label=_("必要な人の氏名(世帯の一部の場合)"), required=False, max_length=200,
@@ -30,12 +38,12 @@ class ResidenceOptionsForm(forms.Form):
         return data
 
 
-class KosekiOptionsForm(forms.Form):
+class KosekiOptionsForm(Form):
     honseki = forms.CharField(label=_("本籍"), max_length=200, help_text=_("例: 東京都窓口市本町一丁目2番地"))
     koseki_head = forms.CharField(label=_("筆頭者の氏名"), max_length=100)
 
 
-class TaxOptionsForm(forms.Form):
+class TaxOptionsForm(Form):
     fiscal_year = forms.ChoiceField(label=_("年度"), choices=[])
 
     def __init__(self, *args, current_fiscal_year: int, **kwargs):
@@ -46,7 +54,7 @@ class TaxOptionsForm(forms.Form):
             for y in range(current_fiscal_year, current_fiscal_year - 5, -1)]
 
 
-class NoOptionsForm(forms.Form):
+class NoOptionsForm(Form):
     pass
 
 
@@ -61,7 +69,7 @@ def options_form_class(certificate_type: str):
     }.get(certificate_type, NoOptionsForm)
 
 
-class CopiesPurposeForm(forms.Form):
+class CopiesPurposeForm(Form):
     copies = forms.TypedChoiceField(label=_("通数"), coerce=int, initial=1,
                                     choices=[(n, _("{n}通").format(n=n)) for n in range(1, MAX_COPIES + 1)])
     purpose = forms.ChoiceField(label=_("使いみち"), choices=PURPOSES, widget=forms.RadioSelect)
@@ -74,7 +82,7 @@ class CopiesPurposeForm(forms.Form):
         return data
 
 
-class DeliveryForm(forms.Form):
+class DeliveryForm(Form):
     postage_class = forms.ChoiceField(label=_("郵送方法"), widget=forms.RadioSelect)
     notice_email = forms.EmailField(label=_("お知らせを受け取るメールアドレス(任意)"), required=False)
 
@@ -85,7 +93,7 @@ class DeliveryForm(forms.Form):
             self.fields["postage_class"].initial = postage_choices[0][0]
 
 
-class StatusForm(forms.Form):
+class StatusForm(Form):
     reception_number = forms.CharField(label=_("受付番号(16桁)"), max_length=40,
                                        help_text=_("例: 1234-5678-9012-3456"))
     date_of_birth = forms.DateField(label=_("生年月日"), widget=forms.DateInput(attrs={"type": "date"}),

@@ -13,11 +13,12 @@ from django.utils.translation import gettext_lazy
 
 from madoguchi.applications.actions import canonical_bytes
 from madoguchi.identity.models import SigningChallenge
+from madoguchi.web.forms import Form
 
 from . import card as cards
 
 
-class CardForm(forms.Form):
+class CardForm(Form):
     card_code = forms.CharField(label=gettext_lazy("カード番号(デモ用)"), max_length=32)
     pin = forms.CharField(label=gettext_lazy("署名用電子証明書の暗証番号(6〜16桁の英数字)"), max_length=16,
                           min_length=6, widget=forms.PasswordInput(attrs={"autocomplete": "off"}))

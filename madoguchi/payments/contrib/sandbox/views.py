@@ -4,6 +4,8 @@ from django import forms
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 
+from madoguchi.web.forms import Form
+
 from . import gateway
 from .models import SandboxCharge
 
@@ -11,7 +13,7 @@ from .models import SandboxCharge
 CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000002"
 
 
-class CheckoutForm(forms.Form):
+class CheckoutForm(Form):
     card_number = forms.CharField(label=_("カード番号(テスト用)"), max_length=19, initial=CARD_OK)
 
     def clean_card_number(self):

@@ -3,6 +3,8 @@
 Safe to run again: an existing demo is kept and its sign-ins are printed once more.
 """
 
+import io
+
 import pyotp
 import segno
 from django.conf import settings
@@ -54,7 +56,7 @@ class Command(BaseCommand):
     def report(self, municipality, cases):
         out = self.stdout.write
         base = settings.SITE_URL
-        clerk_uri = pyotp.TOTP(DEMO_TOTP_SECRETS["clerk"]).provisioning_uri("demo-clerk", issuer_name="Madoguchi")
+        clerk_uri = pyotp.TOTP(DEMO_TOTP_SECRETS["clerk"]).provisioning_uri(name="demo-clerk", issuer_name="Madoguchi")
         out("")
         out(f"Demo municipality: {municipality.full_name} ({municipality.code}), "
             f"{Resident.objects.for_municipality(municipality).count()} residents in the replica")
@@ -66,7 +68,9 @@ class Command(BaseCommand):
         for role, secret in DEMO_TOTP_SECRETS.items():
             out(f"  demo-{role:<8} TOTP secret {secret}")
         out("  Scan for demo-clerk:")
-        segno.make(clerk_uri, error="l").terminal(out=self.stdout, compact=True)
+        qr = io.StringIO()
+        segno.make(clerk_uri, error="l").terminal(out=qr, compact=True)
+        self.stdout.write(qr.getvalue(), ending="")
         out(f"  Current code for demo-clerk: {pyotp.TOTP(DEMO_TOTP_SECRETS['clerk']).now()} (changes every 30 s)")
         out("")
         out(f"Virtual My Number Cards (sandbox): type the card number, signing PIN {DEMO_PIN}")
