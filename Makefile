@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench lint install
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	# axe-core for the accessibility tests; skipped where node is absent (those tests then skip).
+	if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -93,6 +93,7 @@ def queue(http_request):
         qs = qs.filter(state=state)
     if certificate_type in CertificateType.values:
         qs = qs.filter(certificate_type=certificate_type)
+    log_access(http_request, "view_queue")  # the list shows names of residents
     items = list(qs.order_by("received_at", "id")[:PAGE_SIZE * 5])
     if flagged == "1":
         items = [r for r in items if not r.auto_acceptable]
@@ -196,6 +197,7 @@ def batch(http_request):
 @staff_required()
 def batch_detail(http_request, batch_id):
     printed = get_object_or_404(PrintBatch.objects.for_municipality(http_request.user.municipality), pk=batch_id)
+    log_access(http_request, "view_print_batch")
     return render(http_request, "backoffice/batch.html", {
         "batch": printed, "items": [d.request for d in printed.documents.select_related("request")]})
 

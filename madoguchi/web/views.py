@@ -21,6 +21,7 @@ from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
 from madoguchi.identity.providers import get_provider as get_identity_provider
 from madoguchi.operations.services import client_ip, hit
+from madoguchi.payments.views import notify_url, return_url
 from madoguchi.tenancy.models import Municipality
 
 from . import forms
@@ -207,8 +208,6 @@ def pay(http_request, code, public_id):
     if request.state not in {State.SIGNED, State.AWAITING_PAYMENT}:
         return redirect("web:done", code=code, public_id=public_id)
     if http_request.method == "POST":
-        from madoguchi.payments.views import notify_url, return_url
-
         try:
             url = actions.start_payment(request, return_url(http_request), notify_url())
         except actions.ActionError as exc:
