@@ -116,6 +116,17 @@ class CertificateRequest(models.Model):
         """Clean automatic checks: exact replica match and no restriction flag."""
         return self.match_result == MatchResult.EXACT and not self.flags
 
+    def option_rows(self) -> list[tuple[str, str]]:
+        from madoguchi.catalog.services import describe_options
+
+        return describe_options(self.options)
+
+    @property
+    def purpose_label(self) -> str:
+        from madoguchi.catalog.services import PURPOSES
+
+        return str(dict(PURPOSES).get(self.purpose, self.purpose))
+
     def flag_labels(self) -> list[str]:
         return [str(Flag(f).label) for f in self.flags]
 

@@ -23,6 +23,29 @@ PURPOSES = [
     ("other", _("その他")),
 ]
 
+# How the options of a request read to a clerk: key -> (label, {value: text}).
+OPTION_LABELS = {
+    "scope": (_("証明が必要な人"), {"self": _("本人のみ"), "household": _("世帯全員"), "partial": _("世帯の一部")}),
+    "members": (_("必要な人の氏名"), {}),
+    "show_relationship": (_("世帯主の氏名と続柄"), {True: _("記載する"), False: _("記載しない")}),
+    "show_honseki": (_("本籍と筆頭者"), {True: _("記載する"), False: _("記載しない")}),
+    "honseki": (_("本籍"), {}),
+    "koseki_head": (_("筆頭者"), {}),
+    "fiscal_year": (_("年度"), {}),
+}
+
+
+def describe_options(options: dict) -> list[tuple[str, str]]:
+    """[(label, text)] for the options that were given, in a stable order."""
+    rows = []
+    for key, (label, values) in OPTION_LABELS.items():
+        value = options.get(key)
+        if value in (None, ""):
+            continue
+        rows.append((str(label), str(values.get(value, value))))
+    return rows
+
+
 # Types that go all the way to a printed document in this release.
 RENDERABLE_TYPES = {CertificateType.RESIDENCE}
 

@@ -720,7 +720,7 @@ def hard_cases(residents: Iterable[Resident]) -> dict[str, Resident]:
     foreign                     a foreign resident without 通称
     foreign_with_alias          a foreign resident with 通称
     former_surname              a woman with her 旧氏 recorded
-    under_15                    a child under 15 on REFERENCE_DATE
+    under_15                    a child aged 6–11 on REFERENCE_DATE, so still under 15 for years
     support_measure             a resident under a 支援措置 (requests about them go to a clerk)
     household_head_with_family  a Japanese 世帯主 living with at least three others
 
@@ -745,7 +745,7 @@ def hard_cases(residents: Iterable[Resident]) -> dict[str, Resident]:
         "foreign": lambda r: r.is_foreign and not r.alias,
         "foreign_with_alias": lambda r: r.is_foreign and bool(r.alias),
         "former_surname": lambda r: bool(r.former_surname),
-        "under_15": lambda r: age_at(r.date_of_birth) < 15,
+        "under_15": lambda r: 6 <= age_at(r.date_of_birth) <= 11,
         "support_measure": lambda r: r.support_measure,
         "household_head_with_family": head_with_family,
     }
