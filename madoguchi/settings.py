@@ -142,6 +142,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "madoguchi@example.jp"
 
 # Integrations: which provider each concern uses. Each name is a package under
 # madoguchi/<concern>/contrib/. Sandbox providers follow the real protocols.
+# The sandbox providers let anyone sign as any demo resident: never on unless asked for.
+SANDBOX_ENABLED = env_bool("MADOGUCHI_SANDBOX", DEBUG or TESTING)
 IDENTITY_PROVIDER = os.environ.get("MADOGUCHI_IDENTITY_PROVIDER", "sandbox")
 PAYMENT_PROVIDER = os.environ.get("MADOGUCHI_PAYMENT_PROVIDER", "sandbox")
 # Shared secret between the sandbox payment gateway and us (HMAC-SHA256 of notifications).

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -5,7 +6,10 @@ urlpatterns = [
     path("", include("madoguchi.web.urls")),
     path("office/", include("madoguchi.backoffice.urls")),
     path("payments/", include("madoguchi.payments.urls")),
-    path("sandbox/jpki/", include("madoguchi.identity.contrib.sandbox.urls")),
-    path("sandbox/pay/", include("madoguchi.payments.contrib.sandbox.urls")),
     path("admin/", admin.site.urls),
 ]
+if settings.SANDBOX_ENABLED:
+    urlpatterns += [
+        path("sandbox/jpki/", include("madoguchi.identity.contrib.sandbox.urls")),
+        path("sandbox/pay/", include("madoguchi.payments.contrib.sandbox.urls")),
+    ]

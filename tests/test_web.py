@@ -134,3 +134,15 @@ def test_expected_ship_date_skips_the_new_year_closure():
     assert add_business_days(datetime.date(2026, 12, 28), 2) == datetime.date(2027, 1, 5)
     # 2026-11-23 is 勤労感謝の日 (Monday): counting from the Friday before skips it.
     assert add_business_days(datetime.date(2026, 11, 20), 1) == datetime.date(2026, 11, 24)
+
+
+def test_sandbox_providers_are_refused_unless_enabled(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from madoguchi.identity.providers import get_provider as identity_provider
+    from madoguchi.payments.providers import get_provider as payment_provider
+
+    settings.SANDBOX_ENABLED = False
+    for get in (identity_provider, payment_provider):
+        with pytest.raises(ImproperlyConfigured):
+            get("sandbox")

@@ -8,6 +8,7 @@ canonical bytes of the request, verified by `madoguchi.identity.jpki`.
 from typing import Protocol
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 
@@ -28,6 +29,8 @@ def register(provider: IdentityProvider) -> IdentityProvider:
 
 def get_provider(name: str | None = None) -> IdentityProvider:
     name = name or settings.IDENTITY_PROVIDER
+    if name == "sandbox" and not settings.SANDBOX_ENABLED:
+        raise ImproperlyConfigured("The sandbox provider is disabled (set MADOGUCHI_SANDBOX=1 for demos).")
     if name not in _registry:
         import_string(f"madoguchi.identity.contrib.{name}.provider.PROVIDER")
     return _registry[name]

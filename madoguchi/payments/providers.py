@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .models import Payment
@@ -63,6 +64,8 @@ def register(provider: PaymentProvider) -> PaymentProvider:
 
 def get_provider(name: str | None = None) -> PaymentProvider:
     name = name or settings.PAYMENT_PROVIDER
+    if name == "sandbox" and not settings.SANDBOX_ENABLED:
+        raise ImproperlyConfigured("The sandbox provider is disabled (set MADOGUCHI_SANDBOX=1 for demos).")
     if name not in _registry:
         import_string(f"madoguchi.payments.contrib.{name}.provider.PROVIDER")
     return _registry[name]

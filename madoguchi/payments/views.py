@@ -3,6 +3,7 @@
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -32,7 +33,7 @@ def return_url(http_request) -> str:
 def notify(http_request, provider_name):
     try:
         provider = get_provider(provider_name)
-    except (ImportError, KeyError):
+    except (ImportError, KeyError, ImproperlyConfigured):
         return HttpResponse(status=404)
     headers = {k: v for k, v in http_request.headers.items()}
     try:
@@ -69,7 +70,7 @@ def provider_return(http_request, provider_name):
     try:
         provider = get_provider(provider_name)
         order_id = provider.verify_return(http_request.GET)
-    except (ImportError, KeyError, InvalidNotification):
+    except (ImportError, KeyError, ImproperlyConfigured, InvalidNotification):
         return render(http_request, "web/error.html", {"message": _(
             "お支払いの結果を確認できませんでした。"
             "お手数ですが、申請の状況確認のページでご確認ください。")}, status=400)
