@@ -18,7 +18,8 @@ from madoguchi.catalog import services as catalog
 from madoguchi.identity import jpki
 from madoguchi.identity.models import SignatureEvidence, SigningChallenge, TrustAnchor
 from madoguchi.notifications.outbox import enqueue_notice
-from madoguchi.payments.models import Payment, PaymentStatus
+from madoguchi.payments.models import REFUNDABLE, Payment, PaymentStatus, Refund, RefundStatus
+from madoguchi.payments.providers import ProviderUnavailable
 from madoguchi.payments.providers import get_provider as get_payment_provider
 from madoguchi.registry.matching import match_resident
 from madoguchi.tenancy.models import Municipality, Staff
@@ -187,7 +188,11 @@ def start_payment(request: CertificateRequest, return_url: str, notify_url: str)
             payment = Payment.objects.create(
                 municipality=request.municipality, request=request, provider=provider.name,
                 order_id="MD" + secrets.token_hex(12).upper(), amount=request.total_amount)
-    url = provider.create_checkout(payment, return_url, notify_url)
+    try:
+        # The order id is the idempotency key: a retry after a timeout finds the same checkout.
+        url = provider.create_checkout(payment, return_url, notify_url)
+    except ProviderUnavailable:
+        raise ActionError(_("決済サービスに接続できませんでした。しばらくしてからもう一度お試しください。")) from None
     Payment.objects.filter(pk=payment.pk).update(provider_payment_id=payment.provider_payment_id)
     return url
 
@@ -200,7 +205,7 @@ def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, sou
         if payment is None:
             return None
         # An expired attempt can still be paid on the provider's page; it is settled, then refunded.
-        if payment.status not in {PaymentStatus.PENDING, PaymentStatus.EXPIRED}:
+        if payment.status not in {PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.AUTHORIZED}:
             return payment
         if amount != payment.amount:
             raise ActionError(f"amount mismatch for {order_id}: {amount} != {payment.amount}")
@@ -211,7 +216,7 @@ def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, sou
         payment.save()
         if request.state != State.AWAITING_PAYMENT:
             # Paid after the request expired or was cancelled: give the money back.
-            transaction.on_commit(lambda: refund_payment.enqueue(payment.pk))
+            _refund_rest(payment, f"paid while {request.state}")
             return payment
         request.received_at = payment.captured_at
         request.expected_ship_date = calendar.add_business_days(
@@ -273,9 +278,9 @@ def reject(request: CertificateRequest, staff: Staff, reason: str) -> Certificat
         raise ActionError(_("却下の理由を入力してください。住民に通知されます。"))
     request.decision_reason = reason[:500]
     _transition(request, State.REJECTED, actor_kind="staff", actor=staff, reason=reason[:500])
-    payment = request.payments.filter(status=PaymentStatus.CAPTURED).first()
+    payment = request.payments.filter(status__in=REFUNDABLE).first()
     if payment:
-        transaction.on_commit(lambda: refund_payment.enqueue(payment.pk))
+        _refund_rest(payment, "rejected")
     return request
 
 
@@ -320,10 +325,82 @@ def cancel(request: CertificateRequest, *, actor_kind: str, actor: Staff | None 
            reason: str = "") -> CertificateRequest:
     request = _locked(request)
     _transition(request, State.CANCELLED, actor_kind=actor_kind, actor=actor, reason=reason)
-    payment = request.payments.filter(status=PaymentStatus.CAPTURED).first()
+    payment = request.payments.filter(status__in=REFUNDABLE).first()
     if payment:
-        transaction.on_commit(lambda: refund_payment.enqueue(payment.pk))
+        _refund_rest(payment, "cancelled")
     return request
+
+
+# --- refunds -------------------------------------------------------------------------------------
+
+def _request_refund(payment: Payment, amount: int, reason: str, idempotency_key: str) -> Refund:
+    """In the caller's transaction: record the refund; it goes to the provider after commit.
+    The key names the decision, so the same decision taken twice records one refund."""
+    refund, created = Refund.objects.get_or_create(
+        idempotency_key=idempotency_key,
+        defaults=dict(municipality_id=payment.municipality_id, payment=payment, amount=amount, reason=reason))
+    if created:
+        transaction.on_commit(lambda: refund_payment.enqueue(refund.pk))
+    return refund
+
+
+def _refund_rest(payment: Payment, reason: str) -> Refund | None:
+    """Refund whatever of the payment is not refunded or being refunded yet."""
+    pending = sum(Refund.objects.filter(payment=payment, status=RefundStatus.REQUESTED)
+                  .values_list("amount", flat=True))
+    amount = payment.refundable_amount - pending
+    if amount <= 0:
+        return None
+    return _request_refund(payment, amount, reason, f"refund-{payment.order_id}")
+
+
+@transaction.atomic
+def refund_unissuable_copies(request: CertificateRequest, staff: Staff, issuable_copies: int) -> Refund:
+    """Fewer copies can be issued than were paid for: reduce the copies and refund the difference."""
+    request = _locked(request)
+    _require_staff(request, staff)
+    if request.state not in {State.RECEIVED, State.IN_REVIEW}:
+        raise ActionError(_("この申請は現在「{state}」のため、通数を変更できません。").format(
+            state=request.get_state_display()))
+    if not 1 <= issuable_copies < request.copies:
+        raise ActionError(_("発行できる通数は1通以上、申請された通数({copies}通)未満で入力してください。"
+                            "1通も発行できない場合は却下してください。").format(copies=request.copies))
+    payment = request.payments.select_for_update().filter(status__in=REFUNDABLE).first()
+    amount = (request.copies - issuable_copies) * request.fee_per_copy
+    if payment is None or amount == 0 or amount > payment.refundable_amount:
+        raise ActionError(_("返金できるお支払いがありません。"))
+    old = request.copies
+    RequestEvent.objects.create(municipality=request.municipality, request=request, from_state=request.state,
+                                to_state=request.state, actor=staff, actor_kind="staff",
+                                reason=f"copies {old}->{issuable_copies}, refund {amount}")
+    request.copies = issuable_copies
+    request.save(update_fields=["copies", "updated_at"])
+    return _request_refund(payment, amount, f"copies {old}->{issuable_copies}",
+                           f"copies-{payment.order_id}-{old}-{issuable_copies}")
+
+
+def record_refund(refund: Refund) -> Payment:
+    """The provider confirmed the refund: update the payment, move a rejected request to 返金済み,
+    and tell the resident. Idempotent."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+        if refund.status == RefundStatus.DONE:
+            return payment
+        refund.status, refund.done_at = RefundStatus.DONE, timezone.now()
+        refund.save(update_fields=["status", "done_at"])
+        payment.refunded_amount += refund.amount
+        payment.status = (PaymentStatus.REFUNDED if payment.refunded_amount == payment.amount
+                          else PaymentStatus.PARTIALLY_REFUNDED)
+        payment.refunded_at = refund.done_at
+        payment.save(update_fields=["refunded_amount", "status", "refunded_at"])
+        request = _locked(payment.request)
+        if request.state == State.REJECTED and payment.status == PaymentStatus.REFUNDED:
+            _transition(request, State.REFUNDED, actor_kind="provider", reason=payment.order_id)
+        else:
+            enqueue_notice(request, "refunded" if payment.status == PaymentStatus.REFUNDED else "partially_refunded",
+                           key=refund.idempotency_key, extra={"amount": refund.amount})
+    return payment
 
 
 def expire_abandoned(now: datetime.datetime | None = None) -> int:

@@ -14,9 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 from madoguchi.applications import actions
 
 from .models import Payment, PaymentStatus, ProviderNotification
-from .providers import InvalidNotification, get_provider
+from .providers import InvalidNotification, ProviderUnavailable, get_provider
+from .services import settle_from_status
 
 logger = logging.getLogger(__name__)
+CAPTURE_EVIDENCE = {"captured", "partially_refunded", "refunded"}
 
 
 def notify_url() -> str:
@@ -50,7 +52,9 @@ def notify(http_request, provider_name):
         except IntegrityError:
             return HttpResponse("duplicate")  # a replay: acknowledged, nothing done twice
         record.outcome = "ignored"
-        if event.status == "captured":
+        # A refund notice overtaking its capture notice still proves the capture; the refund itself
+        # is only ever recorded from our own Refund rows (reconciliation lists the other cases).
+        if event.status in CAPTURE_EVIDENCE:
             try:
                 payment = actions.capture_payment(event.order_id, provider_payment_id=event.provider_payment_id,
                                                   amount=event.amount, source="notification")
@@ -78,12 +82,10 @@ def provider_return(http_request, provider_name):
         return render(http_request, "web/error.html", {"message": _("お支払いの情報が見つかりませんでした。")},
                       status=404)
     if payment.status == PaymentStatus.PENDING:
-        status = provider.query(payment)
-        if status.status == "captured":
-            try:
-                actions.capture_payment(order_id, provider_payment_id=status.provider_payment_id,
-                                        amount=status.amount, source="return")
-            except actions.ActionError as exc:
-                logger.error("return for %s refused: %s", order_id, exc)
+        try:
+            settle_from_status(payment, provider.query(payment), "return")
+        except ProviderUnavailable:
+            # The done page shows 支払待ち; the notification or recover_pending settles it later.
+            logger.warning("status query for %s timed out on return", order_id)
     request = payment.request
     return redirect("web:done", code=request.municipality.code, public_id=request.public_id)
