@@ -7,6 +7,7 @@ Protocol (documented in docs/payments.md):
   `sig` = hex HMAC-SHA256(secret, "<order_id>.<charge_id>").
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -24,6 +25,30 @@ from django_tasks import task
 from .models import SandboxCharge, SandboxRefund
 
 logger = logging.getLogger(__name__)
+
+
+class GatewayTimeout(OSError):
+    """The merchant's call got no answer; what the gateway did before that still happened."""
+
+
+# Simulated outages, as a real gateway has them: names of operations whose answer is lost
+# ("refund" refunds and then times out; "query" times out). Tests switch them with `outage()`.
+_outages: set[str] = set()
+
+
+@contextlib.contextmanager
+def outage(*operations: str):
+    _outages.update(operations)
+    try:
+        yield
+    finally:
+        _outages.difference_update(operations)
+
+
+def answer(operation: str) -> None:
+    """Called after the gateway did its work: drop the answer during a simulated outage."""
+    if operation in _outages:
+        raise GatewayTimeout(f"sandbox gateway: {operation} timed out")
 
 
 def _secret() -> bytes:
@@ -98,6 +123,7 @@ def refund(charge_id: str, amount: int, idempotency_key: str) -> SandboxCharge:
         charge.refunded_amount += amount
         charge.status = "refunded" if charge.refunded_amount == charge.amount else "partially_refunded"
         charge.save(update_fields=["status", "refunded_amount"])
+    answer("refund")
     return charge
 
 

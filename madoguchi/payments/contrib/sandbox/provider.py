@@ -9,8 +9,14 @@ import time
 from django.utils import timezone
 
 from madoguchi.payments.models import Payment
-from madoguchi.payments.providers import (InvalidNotification, Notification, ProviderRefused, ProviderStatus,
-                                          register)
+from madoguchi.payments.providers import (
+    InvalidNotification,
+    Notification,
+    ProviderRefused,
+    ProviderStatus,
+    ProviderUnavailable,
+    register,
+)
 from madoguchi.tenancy.models import Municipality
 
 from . import gateway
@@ -69,6 +75,10 @@ class SandboxProvider:
                             status=status)
 
     def query(self, payment: Payment) -> ProviderStatus:
+        try:
+            gateway.answer("query")
+        except gateway.GatewayTimeout as exc:
+            raise ProviderUnavailable(str(exc)) from None
         charge = SandboxCharge.objects.filter(merchant_order_id=payment.order_id).first()
         if charge is None:
             return ProviderStatus("failed", "", 0)
@@ -85,6 +95,8 @@ class SandboxProvider:
             gateway.refund(payment.provider_payment_id, amount, idempotency_key)
         except gateway.RefundRefused as exc:
             raise ProviderRefused(str(exc)) from None
+        except gateway.GatewayTimeout as exc:
+            raise ProviderUnavailable(str(exc)) from None
 
     def transactions(self, municipality: Municipality, day: datetime.date) -> list[ProviderStatus]:
         start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
