@@ -21,8 +21,15 @@ from madoguchi.applications.tasks import refund_payment
 from madoguchi.payments import services
 from madoguchi.payments.contrib.sandbox import gateway
 from madoguchi.payments.contrib.sandbox.models import SandboxCharge, SandboxRefund
-from madoguchi.payments.models import (MismatchKind, Payment, PaymentStatus, ProviderNotification,
-                                       ReconciliationMismatch, Refund, RefundStatus)
+from madoguchi.payments.models import (
+    MismatchKind,
+    Payment,
+    PaymentStatus,
+    ProviderNotification,
+    ReconciliationMismatch,
+    Refund,
+    RefundStatus,
+)
 from madoguchi.payments.views import notify_url
 from madoguchi.tenancy.models import Role, Staff
 
