@@ -72,16 +72,21 @@ def _require_staff(request: CertificateRequest, staff: Staff) -> None:
 @transaction.atomic
 def create_draft(municipality: Municipality, *, certificate_type: str, options: dict, copies: int,
                  purpose: str, purpose_detail: str, postage_class: str, notice_email: str = "",
-                 channel: str = "web") -> CertificateRequest:
+                 channel: str = "web", shown_total: int | None = None) -> CertificateRequest:
+    """`shown_total` is the amount the confirmation page showed: if the fee changed since (a
+    campaign ended at midnight), nothing is created and the resident sees the new amount first."""
     try:
-        q = catalog.quote(municipality, certificate_type, copies, postage_class, timezone.localdate())
+        q = catalog.quote(municipality, certificate_type, copies, postage_class, timezone.localdate(),
+                          purpose=purpose)
     except catalog.CatalogError as exc:
         raise ActionError(str(exc)) from None
+    if shown_total is not None and shown_total != q.total:
+        raise ActionError(_("料金が変更されました。新しい金額をご確認のうえ、もう一度お申し込みください。"))
     request = CertificateRequest.objects.create(
         municipality=municipality, certificate_type=certificate_type, options=options, copies=copies,
         purpose=purpose, purpose_detail=purpose_detail, postage_class=postage_class, channel=channel,
         fee_per_copy=q.fee_per_copy, postage_amount=q.postage_amount, total_amount=q.total,
-        notice_email=notice_email)
+        fee_exemption_reason=q.exemption_reason, notice_email=notice_email)
     RequestEvent.objects.create(municipality=municipality, request=request, from_state="",
                                 to_state=State.DRAFT, actor_kind="resident", reason="created")
     return request
