@@ -214,11 +214,11 @@ def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, sou
             return payment
         if amount != payment.amount:
             raise ActionError(f"amount mismatch for {order_id}: {amount} != {payment.amount}")
-        request = _locked(payment.request)
+        request = _locked(CertificateRequest(pk=payment.request_id))
         payment.status = PaymentStatus.CAPTURED
         payment.provider_payment_id = provider_payment_id or payment.provider_payment_id
         payment.captured_at = timezone.now()
-        payment.save()
+        payment.save(update_fields=["status", "provider_payment_id", "captured_at"])
         if request.state != State.AWAITING_PAYMENT:
             # Paid after the request expired or was cancelled: give the money back.
             _refund_rest(payment, f"paid while {request.state}")
