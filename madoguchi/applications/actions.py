@@ -19,8 +19,9 @@ from madoguchi.identity import jpki
 from madoguchi.identity.models import SignatureEvidence, SigningChallenge, TrustAnchor
 from madoguchi.notifications.outbox import enqueue_notice
 from madoguchi.payments.models import REFUNDABLE, Payment, PaymentStatus, Refund, RefundStatus
-from madoguchi.payments.providers import ProviderUnavailable
+from madoguchi.payments.providers import ProviderRefused, ProviderUnavailable
 from madoguchi.payments.providers import get_provider as get_payment_provider
+from madoguchi.payments.providers import provider_for as get_payment_provider_for
 from madoguchi.registry.matching import match_resident
 from madoguchi.tenancy.models import Municipality, Staff
 
@@ -180,26 +181,37 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
 
 
 def start_payment(request: CertificateRequest, return_url: str, notify_url: str) -> str:
-    """Create (or reuse) the pending payment and return the provider's page for the resident."""
-    provider = get_payment_provider()
-    with transaction.atomic():
-        request = _locked(request)
-        if request.state == State.SIGNED:
-            _transition(request, State.AWAITING_PAYMENT, actor_kind="resident")
-        elif request.state != State.AWAITING_PAYMENT:
-            raise ActionError(_("この申請はお支払いの段階ではありません。"))
-        payment = request.payments.filter(status=PaymentStatus.PENDING).first()
-        if payment is None:
-            payment = Payment.objects.create(
-                municipality=request.municipality, request=request, provider=provider.name,
-                order_id="MD" + secrets.token_hex(12).upper(), amount=request.total_amount)
-    try:
-        # The order id is the idempotency key: a retry after a timeout finds the same checkout.
-        url = provider.create_checkout(payment, return_url, notify_url)
-    except ProviderUnavailable:
-        raise ActionError(_("決済サービスに接続できませんでした。しばらくしてからもう一度お試しください。")) from None
-    Payment.objects.filter(pk=payment.pk).update(provider_payment_id=payment.provider_payment_id)
-    return url
+    """Create (or reuse) the pending payment and return the provider's page for the resident.
+
+    The order id is the idempotency key of the create call: a retry after a timeout finds the same
+    checkout. A provider that refuses the attempt (e.g. PayPay's duplicate order after a lost
+    answer) gets it marked failed, and one fresh attempt is made."""
+    provider = get_payment_provider_for(request.municipality)
+    for _attempt in range(2):
+        with transaction.atomic():
+            request = _locked(request)
+            if request.state == State.SIGNED:
+                _transition(request, State.AWAITING_PAYMENT, actor_kind="resident")
+            elif request.state != State.AWAITING_PAYMENT:
+                raise ActionError(_("この申請はお支払いの段階ではありません。"))
+            payment = request.payments.filter(status=PaymentStatus.PENDING).first()
+            if payment is None:
+                payment = Payment.objects.create(
+                    municipality=request.municipality, request=request, provider=provider.name,
+                    order_id="MD" + secrets.token_hex(12).upper(), amount=request.total_amount)
+        if payment.checkout_url:
+            return payment.checkout_url
+        try:
+            url = get_payment_provider(payment.provider).create_checkout(payment, return_url, notify_url)
+        except ProviderUnavailable:
+            raise ActionError(_("決済サービスに接続できませんでした。しばらくしてからもう一度お試しください。")) from None
+        except ProviderRefused:
+            Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(status=PaymentStatus.FAILED)
+            continue
+        Payment.objects.filter(pk=payment.pk).update(provider_payment_id=payment.provider_payment_id,
+                                                     checkout_url=url)
+        return url
+    raise ActionError(_("お支払いを開始できませんでした。時間をおいてもう一度お試しいただくか、市民課にお問い合わせください。"))
 
 
 def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, source: str) -> Payment | None:

@@ -30,6 +30,8 @@ class Payment(models.Model):
     # Our order id, sent to the provider; also the idempotency key of the create call.
     order_id = models.CharField(max_length=40, unique=True)
     provider_payment_id = models.CharField(max_length=64, blank=True)
+    # The provider's page for this attempt, kept so that a second click reuses it.
+    checkout_url = models.URLField(max_length=2000, blank=True)
     amount = models.PositiveIntegerField()
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     refunded_amount = models.PositiveIntegerField(default=0)

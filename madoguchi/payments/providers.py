@@ -9,6 +9,7 @@ the checkout, the Refund row's key for a refund), so a call that timed out is si
 """
 
 import datetime
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,6 +53,8 @@ class Notification:
 
 class PaymentProvider(Protocol):
     name: str
+    # What our notify endpoint answers once a notification is taken (GMO-PG expects "0").
+    acknowledgement: bytes
 
     def create_checkout(self, payment: Payment, return_url: str, notify_url: str) -> str:
         """Register the payment with the provider; return the hosted page URL for the resident."""
@@ -85,3 +88,17 @@ def get_provider(name: str | None = None) -> PaymentProvider:
     if name not in _registry:
         import_string(f"madoguchi.payments.contrib.{name}.provider.PROVIDER")
     return _registry[name]
+
+
+def provider_for(municipality: Municipality) -> PaymentProvider:
+    """The provider a municipality contracted with: MADOGUCHI_PAYMENT_PROVIDER_<code>, else the default."""
+    return get_provider(os.environ.get(f"MADOGUCHI_PAYMENT_PROVIDER_{municipality.code}") or None)
+
+
+def municipality_setting(prefix: str, municipality: Municipality, name: str, default: str | None = None) -> str:
+    """A provider credential of one municipality from the environment, e.g.
+    MADOGUCHI_PAYPAY_API_KEY_082082; never stored in the database."""
+    value = os.environ.get(f"{prefix}_{name}_{municipality.code}", default)
+    if not value:
+        raise ProviderRefused(f"{prefix}_{name}_{municipality.code} is not set")
+    return value

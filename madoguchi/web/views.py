@@ -220,7 +220,8 @@ def pay(http_request, code, public_id):
         from madoguchi.payments.views import notify_url, return_url
 
         try:
-            url = actions.start_payment(request, return_url(http_request), notify_url())
+            url = actions.start_payment(request, return_url(http_request, request.municipality),
+                                        notify_url(request.municipality))
         except actions.ActionError as exc:
             messages.error(http_request, str(exc))
             return redirect("web:pay", code=code, public_id=public_id)
