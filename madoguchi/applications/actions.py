@@ -204,14 +204,16 @@ def start_payment(request: CertificateRequest, return_url: str, notify_url: str)
         try:
             url = get_payment_provider(payment.provider).create_checkout(payment, return_url, notify_url)
         except ProviderUnavailable:
-            raise ActionError(_("決済サービスに接続できませんでした。しばらくしてからもう一度お試しください。")) from None
+            raise ActionError(_("決済サービスに接続できませんでした。"
+                                "しばらくしてからもう一度お試しください。")) from None
         except ProviderRefused:
             Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(status=PaymentStatus.FAILED)
             continue
         Payment.objects.filter(pk=payment.pk).update(provider_payment_id=payment.provider_payment_id,
                                                      checkout_url=url)
         return url
-    raise ActionError(_("お支払いを開始できませんでした。時間をおいてもう一度お試しいただくか、市民課にお問い合わせください。"))
+    raise ActionError(_("お支払いを開始できませんでした。"
+                        "時間をおいてもう一度お試しいただくか、市民課にお問い合わせください。"))
 
 
 def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, source: str) -> Payment | None:
