@@ -363,11 +363,16 @@ def _request_refund(payment: Payment, amount: int, reason: str, idempotency_key:
     return refund
 
 
-def _refund_rest(payment: Payment, reason: str) -> Refund | None:
-    """Refund whatever of the payment is not refunded or being refunded yet."""
+def _unrefunded(payment: Payment) -> int:
+    """What of the payment is neither refunded nor on its way back."""
     pending = sum(Refund.objects.filter(payment=payment, status=RefundStatus.REQUESTED)
                   .values_list("amount", flat=True))
-    amount = payment.refundable_amount - pending
+    return payment.refundable_amount - pending
+
+
+def _refund_rest(payment: Payment, reason: str) -> Refund | None:
+    """Refund whatever of the payment is not refunded or being refunded yet."""
+    amount = _unrefunded(payment)
     if amount <= 0:
         return None
     return _request_refund(payment, amount, reason, f"refund-{payment.order_id}")
@@ -386,7 +391,7 @@ def refund_unissuable_copies(request: CertificateRequest, staff: Staff, issuable
                             "1通も発行できない場合は却下してください。").format(copies=request.copies))
     payment = request.payments.select_for_update().filter(status__in=REFUNDABLE).first()
     amount = (request.copies - issuable_copies) * request.fee_per_copy
-    if payment is None or amount == 0 or amount > payment.refundable_amount:
+    if payment is None or amount == 0 or amount > _unrefunded(payment):
         raise ActionError(_("返金できるお支払いがありません。"))
     old = request.copies
     RequestEvent.objects.create(municipality=request.municipality, request=request, from_state=request.state,

@@ -19,7 +19,7 @@ from django.utils import timezone
 from madoguchi.tenancy.models import Municipality
 
 from .models import MismatchKind, Payment, PaymentStatus, ReconciliationMismatch, Refund, RefundStatus
-from .providers import ProviderStatus, ProviderUnavailable, get_provider
+from .providers import ProviderStatus, ProviderUnavailable, get_provider, provider_for
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def reconcile(municipality: Municipality, day: datetime.date) -> list[Mismatch]:
     start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
     ours = {p.order_id: p for p in Payment.objects.for_municipality(municipality)
             .filter(created_at__gte=start, created_at__lt=start + datetime.timedelta(days=1))}
-    providers = {p.provider for p in ours.values()} | {get_provider().name}
+    providers = {p.provider for p in ours.values()} | {provider_for(municipality).name}
     found: list[Mismatch] = []
     for name in sorted(providers):
         provider = get_provider(name)

@@ -85,7 +85,8 @@ def provider_return(http_request, provider_name):
         return render(http_request, "web/error.html", {"message": _(
             "お支払いの結果を確認できませんでした。"
             "お手数ですが、申請の状況確認のページでご確認ください。")}, status=400)
-    payment = Payment.objects.select_related("request__municipality").filter(order_id=order_id).first()
+    payment = Payment.objects.select_related("request__municipality").filter(
+        order_id=order_id, provider=provider.name).first()
     if payment is None:
         return render(http_request, "web/error.html", {"message": _("お支払いの情報が見つかりませんでした。")},
                       status=404)
