@@ -244,3 +244,15 @@ def test_pending_payment_is_recovered_by_query_after_paypay_timed_out(paypay, mu
     assert services.recover_pending(later) == 0
     assert services.recover_pending(later) == 1
     assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.CAPTURED
+
+
+def test_another_providers_return_cannot_settle_a_paypay_order(paypay, municipality, resident):
+    from madoguchi.payments.contrib.sandbox import gateway
+
+    _request, payment, _url = start(municipality, resident)
+    paypay.pay(payment.order_id)
+    params = {"order_id": payment.order_id, "charge_id": "ch_x", "sig": gateway.mac(f"{payment.order_id}.ch_x")}
+    response = Client().get(reverse("payments:return", args=["sandbox"]), params)
+    assert response.status_code == 404
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
