@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from . import views
 
@@ -18,5 +18,4 @@ urlpatterns = [
     path("batch/<int:batch_id>/", views.batch_detail, name="batch_detail"),
     path("batch/<int:batch_id>/print.pdf", views.batch_pdf, name="batch_pdf"),
     path("logs/", views.access_logs, name="logs"),
-    path("payments/", include("madoguchi.payments.office_urls")),
 ]
