@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("madoguchi.web.urls")),
     path("office/", include("madoguchi.backoffice.urls")),
+    path("office/payments/", include("madoguchi.payments.office_urls")),
     path("payments/", include("madoguchi.payments.urls")),
     path("admin/", admin.site.urls),
 ]

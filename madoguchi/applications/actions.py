@@ -18,8 +18,10 @@ from madoguchi.catalog import services as catalog
 from madoguchi.identity import jpki
 from madoguchi.identity.models import SignatureEvidence, SigningChallenge, TrustAnchor
 from madoguchi.notifications.outbox import enqueue_notice
-from madoguchi.payments.models import Payment, PaymentStatus
+from madoguchi.payments.models import REFUNDABLE, Payment, PaymentStatus, Refund, RefundStatus
+from madoguchi.payments.providers import ProviderRefused, ProviderUnavailable
 from madoguchi.payments.providers import get_provider as get_payment_provider
+from madoguchi.payments.providers import provider_for as get_payment_provider_for
 from madoguchi.registry.matching import match_resident
 from madoguchi.tenancy.models import Municipality, Staff
 
@@ -71,16 +73,21 @@ def _require_staff(request: CertificateRequest, staff: Staff) -> None:
 @transaction.atomic
 def create_draft(municipality: Municipality, *, certificate_type: str, options: dict, copies: int,
                  purpose: str, purpose_detail: str, postage_class: str, notice_email: str = "",
-                 channel: str = "web") -> CertificateRequest:
+                 channel: str = "web", shown_total: int | None = None) -> CertificateRequest:
+    """`shown_total` is the amount the confirmation page showed: if the fee changed since (a
+    campaign ended at midnight), nothing is created and the resident sees the new amount first."""
     try:
-        q = catalog.quote(municipality, certificate_type, copies, postage_class, timezone.localdate())
+        q = catalog.quote(municipality, certificate_type, copies, postage_class, timezone.localdate(),
+                          purpose=purpose)
     except catalog.CatalogError as exc:
         raise ActionError(str(exc)) from None
+    if shown_total is not None and shown_total != q.total:
+        raise ActionError(_("料金が変更されました。新しい金額をご確認のうえ、もう一度お申し込みください。"))
     request = CertificateRequest.objects.create(
         municipality=municipality, certificate_type=certificate_type, options=options, copies=copies,
         purpose=purpose, purpose_detail=purpose_detail, postage_class=postage_class, channel=channel,
         fee_per_copy=q.fee_per_copy, postage_amount=q.postage_amount, total_amount=q.total,
-        notice_email=notice_email)
+        fee_exemption_reason=q.exemption_reason, notice_email=notice_email)
     RequestEvent.objects.create(municipality=municipality, request=request, from_state="",
                                 to_state=State.DRAFT, actor_kind="resident", reason="created")
     return request
@@ -174,22 +181,39 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
 
 
 def start_payment(request: CertificateRequest, return_url: str, notify_url: str) -> str:
-    """Create (or reuse) the pending payment and return the provider's page for the resident."""
-    provider = get_payment_provider()
-    with transaction.atomic():
-        request = _locked(request)
-        if request.state == State.SIGNED:
-            _transition(request, State.AWAITING_PAYMENT, actor_kind="resident")
-        elif request.state != State.AWAITING_PAYMENT:
-            raise ActionError(_("この申請はお支払いの段階ではありません。"))
-        payment = request.payments.filter(status=PaymentStatus.PENDING).first()
-        if payment is None:
-            payment = Payment.objects.create(
-                municipality=request.municipality, request=request, provider=provider.name,
-                order_id="MD" + secrets.token_hex(12).upper(), amount=request.total_amount)
-    url = provider.create_checkout(payment, return_url, notify_url)
-    Payment.objects.filter(pk=payment.pk).update(provider_payment_id=payment.provider_payment_id)
-    return url
+    """Create (or reuse) the pending payment and return the provider's page for the resident.
+
+    The order id is the idempotency key of the create call: a retry after a timeout finds the same
+    checkout. A provider that refuses the attempt (e.g. PayPay's duplicate order after a lost
+    answer) gets it marked failed, and one fresh attempt is made."""
+    provider = get_payment_provider_for(request.municipality)
+    for _attempt in range(2):
+        with transaction.atomic():
+            request = _locked(request)
+            if request.state == State.SIGNED:
+                _transition(request, State.AWAITING_PAYMENT, actor_kind="resident")
+            elif request.state != State.AWAITING_PAYMENT:
+                raise ActionError(_("この申請はお支払いの段階ではありません。"))
+            payment = request.payments.filter(status=PaymentStatus.PENDING).first()
+            if payment is None:
+                payment = Payment.objects.create(
+                    municipality=request.municipality, request=request, provider=provider.name,
+                    order_id="MD" + secrets.token_hex(12).upper(), amount=request.total_amount)
+        if payment.checkout_url:
+            return payment.checkout_url
+        try:
+            url = get_payment_provider(payment.provider).create_checkout(payment, return_url, notify_url)
+        except ProviderUnavailable:
+            raise ActionError(_("決済サービスに接続できませんでした。"
+                                "しばらくしてからもう一度お試しください。")) from None
+        except ProviderRefused:
+            Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(status=PaymentStatus.FAILED)
+            continue
+        Payment.objects.filter(pk=payment.pk).update(provider_payment_id=payment.provider_payment_id,
+                                                     checkout_url=url)
+        return url
+    raise ActionError(_("お支払いを開始できませんでした。"
+                        "時間をおいてもう一度お試しいただくか、市民課にお問い合わせください。"))
 
 
 def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, source: str) -> Payment | None:
@@ -200,18 +224,18 @@ def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, sou
         if payment is None:
             return None
         # An expired attempt can still be paid on the provider's page; it is settled, then refunded.
-        if payment.status not in {PaymentStatus.PENDING, PaymentStatus.EXPIRED}:
+        if payment.status not in {PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.AUTHORIZED}:
             return payment
         if amount != payment.amount:
             raise ActionError(f"amount mismatch for {order_id}: {amount} != {payment.amount}")
-        request = _locked(payment.request)
+        request = _locked(CertificateRequest(pk=payment.request_id))
         payment.status = PaymentStatus.CAPTURED
         payment.provider_payment_id = provider_payment_id or payment.provider_payment_id
         payment.captured_at = timezone.now()
-        payment.save()
+        payment.save(update_fields=["status", "provider_payment_id", "captured_at"])
         if request.state != State.AWAITING_PAYMENT:
             # Paid after the request expired or was cancelled: give the money back.
-            transaction.on_commit(lambda: refund_payment.enqueue(payment.pk))
+            _refund_rest(payment, f"paid while {request.state}")
             return payment
         request.received_at = payment.captured_at
         request.expected_ship_date = calendar.add_business_days(
@@ -273,9 +297,9 @@ def reject(request: CertificateRequest, staff: Staff, reason: str) -> Certificat
         raise ActionError(_("却下の理由を入力してください。住民に通知されます。"))
     request.decision_reason = reason[:500]
     _transition(request, State.REJECTED, actor_kind="staff", actor=staff, reason=reason[:500])
-    payment = request.payments.filter(status=PaymentStatus.CAPTURED).first()
+    payment = request.payments.filter(status__in=REFUNDABLE).first()
     if payment:
-        transaction.on_commit(lambda: refund_payment.enqueue(payment.pk))
+        _refund_rest(payment, "rejected")
     return request
 
 
@@ -320,10 +344,87 @@ def cancel(request: CertificateRequest, *, actor_kind: str, actor: Staff | None 
            reason: str = "") -> CertificateRequest:
     request = _locked(request)
     _transition(request, State.CANCELLED, actor_kind=actor_kind, actor=actor, reason=reason)
-    payment = request.payments.filter(status=PaymentStatus.CAPTURED).first()
+    payment = request.payments.filter(status__in=REFUNDABLE).first()
     if payment:
-        transaction.on_commit(lambda: refund_payment.enqueue(payment.pk))
+        _refund_rest(payment, "cancelled")
     return request
+
+
+# --- refunds -------------------------------------------------------------------------------------
+
+def _request_refund(payment: Payment, amount: int, reason: str, idempotency_key: str) -> Refund:
+    """In the caller's transaction: record the refund; it goes to the provider after commit.
+    The key names the decision, so the same decision taken twice records one refund."""
+    refund, created = Refund.objects.get_or_create(
+        idempotency_key=idempotency_key,
+        defaults=dict(municipality_id=payment.municipality_id, payment=payment, amount=amount, reason=reason))
+    if created:
+        transaction.on_commit(lambda: refund_payment.enqueue(refund.pk))
+    return refund
+
+
+def _unrefunded(payment: Payment) -> int:
+    """What of the payment is neither refunded nor on its way back."""
+    pending = sum(Refund.objects.filter(payment=payment, status=RefundStatus.REQUESTED)
+                  .values_list("amount", flat=True))
+    return payment.refundable_amount - pending
+
+
+def _refund_rest(payment: Payment, reason: str) -> Refund | None:
+    """Refund whatever of the payment is not refunded or being refunded yet."""
+    amount = _unrefunded(payment)
+    if amount <= 0:
+        return None
+    return _request_refund(payment, amount, reason, f"refund-{payment.order_id}")
+
+
+@transaction.atomic
+def refund_unissuable_copies(request: CertificateRequest, staff: Staff, issuable_copies: int) -> Refund:
+    """Fewer copies can be issued than were paid for: reduce the copies and refund the difference."""
+    request = _locked(request)
+    _require_staff(request, staff)
+    if request.state not in {State.RECEIVED, State.IN_REVIEW}:
+        raise ActionError(_("この申請は現在「{state}」のため、通数を変更できません。").format(
+            state=request.get_state_display()))
+    if not 1 <= issuable_copies < request.copies:
+        raise ActionError(_("発行できる通数は1通以上、申請された通数({copies}通)未満で入力してください。"
+                            "1通も発行できない場合は却下してください。").format(copies=request.copies))
+    payment = request.payments.select_for_update().filter(status__in=REFUNDABLE).first()
+    amount = (request.copies - issuable_copies) * request.fee_per_copy
+    if payment is None or amount == 0 or amount > _unrefunded(payment):
+        raise ActionError(_("返金できるお支払いがありません。"))
+    old = request.copies
+    RequestEvent.objects.create(municipality=request.municipality, request=request, from_state=request.state,
+                                to_state=request.state, actor=staff, actor_kind="staff",
+                                reason=f"copies {old}->{issuable_copies}, refund {amount}")
+    request.copies = issuable_copies
+    request.save(update_fields=["copies", "updated_at"])
+    return _request_refund(payment, amount, f"copies {old}->{issuable_copies}",
+                           f"copies-{payment.order_id}-{old}-{issuable_copies}")
+
+
+def record_refund(refund: Refund) -> Payment:
+    """The provider confirmed the refund: update the payment, move a rejected request to 返金済み,
+    and tell the resident. Idempotent."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+        if refund.status == RefundStatus.DONE:
+            return payment
+        refund.status, refund.done_at = RefundStatus.DONE, timezone.now()
+        refund.save(update_fields=["status", "done_at"])
+        payment.refunded_amount += refund.amount
+        payment.status = (PaymentStatus.REFUNDED if payment.refunded_amount == payment.amount
+                          else PaymentStatus.PARTIALLY_REFUNDED)
+        payment.refunded_at = refund.done_at
+        payment.save(update_fields=["refunded_amount", "status", "refunded_at"])
+        request = _locked(payment.request)
+        if request.state == State.REJECTED and payment.status == PaymentStatus.REFUNDED:
+            _transition(request, State.REFUNDED, actor_kind="provider", reason=payment.order_id)
+        else:
+            enqueue_notice(request, "refunded" if payment.status == PaymentStatus.REFUNDED else "partially_refunded",
+                           key=refund.idempotency_key, extra={"amount": refund.amount})
+    return payment
 
 
 def expire_abandoned(now: datetime.datetime | None = None) -> int:

@@ -81,6 +81,8 @@ class CertificateRequest(models.Model):
     fee_per_copy = models.PositiveIntegerField()
     postage_amount = models.PositiveIntegerField()
     total_amount = models.PositiveIntegerField()
+    # The 手数料条例's reason when the fee was waived for the purpose (kept with the request).
+    fee_exemption_reason = models.CharField(max_length=200, blank=True)
     notice_email = models.EmailField(blank=True)
     # Filled from the verified signing certificate and the replica match.
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, null=True, blank=True,

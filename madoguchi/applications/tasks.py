@@ -1,32 +1,36 @@
 """Background work for requests: refunds go to the provider outside the request's transaction."""
 
-from django.db import transaction
-from django.utils import timezone
+import logging
+
 from django_tasks import task
 
-from madoguchi.payments.models import Payment, PaymentStatus
-from madoguchi.payments.providers import get_provider
+from madoguchi.payments.models import Refund, RefundStatus
+from madoguchi.payments.providers import ProviderRefused, ProviderUnavailable, get_provider
 
-from .models import State
+logger = logging.getLogger(__name__)
 
 
 @task()
-def refund_payment(payment_id: int) -> str:
-    payment = Payment.objects.select_related("request").get(pk=payment_id)
-    if payment.status != PaymentStatus.CAPTURED:
-        return payment.status
-    # The idempotency key makes a retried task refund once at the provider.
-    get_provider(payment.provider).refund(payment, idempotency_key=f"refund-{payment.order_id}")
+def refund_payment(refund_id: int) -> str:
+    """Send one recorded refund to the provider, then record it as done.
+
+    The Refund row's idempotency key goes with every try: if the provider refunded but the answer
+    was lost (timeout) or this worker died before recording it, the retry refunds nothing twice.
+    """
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status == RefundStatus.DONE:
+        return refund.status
+    try:
+        get_provider(refund.payment.provider).refund(refund.payment, refund.amount, refund.idempotency_key)
+    except ProviderUnavailable as exc:
+        # Left as requested: payments.services.retry_refunds sends it again with the same key.
+        logger.warning("refund %s: provider unavailable (%s), will retry", refund.idempotency_key, exc)
+        return "retry"
+    except ProviderRefused as exc:
+        # Reconciliation lists the payment; a person decides (e.g. refund by bank transfer).
+        logger.error("refund %s refused by the provider: %s", refund.idempotency_key, exc)
+        return "refused"
     from . import actions
 
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
-        if payment.status != PaymentStatus.CAPTURED:
-            return payment.status
-        payment.status = PaymentStatus.REFUNDED
-        payment.refunded_at = timezone.now()
-        payment.save(update_fields=["status", "refunded_at"])
-        request = actions._locked(payment.request)
-        if request.state == State.REJECTED:
-            actions._transition(request, State.REFUNDED, actor_kind="provider", reason=payment.order_id)
-    return "refunded"
+    actions.record_refund(refund)
+    return RefundStatus.DONE

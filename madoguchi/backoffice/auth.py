@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from madoguchi.operations.services import hit
-from madoguchi.tenancy.models import Staff
+from madoguchi.tenancy.models import Role, Staff
 
 OTP_SESSION_KEY = "otp_verified"
 LOGIN_LIMIT = 10
@@ -51,7 +51,9 @@ def staff_required(permission: str = "review"):
             user = http_request.user
             if not user.is_authenticated or not http_request.session.get(OTP_SESSION_KEY):
                 return redirect("backoffice:login")
-            allowed = {"review": user.can_review, "logs": user.can_read_logs}[permission]()
+            allowed = {"review": user.can_review, "logs": user.can_read_logs,
+                       "manage": lambda: user.municipality_id is not None and user.role == Role.MANAGER,
+                       }[permission]()
             if not allowed:
                 raise PermissionDenied
             return view(http_request, *args, **kwargs)

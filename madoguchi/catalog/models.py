@@ -34,11 +34,31 @@ class Fee(models.Model):
     amount = models.PositiveIntegerField(_("手数料(円)"))
     valid_from = models.DateField(default=datetime.date(2000, 1, 1))
     valid_until = models.DateField(null=True, blank=True)
+    # Shown to the resident next to the fee while the row is in force, e.g. "オンライン申請10円キャンペーン".
+    campaign_name = models.CharField(_("キャンペーン名"), max_length=60, blank=True)
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["municipality", "certificate_type", "channel"])]
+        constraints = [models.CheckConstraint(condition=models.Q(valid_until__isnull=True)
+                                              | models.Q(valid_until__gte=models.F("valid_from")),
+                                              name="fee_period_ordered")]
+
+
+class FeeExemption(models.Model):
+    """A purpose for which the municipality's 手数料条例 waives the fee (e.g. 公的年金の請求).
+    The reason (the 条例's article) is copied onto each request it applies to."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="fee_exemptions")
+    purpose = models.CharField(_("使いみち"), max_length=40)
+    # Blank: every certificate type.
+    certificate_type = models.CharField(max_length=40, choices=CertificateType.choices, blank=True)
+    reason = models.CharField(_("免除の根拠"), max_length=200)
+    valid_from = models.DateField(default=datetime.date(2000, 1, 1))
+    valid_until = models.DateField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
 
 class PostageClass(models.Model):

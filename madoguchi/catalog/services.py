@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.tenancy.models import Municipality
 
-from .models import CertificateType, Channel, Fee, PostageClass
+from .models import CertificateType, Channel, Fee, FeeExemption, PostageClass
 
 MAX_COPIES = 10
 
@@ -59,6 +59,8 @@ class Quote:
     fee_per_copy: int
     copies: int
     postage_amount: int
+    exemption_reason: str = ""
+    campaign_name: str = ""
 
     @property
     def fee_total(self) -> int:
@@ -69,25 +71,48 @@ class Quote:
         return self.fee_total + self.postage_amount
 
 
+def _in_force(on: datetime.date) -> Q:
+    return Q(valid_from__lte=on) & (Q(valid_until__isnull=True) | Q(valid_until__gte=on))
+
+
 def fee_for(municipality: Municipality, certificate_type: str, channel: str, on: datetime.date) -> int:
-    """The fee in force on `on`; a campaign row (with an end date) wins over the standing fee."""
+    """The fee in force on `on` (both period ends included)."""
+    return fee_row(municipality, certificate_type, channel, on).amount
+
+
+def fee_row(municipality: Municipality, certificate_type: str, channel: str, on: datetime.date) -> Fee:
+    """A campaign row (with an end date) wins over the standing fee; of overlapping campaigns the
+    one ending first, then the one started last."""
     fee = (
         Fee.objects.for_municipality(municipality)
-        .filter(certificate_type=certificate_type, channel=channel, valid_from__lte=on)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=on))
-        .order_by(F("valid_until").asc(nulls_last=True), "-valid_from")  # campaigns first
+        .filter(_in_force(on), certificate_type=certificate_type, channel=channel)
+        .order_by(F("valid_until").asc(nulls_last=True), "-valid_from", "-id")  # campaigns first
         .first()
     )
     if fee is None:
         raise CatalogError(_("この証明書は現在オンラインで申請できません。"))
-    return fee.amount
+    return fee
+
+
+def exemption_for(municipality: Municipality, certificate_type: str, purpose: str, on: datetime.date) -> str:
+    """The 条例's reason when the fee is waived for this purpose on `on`, else ""."""
+    exemption = (FeeExemption.objects.for_municipality(municipality)
+                 .filter(_in_force(on), purpose=purpose)
+                 .filter(Q(certificate_type="") | Q(certificate_type=certificate_type))
+                 .order_by("id").first())
+    return exemption.reason if exemption else ""
 
 
 def quote(municipality: Municipality, certificate_type: str, copies: int, postage_code: str,
-          on: datetime.date, channel: str = Channel.ONLINE) -> Quote:
+          on: datetime.date, channel: str = Channel.ONLINE, purpose: str = "") -> Quote:
+    """What the resident is shown and, unchanged, charged: fee × copies + postage, the fee waived
+    when the 条例 exempts the purpose (postage is still paid)."""
     if not 1 <= copies <= MAX_COPIES:
         raise CatalogError(_("通数は1通から10通までです。"))
     postage = PostageClass.objects.for_municipality(municipality).filter(code=postage_code).first()
     if postage is None:
         raise CatalogError(_("郵送方法を選び直してください。"))
-    return Quote(fee_for(municipality, certificate_type, channel, on), copies, postage.amount)
+    fee = fee_row(municipality, certificate_type, channel, on)
+    reason = exemption_for(municipality, certificate_type, purpose, on) if purpose else ""
+    return Quote(0 if reason else fee.amount, copies, postage.amount, exemption_reason=reason,
+                 campaign_name="" if reason else fee.campaign_name)

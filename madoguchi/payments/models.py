@@ -1,7 +1,7 @@
 """Payments: one row per attempt; provider notifications kept for idempotency."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from madoguchi.applications.models import CertificateRequest
@@ -10,10 +10,17 @@ from madoguchi.tenancy.models import Municipality, TenantQuerySet
 
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("支払待ち")
+    # The card is authorised but not yet captured (GMO-PG's AUTH job); money is held, not taken.
+    AUTHORIZED = "authorized", _("与信済み")
     CAPTURED = "captured", _("支払済み")
+    PARTIALLY_REFUNDED = "partially_refunded", _("一部返金済み")
     REFUNDED = "refunded", _("返金済み")
     FAILED = "failed", _("失敗")
     EXPIRED = "expired", _("期限切れ")
+
+
+# Statuses in which the money was taken (or held) for the request.
+SETTLED = ["authorized", "captured", "partially_refunded", "refunded"]
 
 
 class Payment(models.Model):
@@ -23,8 +30,11 @@ class Payment(models.Model):
     # Our order id, sent to the provider; also the idempotency key of the create call.
     order_id = models.CharField(max_length=40, unique=True)
     provider_payment_id = models.CharField(max_length=64, blank=True)
+    # The provider's page for this attempt, kept so that a second click reuses it.
+    checkout_url = models.URLField(max_length=2000, blank=True)
     amount = models.PositiveIntegerField()
-    status = models.CharField(max_length=12, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    refunded_amount = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     captured_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
@@ -33,13 +43,76 @@ class Payment(models.Model):
 
     class Meta:
         constraints = [
-            # A request can be paid for once: at most one captured (or refunded) payment.
-            models.UniqueConstraint(fields=["request"], condition=Q(status__in=["captured", "refunded"]),
+            # A request can be paid for once: at most one payment that holds or held its money.
+            models.UniqueConstraint(fields=["request"], condition=Q(status__in=SETTLED),
                                     name="one_settled_payment_per_request"),
             # ...and has one open attempt at a time, which is the one that can become captured.
             models.UniqueConstraint(fields=["request"], condition=Q(status="pending"),
                                     name="one_pending_payment_per_request"),
+            models.CheckConstraint(condition=Q(refunded_amount__lte=F("amount")), name="refund_within_amount"),
         ]
+
+    @property
+    def refundable_amount(self) -> int:
+        return self.amount - self.refunded_amount if self.status in REFUNDABLE else 0
+
+
+REFUNDABLE = {PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED}
+
+
+class RefundStatus(models.TextChoices):
+    REQUESTED = "requested", _("返金処理中")
+    DONE = "done", _("返金済み")
+
+
+class Refund(models.Model):
+    """One refund sent to the provider. Its idempotency key is unique, so a retried task or a
+    provider that timed out after refunding can be called again with the same key: money goes back once."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    reason = models.CharField(max_length=200)
+    status = models.CharField(max_length=12, choices=RefundStatus.choices, default=RefundStatus.REQUESTED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
+
+
+class MismatchKind(models.TextChoices):
+    CAPTURE_MISSING_HERE = "capture_missing_here", _("決済事業者では支払済み・当方は未入金")
+    NOT_CAPTURED_AT_PROVIDER = "not_captured_at_provider", _("当方は入金済み・決済事業者に支払なし")
+    AMOUNT = "amount", _("金額の不一致")
+    REFUND_MISSING_HERE = "refund_missing_here", _("決済事業者では返金済み・当方は未返金")
+    REFUND_MISSING_AT_PROVIDER = "refund_missing_at_provider", _("当方は返金済み・決済事業者で未返金")
+    UNKNOWN_ORDER = "unknown_order", _("当方に記録のない取引")
+
+
+class ReconciliationMismatch(models.Model):
+    """A difference between our payments and the provider's records for one day, kept for the
+    finance section; a rerun of the same day updates the row instead of adding one."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    day = models.DateField()
+    provider = models.CharField(max_length=30)
+    order_id = models.CharField(max_length=40)
+    kind = models.CharField(max_length=30, choices=MismatchKind.choices)
+    ours = models.CharField(max_length=200, blank=True)
+    theirs = models.CharField(max_length=200, blank=True)
+    repaired = models.BooleanField(default=False)
+    detected_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "order_id"]
+        constraints = [models.UniqueConstraint(fields=["provider", "order_id", "day", "kind"],
+                                               name="mismatch_once_per_day")]
 
 
 class ProviderNotification(models.Model):

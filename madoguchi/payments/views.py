@@ -13,19 +13,24 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from madoguchi.applications import actions
+from madoguchi.tenancy.models import Municipality
 
 from .models import Payment, PaymentStatus, ProviderNotification
-from .providers import InvalidNotification, get_provider
+from .providers import InvalidNotification, ProviderUnavailable, get_provider, provider_for
+from .services import settle_from_status
 
 logger = logging.getLogger(__name__)
+CAPTURE_EVIDENCE = {"captured", "partially_refunded", "refunded"}
 
 
-def notify_url() -> str:
-    return settings.SITE_URL + reverse("payments:notify", args=[get_provider().name])
+def notify_url(municipality: Municipality | None = None) -> str:
+    provider = provider_for(municipality) if municipality else get_provider()
+    return settings.SITE_URL + reverse("payments:notify", args=[provider.name])
 
 
-def return_url(http_request) -> str:
-    return http_request.build_absolute_uri(reverse("payments:return", args=[get_provider().name]))
+def return_url(http_request, municipality: Municipality | None = None) -> str:
+    provider = provider_for(municipality) if municipality else get_provider()
+    return http_request.build_absolute_uri(reverse("payments:return", args=[provider.name]))
 
 
 @csrf_exempt  # authenticated by the provider's signature instead
@@ -38,6 +43,10 @@ def notify(http_request, provider_name):
     headers = {k: v for k, v in http_request.headers.items()}
     try:
         event = provider.parse_notification(http_request.body, headers)
+    except ProviderUnavailable as exc:
+        # Verifying needs the provider's API and it did not answer: the provider retries later.
+        logger.warning("%s notification not verified yet: %s", provider_name, exc)
+        return HttpResponse("retry later", status=503)
     except InvalidNotification as exc:
         logger.warning("rejected %s notification: %s", provider_name, exc)
         return HttpResponseBadRequest("invalid notification")
@@ -49,9 +58,12 @@ def notify(http_request, provider_name):
                 record = ProviderNotification.objects.create(
                     provider=provider.name, event_id=event.event_id, payload=event.__dict__)
         except IntegrityError:
-            return HttpResponse("duplicate")  # a replay: acknowledged, nothing done twice
+            # A replay: acknowledged, nothing done twice.
+            return HttpResponse(getattr(provider, "acknowledgement", b"duplicate"))
         record.outcome = "ignored"
-        if event.status == "captured":
+        # A refund notice overtaking its capture notice still proves the capture; the refund itself
+        # is only ever recorded from our own Refund rows (reconciliation lists the other cases).
+        if event.status in CAPTURE_EVIDENCE:
             try:
                 payment = actions.capture_payment(event.order_id, provider_payment_id=event.provider_payment_id,
                                                   amount=event.amount, source="notification")
@@ -60,7 +72,7 @@ def notify(http_request, provider_name):
                 logger.error("notification %s refused: %s", event.event_id, exc)
                 record.outcome = "amount_mismatch"
         record.save(update_fields=["outcome"])
-    return HttpResponse("ok")
+    return HttpResponse(getattr(provider, "acknowledgement", b"ok"))
 
 
 @require_GET
@@ -74,17 +86,16 @@ def provider_return(http_request, provider_name):
         return render(http_request, "web/error.html", {"message": _(
             "お支払いの結果を確認できませんでした。"
             "お手数ですが、申請の状況確認のページでご確認ください。")}, status=400)
-    payment = Payment.objects.select_related("request__municipality").filter(order_id=order_id).first()
+    payment = Payment.objects.select_related("request__municipality").filter(
+        order_id=order_id, provider=provider.name).first()
     if payment is None:
         return render(http_request, "web/error.html", {"message": _("お支払いの情報が見つかりませんでした。")},
                       status=404)
     if payment.status == PaymentStatus.PENDING:
-        status = provider.query(payment)
-        if status.status == "captured":
-            try:
-                actions.capture_payment(order_id, provider_payment_id=status.provider_payment_id,
-                                        amount=status.amount, source="return")
-            except actions.ActionError as exc:
-                logger.error("return for %s refused: %s", order_id, exc)
+        try:
+            settle_from_status(payment, provider.query(payment), "return")
+        except ProviderUnavailable:
+            # The done page shows 支払待ち; the notification or recover_pending settles it later.
+            logger.warning("status query for %s timed out on return", order_id)
     request = payment.request
     return redirect("web:done", code=request.municipality.code, public_id=request.public_id)

@@ -138,6 +138,15 @@ def apply_delivery(http_request, code):
     return _step(http_request, code, "delivery", form)
 
 
+def _shown_total(http_request) -> int | None:
+    """The total the confirmation page showed (a hidden field); garbage never matches a real total.
+    Without it (not our form) the payment page still shows the amount before anything is charged."""
+    value = http_request.POST.get("shown_total")
+    if value is None:
+        return None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else -1
+
+
 @require_http_methods(["GET", "POST"])
 def apply_confirm(http_request, code):
     municipality = _municipality(code)
@@ -146,7 +155,7 @@ def apply_confirm(http_request, code):
         return redirect("web:apply_delivery", code=code)
     try:
         quote = catalog.quote(municipality, data["certificate_type"], data["copies"], data["postage_class"],
-                              timezone.localdate())
+                              timezone.localdate(), purpose=data["purpose"])
     except catalog.CatalogError as exc:
         messages.error(http_request, str(exc))
         return redirect("web:apply_type", code=code)
@@ -155,7 +164,8 @@ def apply_confirm(http_request, code):
             request = actions.create_draft(
                 municipality, certificate_type=data["certificate_type"], options=data["options"],
                 copies=data["copies"], purpose=data["purpose"], purpose_detail=data.get("purpose_detail", ""),
-                postage_class=data["postage_class"], notice_email=data.get("notice_email", ""))
+                postage_class=data["postage_class"], notice_email=data.get("notice_email", ""),
+                shown_total=_shown_total(http_request))
         except actions.ActionError as exc:
             messages.error(http_request, str(exc))
             return redirect("web:apply_confirm", code=code)
@@ -209,7 +219,8 @@ def pay(http_request, code, public_id):
         return redirect("web:done", code=code, public_id=public_id)
     if http_request.method == "POST":
         try:
-            url = actions.start_payment(request, return_url(http_request), notify_url())
+            url = actions.start_payment(request, return_url(http_request, request.municipality),
+                                        notify_url(request.municipality))
         except actions.ActionError as exc:
             messages.error(http_request, str(exc))
             return redirect("web:pay", code=code, public_id=public_id)

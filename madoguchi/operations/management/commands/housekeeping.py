@@ -1,13 +1,15 @@
 """`python manage.py housekeeping`: the periodic sweep, run every few minutes from cron or a scheduler.
 
-Expires abandoned drafts and unpaid requests, and delivers notices whose retry time has come (a
-safety net for retries whose deferred task was lost).
+Expires abandoned drafts and unpaid requests, delivers notices whose retry time has come (a
+safety net for retries whose deferred task was lost), asks payment providers about stale pending
+payments and resends refunds whose answer was lost.
 """
 
 from django.core.management.base import BaseCommand
 
 from madoguchi.applications.actions import expire_abandoned
 from madoguchi.notifications.tasks import deliver_due
+from madoguchi.payments.services import recover_pending, retry_refunds
 
 
 class Command(BaseCommand):
@@ -16,4 +18,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         expired = expire_abandoned()
         sent = deliver_due()
-        self.stdout.write(f"expired {expired} requests, sent {sent} notices")
+        recovered, resent = recover_pending(), retry_refunds()
+        self.stdout.write(f"expired {expired} requests, sent {sent} notices, recovered {recovered} payments, "
+                          f"resent {resent} refunds")

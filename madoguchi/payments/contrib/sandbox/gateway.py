@@ -7,6 +7,7 @@ Protocol (documented in docs/payments.md):
   `sig` = hex HMAC-SHA256(secret, "<order_id>.<charge_id>").
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -21,9 +22,33 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from .models import SandboxCharge
+from .models import SandboxCharge, SandboxRefund
 
 logger = logging.getLogger(__name__)
+
+
+class GatewayTimeout(OSError):
+    """The merchant's call got no answer; what the gateway did before that still happened."""
+
+
+# Simulated outages, as a real gateway has them: names of operations whose answer is lost
+# ("refund" refunds and then times out; "query" times out). Tests switch them with `outage()`.
+_outages: set[str] = set()
+
+
+@contextlib.contextmanager
+def outage(*operations: str):
+    _outages.update(operations)
+    try:
+        yield
+    finally:
+        _outages.difference_update(operations)
+
+
+def answer(operation: str) -> None:
+    """Called after the gateway did its work: drop the answer during a simulated outage."""
+    if operation in _outages:
+        raise GatewayTimeout(f"sandbox gateway: {operation} timed out")
 
 
 def _secret() -> bytes:
@@ -59,12 +84,13 @@ def return_url_for(charge: SandboxCharge) -> str:
     return f"{charge.return_url}?{query}"
 
 
-def create_charge(order_id: str, amount: int, return_url: str, notify_url: str) -> SandboxCharge:
+def create_charge(order_id: str, amount: int, return_url: str, notify_url: str,
+                  merchant_id: str = "") -> SandboxCharge:
     """Idempotent on the merchant order id, like a provider's idempotency key."""
     charge, _ = SandboxCharge.objects.get_or_create(
         merchant_order_id=order_id,
         defaults=dict(charge_id="ch_" + secrets.token_hex(12), amount=amount, return_url=return_url,
-                      notify_url=notify_url))
+                      notify_url=notify_url, merchant_id=merchant_id))
     return charge
 
 
@@ -79,15 +105,25 @@ def capture(charge_id: str) -> SandboxCharge:
     return charge
 
 
-def refund(charge_id: str, idempotency_key: str) -> SandboxCharge:
+class RefundRefused(ValueError):
+    """The gateway's error answer: nothing to refund, or more than what is left."""
+
+
+def refund(charge_id: str, amount: int, idempotency_key: str) -> SandboxCharge:
+    """Refund `amount` of a captured charge; the same key a second time refunds nothing more."""
     with transaction.atomic():
         charge = SandboxCharge.objects.select_for_update().get(charge_id=charge_id)
-        if charge.status == "captured":
-            charge.status = "refunded"
-            charge.refund_key = idempotency_key
-            charge.save(update_fields=["status", "refund_key"])
-        elif charge.status != "refunded":
-            raise ValueError(f"charge {charge_id} is {charge.status}, cannot refund")
+        if SandboxRefund.objects.filter(idempotency_key=idempotency_key, charge=charge).exists():
+            return charge
+        if charge.status not in {"captured", "partially_refunded"}:
+            raise RefundRefused(f"charge {charge_id} is {charge.status}, cannot refund")
+        if not 0 < amount <= charge.amount - charge.refunded_amount:
+            raise RefundRefused(f"refund of {amount} exceeds what is left of {charge_id}")
+        SandboxRefund.objects.create(charge=charge, idempotency_key=idempotency_key, amount=amount)
+        charge.refunded_amount += amount
+        charge.status = "refunded" if charge.refunded_amount == charge.amount else "partially_refunded"
+        charge.save(update_fields=["status", "refunded_amount"])
+    answer("refund")
     return charge
 
 

@@ -1,12 +1,23 @@
 """Our client of the sandbox gateway. Signatures are checked with constant-time comparison."""
 
+import datetime
 import hmac
 import json
 import re
 import time
 
+from django.utils import timezone
+
 from madoguchi.payments.models import Payment
-from madoguchi.payments.providers import InvalidNotification, Notification, ProviderStatus, register
+from madoguchi.payments.providers import (
+    InvalidNotification,
+    Notification,
+    ProviderRefused,
+    ProviderStatus,
+    ProviderUnavailable,
+    register,
+)
+from madoguchi.tenancy.models import Municipality
 
 from . import gateway
 from .models import SandboxCharge
@@ -23,7 +34,8 @@ class SandboxProvider:
     def create_checkout(self, payment: Payment, return_url: str, notify_url: str) -> str:
         from django.urls import reverse
 
-        charge = gateway.create_charge(payment.order_id, payment.amount, return_url, notify_url)
+        charge = gateway.create_charge(payment.order_id, payment.amount, return_url, notify_url,
+                                       merchant_id=payment.municipality.code)
         payment.provider_payment_id = charge.charge_id
         return reverse("payments_sandbox:checkout", args=[charge.charge_id])
 
@@ -63,14 +75,34 @@ class SandboxProvider:
                             status=status)
 
     def query(self, payment: Payment) -> ProviderStatus:
+        try:
+            gateway.answer("query")
+        except gateway.GatewayTimeout as exc:
+            raise ProviderUnavailable(str(exc)) from None
         charge = SandboxCharge.objects.filter(merchant_order_id=payment.order_id).first()
         if charge is None:
             return ProviderStatus("failed", "", 0)
-        status = {"created": "pending"}.get(charge.status, charge.status)
-        return ProviderStatus(status, charge.charge_id, charge.amount)
+        return self._status(charge)
 
-    def refund(self, payment: Payment, idempotency_key: str) -> None:
-        gateway.refund(payment.provider_payment_id, idempotency_key)
+    @staticmethod
+    def _status(charge: SandboxCharge) -> ProviderStatus:
+        status = {"created": "pending"}.get(charge.status, charge.status)
+        return ProviderStatus(status, charge.charge_id, charge.amount, charge.refunded_amount,
+                              charge.merchant_order_id)
+
+    def refund(self, payment: Payment, amount: int, idempotency_key: str) -> None:
+        try:
+            gateway.refund(payment.provider_payment_id, amount, idempotency_key)
+        except gateway.RefundRefused as exc:
+            raise ProviderRefused(str(exc)) from None
+        except gateway.GatewayTimeout as exc:
+            raise ProviderUnavailable(str(exc)) from None
+
+    def transactions(self, municipality: Municipality, day: datetime.date) -> list[ProviderStatus]:
+        start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        charges = SandboxCharge.objects.filter(merchant_id=municipality.code, created_at__gte=start,
+                                               created_at__lt=start + datetime.timedelta(days=1))
+        return [self._status(charge) for charge in charges.order_by("id")]
 
 
 PROVIDER = register(SandboxProvider())
