@@ -24,7 +24,7 @@ PURPOSES = [
 ]
 
 # Types that go all the way to a printed document in this release.
-RENDERABLE_TYPES = {CertificateType.RESIDENCE}
+RENDERABLE_TYPES = set(CertificateType)
 
 
 class CatalogError(Exception):

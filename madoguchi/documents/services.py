@@ -6,8 +6,9 @@ from django.utils import timezone
 
 from madoguchi.applications.models import CertificateRequest
 
+from .certificates import render_certificate
 from .models import IssuedDocument, PrintBatch
-from .render import render_print_batch, render_residence_certificate
+from .render import render_print_batch
 
 # No 0/O or 1/I/L: the code is read off paper and typed by whoever receives the certificate.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -23,7 +24,7 @@ def new_verification_code() -> str:
 
 def issue_document(request: CertificateRequest) -> IssuedDocument:
     issue_number, code = new_issue_number(request), new_verification_code()
-    rendered = render_residence_certificate(request, issue_number, code, timezone.localdate())
+    rendered = render_certificate(request, issue_number, code, timezone.localdate())
     return IssuedDocument.objects.create(municipality=request.municipality, request=request,
                                          issue_number=issue_number, verification_code=code,
                                          pdf=rendered.pdf, pages=rendered.pages)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from madoguchi.identity.jpki import BasicFour
 
-from .models import Resident
+from .models import Koseki, Resident
 
 SPACES = {" ", "\u3000", "\t"}
 KANJI_DIGITS = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -103,3 +103,15 @@ def match_resident(municipality, basic_four: BasicFour) -> Match:
                     "card": diff_segments(basic_four.address, resident.household.address)}
             near = near or Match("near", resident, differences)
     return near or Match("none")
+
+
+def find_koseki(municipality, honseki: str, koseki_head: str) -> Koseki | None:
+    """The 戸籍 a resident means by the 本籍 and 筆頭者 they typed. Residents cannot type variant
+    glyphs, so IVS and compatibility forms are folded here; 丁目・番地 are compared as numbers."""
+    wanted = (loosen(normalize_address(honseki)), loosen(normalize_name(koseki_head)))
+    if not all(wanted):
+        return None
+    for koseki in Koseki.objects.for_municipality(municipality).only("id", "honseki", "head_name"):
+        if (loosen(normalize_address(koseki.honseki)), loosen(normalize_name(koseki.head_name))) == wanted:
+            return Koseki.objects.get(pk=koseki.pk)
+    return None
