@@ -5,6 +5,7 @@ urlpatterns = [
     path("", include("madoguchi.web.urls")),
     path("office/", include("madoguchi.backoffice.urls")),
     path("payments/", include("madoguchi.payments.urls")),
+    path("verify/", include("madoguchi.documents.urls")),
     path("sandbox/jpki/", include("madoguchi.identity.contrib.sandbox.urls")),
     path("sandbox/pay/", include("madoguchi.payments.contrib.sandbox.urls")),
     path("admin/", admin.site.urls),
