@@ -249,7 +249,8 @@ def test_the_synthetic_records_are_deterministic(municipality, other_municipalit
     def summary(m):
         return ([(k.honseki.removeprefix(f"{m.prefecture}{m.name}"), k.head_name, k.events)
                  for k in Koseki.objects.for_municipality(m).order_by("id")],
-                [(t.fiscal_year, t.income, t.municipal_tax) for t in TaxRecord.objects.for_municipality(m).order_by("id")],
+                [(t.fiscal_year, t.income, t.municipal_tax)
+                 for t in TaxRecord.objects.for_municipality(m).order_by("id")],
                 [s.registration_number for s in SealRegistration.objects.for_municipality(m).order_by("id")])
 
     assert summary(municipality) == summary(other_municipality)
