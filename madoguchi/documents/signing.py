@@ -33,6 +33,9 @@ from pyhanko_certvalidator import ValidationContext
 from madoguchi.tenancy.models import DocumentSigningKey, Municipality
 
 SIGNATURE_FIELD = "MadoguchiDocumentSignature"
+# Room for the CMS signature (an ECDSA P-256 signature with its certificate needs about 1.5 kB).
+# Given up front, pyhanko signs once instead of signing a dummy first to measure the size.
+SIGNATURE_BYTES = 8192
 VALIDITY = datetime.timedelta(days=10 * 365)
 
 
@@ -109,7 +112,8 @@ def sign_pdf(pdf: bytes, municipality: Municipality) -> bytes:
     metadata = signers.PdfSignatureMetadata(field_name=SIGNATURE_FIELD, md_algorithm="sha256",
                                             subfilter=fields.SigSeedSubFilter.PADES,
                                             name=municipality.full_name, location=municipality.full_name)
-    output = signers.PdfSigner(metadata, signer=signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)))
+    output = signers.PdfSigner(metadata, signer=signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)),
+                                                                 bytes_reserved=SIGNATURE_BYTES)
     return output.getvalue()
 
 
