@@ -303,3 +303,19 @@ def test_a_changed_template_fails_the_image_comparison(municipality, replica):
     reference = Image.open(REFERENCE_DIR / f"{CertificateType.SEAL}.png").convert("L")
     histogram = ImageChops.difference(image, reference).histogram()
     assert sum(histogram[64:]) / (image.size[0] * image.size[1]) > MAX_CHANGED_SHARE
+
+
+def test_layout_settings_print_the_header_and_move_the_seal(municipality, replica):
+    request = sample_requests(municipality, replica)[CertificateType.TAX]
+    before = rasterize(render(request).pdf)
+    municipality.document_header = "窓口市 市民課 証明係"
+    municipality.seal_offset_x_mm = -30
+    municipality.seal_offset_y_mm = 10
+    municipality.save()
+    request.municipality = municipality
+    pdf = render(request).pdf
+    assert "窓口市市民課証明係" in text_of(pdf)
+    after = rasterize(pdf)
+    # The seal (bottom right, above the footer) moved: its old place is now mostly white.
+    moved = ImageChops.difference(before, after).crop((300, 440, 414, 500)).histogram()
+    assert sum(moved[64:]) > 100

@@ -313,3 +313,11 @@ def test_the_mailing_list_csv(printed, clerk):
     assert rows[1] == [request.formatted_reception_number, request.delivery_postal_code, request.delivery_address,
                        "'=HYPERLINK(\"http://evil\")", "普通郵便", "1", "1234-5678-9012", document.issue_number]
     assert AccessLog.objects.filter(action="download_mailing_list", staff=clerk).exists()
+
+
+def test_the_verify_command_refuses_an_oversized_file(db, tmp_path):
+    huge = tmp_path / "huge.pdf"
+    with huge.open("wb") as f:
+        f.truncate(201 * 1024 * 1024)  # sparse: no disk used
+    with pytest.raises(CommandError, match="larger than"):
+        call_command("documents", "verify", str(huge))
