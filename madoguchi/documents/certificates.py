@@ -19,14 +19,14 @@ from madoguchi.registry.models import Koseki, KosekiMember, SealRegistration, Ta
 from .fonts import certificate_font
 from .render import (
     DocumentContent,
+    Entry,
+    Field,
+    Heading,
+    Impression,
     PersonSelectionError,
     RenderedDocument,
-    _Entry,
-    _Field,
-    _Heading,
-    _Impression,
-    _layout_table,
     birth_date_text,
+    layout_table,
     render_content,
     residence_content,
 )
@@ -50,14 +50,14 @@ def seal_content(request: CertificateRequest) -> DocumentContent:
     if registration is None:
         raise PersonSelectionError(_("申請者の印鑑登録が副本にありません(未登録または廃止)。"))
     font = certificate_font()
-    rows = [[_Field("氏名", resident.name)],
-            [_Field("生年月日", birth_date_text(resident)), _Field("性別", resident.get_sex_display())],
-            [_Field("住所", resident.address)],
-            [_Field("登録番号", registration.registration_number)]]
+    rows = [[Field("氏名", resident.name)],
+            [Field("生年月日", birth_date_text(resident)), Field("性別", resident.get_sex_display())],
+            [Field("住所", resident.address)],
+            [Field("登録番号", registration.registration_number)]]
     if resident.alias:
-        rows.insert(1, [_Field("通称", resident.alias)])
+        rows.insert(1, [Field("通称", resident.alias)])
     return DocumentContent("印鑑登録証明書", "この写しは、登録されている印影と相違ないことを証明する。",
-                           [], [_Impression(bytes(registration.impression_png)), _layout_table(font, rows)])
+                           [], [Impression(bytes(registration.impression_png)), layout_table(font, rows)])
 
 
 # --- 戸籍 -----------------------------------------------------------------------------------------
@@ -89,30 +89,30 @@ def _event_value(event: dict, date_label: str) -> str:
 _EVENT_DATE_LABELS = {"出生": "出生日", "婚姻": "婚姻日", "死亡": "死亡日", "戸籍編製": "編製日"}
 
 
-def _koseki_header(koseki: Koseki) -> list[list[_Field]]:
-    return [[_Field("本籍", koseki.honseki)], [_Field("氏名", koseki.head_name)]]
+def _koseki_header(koseki: Koseki) -> list[list[Field]]:
+    return [[Field("本籍", koseki.honseki)], [Field("氏名", koseki.head_name)]]
 
 
 def _member_table(member: KosekiMember, number: str):
     given = member.name.split(" ", 1)[-1]
-    rows = [[_Field("名", given), _Field("生年月日", to_wareki(member.date_of_birth, kanji_numerals=True))]]
-    parents = [_Field("父", member.father or "")] if member.father else []
+    rows = [[Field("名", given), Field("生年月日", to_wareki(member.date_of_birth, kanji_numerals=True))]]
+    parents = [Field("父", member.father or "")] if member.father else []
     if member.mother:
-        parents.append(_Field("母", member.mother))
+        parents.append(Field("母", member.mother))
     if parents:
         rows.append(parents)
-    rows.append([_Field("続柄", member.relationship), _Field("性別", member.get_sex_display())])
+    rows.append([Field("続柄", member.relationship), Field("性別", member.get_sex_display())])
     for event in member.events:
-        rows.append([_Field(event["kind"], _event_value(event, _EVENT_DATE_LABELS.get(event["kind"], "年月日")))])
+        rows.append([Field(event["kind"], _event_value(event, _EVENT_DATE_LABELS.get(event["kind"], "年月日")))])
     if member.removed:
-        rows.append([_Field("除籍", "除　籍")])
-    return _layout_table(certificate_font(), rows, number)
+        rows.append([Field("除籍", "除　籍")])
+    return layout_table(certificate_font(), rows, number)
 
 
-def _koseki_entries(koseki: Koseki, members: list[KosekiMember]) -> list[_Entry]:
+def _koseki_entries(koseki: Koseki, members: list[KosekiMember]) -> list[Entry]:
     font = certificate_font()
-    events = [[_Field(e["kind"], _event_value(e, _EVENT_DATE_LABELS.get(e["kind"], "年月日")))] for e in koseki.events]
-    entries: list[_Entry] = [_Heading("戸籍事項"), _layout_table(font, events), _Heading("戸籍に記録されている者")]
+    events = [[Field(e["kind"], _event_value(e, _EVENT_DATE_LABELS.get(e["kind"], "年月日")))] for e in koseki.events]
+    entries: list[Entry] = [Heading("戸籍事項"), layout_table(font, events), Heading("戸籍に記録されている者")]
     entries += [_member_table(m, str(m.position)) for m in members]
     return entries
 
@@ -138,15 +138,15 @@ def koseki_fuhyo_content(request: CertificateRequest) -> DocumentContent:
     """戸籍の附票の写し: the address history of everyone in the 戸籍 (住民基本台帳法 第17条)."""
     koseki = _find_koseki(request)
     font = certificate_font()
-    entries: list[_Entry] = []
+    entries: list[Entry] = []
     for member in koseki.members.all():
-        rows = [[_Field("氏名", member.name), _Field("生年月日", to_wareki(member.date_of_birth))]]
+        rows = [[Field("氏名", member.name), Field("生年月日", to_wareki(member.date_of_birth))]]
         for moved in member.address_history:
-            rows.append([_Field("住所", moved["address"]),
-                         _Field("住所を定めた年月日", to_wareki(datetime.date.fromisoformat(moved["since"])))])
-        entries.append(_layout_table(font, rows, str(member.position)))
+            rows.append([Field("住所", moved["address"]),
+                         Field("住所を定めた年月日", to_wareki(datetime.date.fromisoformat(moved["since"])))])
+        entries.append(layout_table(font, rows, str(member.position)))
     return DocumentContent("戸籍の附票の写し", "この写しは、戸籍の附票の原本と相違ないことを証明する。",
-                           [[_Field("本籍", koseki.honseki)], [_Field("筆頭者", koseki.head_name)]], entries)
+                           [[Field("本籍", koseki.honseki)], [Field("筆頭者", koseki.head_name)]], entries)
 
 
 # --- 課税・非課税・所得証明書 ---------------------------------------------------------------------
@@ -178,18 +178,18 @@ def tax_content(request: CertificateRequest) -> DocumentContent:
         raise PersonSelectionError(_("{year}年度の課税情報が副本にありません。").format(year=fiscal_year))
     font = certificate_font()
     exempt = record.total_tax == 0
-    header = [[_Field("年度", fiscal_year_label(fiscal_year))], [_Field("住所", resident.address)],
-              [_Field("氏名", resident.name), _Field("生年月日", birth_date_text(resident))]]
-    income = _layout_table(font, [
-        [_Field("給与収入", _yen(record.salary_income)), _Field("所得金額", _yen(record.income))],
-        [_Field("所得控除", _yen(record.deductions)), _Field("扶養人数", f"{record.dependents}人")],
-        [_Field("課税標準額", _yen(record.taxable_income))]])
-    tax = _layout_table(font, [
-        [_Field("市町村民税", _yen(record.municipal_tax)), _Field("道府県民税", _yen(record.prefectural_tax))],
-        [_Field("年税額", "非課税" if exempt else _yen(record.total_tax))]])
+    header = [[Field("年度", fiscal_year_label(fiscal_year))], [Field("住所", resident.address)],
+              [Field("氏名", resident.name), Field("生年月日", birth_date_text(resident))]]
+    income = layout_table(font, [
+        [Field("給与収入", _yen(record.salary_income)), Field("所得金額", _yen(record.income))],
+        [Field("所得控除", _yen(record.deductions)), Field("扶養人数", f"{record.dependents}人")],
+        [Field("課税標準額", _yen(record.taxable_income))]])
+    tax = layout_table(font, [
+        [Field("市町村民税", _yen(record.municipal_tax)), Field("道府県民税", _yen(record.prefectural_tax))],
+        [Field("年税額", "非課税" if exempt else _yen(record.total_tax))]])
     title = "非課税証明書" if exempt else "課税・所得証明書"
     return DocumentContent(title, "上記のとおり相違ないことを証明する。", header,
-                           [_Heading("所得・控除"), income, _Heading("税額"), tax])
+                           [Heading("所得・控除"), income, Heading("税額"), tax])
 
 
 CONTENT_BUILDERS: dict[str, Callable[[CertificateRequest], DocumentContent]] = {

@@ -135,7 +135,7 @@ def _household_head(resident: Resident) -> Resident:
 
 
 @dataclass(frozen=True)
-class _Field:
+class Field:
     label: str
     value: str
     width: float | None = None  # of the value cell; None shares the rest of the row
@@ -193,7 +193,7 @@ def _fit(font: CertificateFont, text: str, width: float, size: float, context: s
     return lines, MIN_SIZE
 
 
-def _layout_row(font: CertificateFont, fields: Sequence[_Field], x: float, width: float) -> _Row:
+def _layout_row(font: CertificateFont, fields: Sequence[Field], x: float, width: float) -> _Row:
     # Fields without a width share what the others leave.
     flexible = sum(1 for f in fields if f.width is None) or 1
     rest = (width - LABEL_WIDTH * len(fields) - sum(f.width or 0 for f in fields)) / flexible
@@ -211,7 +211,7 @@ def _layout_row(font: CertificateFont, fields: Sequence[_Field], x: float, width
     return _Row(cells, height)
 
 
-def _layout_table(font: CertificateFont, rows: list[list[_Field]], number: str = "") -> _Table:
+def layout_table(font: CertificateFont, rows: list[list[Field]], number: str = "") -> _Table:
     x = MARGIN + (NUMBER_COLUMN if number else 0)
     width = CONTENT_WIDTH - (NUMBER_COLUMN if number else 0)
     return _Table(MARGIN, CONTENT_WIDTH, [_layout_row(font, fields, x, width) for fields in rows], number)
@@ -224,29 +224,29 @@ def birth_date_text(person: Resident) -> str:
     return to_wareki(person.date_of_birth)
 
 
-def _person_rows(person: Resident, show_relationship: bool, show_honseki: bool) -> list[list[_Field]]:
+def _person_rows(person: Resident, show_relationship: bool, show_honseki: bool) -> list[list[Field]]:
     born = birth_date_text(person)
-    rows = [[_Field("氏名", person.name, LEFT_VALUE, kana=person.name_kana), _Field("生年月日", born)]]
+    rows = [[Field("氏名", person.name, LEFT_VALUE, kana=person.name_kana), Field("生年月日", born)]]
     sex = person.get_sex_display()
     # The left column holds 性別 and 続柄 side by side, or 性別 alone.
     if show_relationship:
-        second = [_Field("性別", sex, SEX_VALUE),
-                  _Field("続柄", person.relationship, LEFT_VALUE - SEX_VALUE - LABEL_WIDTH)]
+        second = [Field("性別", sex, SEX_VALUE),
+                  Field("続柄", person.relationship, LEFT_VALUE - SEX_VALUE - LABEL_WIDTH)]
     else:
-        second = [_Field("性別", sex, LEFT_VALUE)]
-    second.append(_Field("住民となった年月日", to_wareki(person.became_resident_on)))
+        second = [Field("性別", sex, LEFT_VALUE)]
+    second.append(Field("住民となった年月日", to_wareki(person.became_resident_on)))
     rows.append(second)
     if person.is_foreign:
-        foreign = ([_Field("国籍・地域", person.nationality, LEFT_VALUE if person.alias else None)]
+        foreign = ([Field("国籍・地域", person.nationality, LEFT_VALUE if person.alias else None)]
                    if show_honseki else [])
         if person.alias:
-            foreign.append(_Field("通称", person.alias))
+            foreign.append(Field("通称", person.alias))
         if foreign:
             rows.append(foreign)
     elif show_honseki and person.honseki:
-        rows.append([_Field("本籍", person.honseki, LEFT_VALUE), _Field("筆頭者", person.koseki_head)])
+        rows.append([Field("本籍", person.honseki, LEFT_VALUE), Field("筆頭者", person.koseki_head)])
     if person.former_surname:
-        rows.append([_Field("旧氏", person.former_surname)])
+        rows.append([Field("旧氏", person.former_surname)])
     return rows
 
 
@@ -456,7 +456,7 @@ def _paginate(heights: list[float], available: float, closing: float) -> list[li
 
 
 @dataclass(frozen=True)
-class _Heading:
+class Heading:
     """A section heading between tables (戸籍事項, 戸籍に記録されている者, …)."""
 
     text: str
@@ -468,7 +468,7 @@ class _Heading:
 
 
 @dataclass(frozen=True)
-class _Impression:
+class Impression:
     """The registered seal impression in a framed box with its label (印鑑登録証明書)."""
 
     png: bytes
@@ -490,7 +490,7 @@ class _Impression:
                     mask="auto", preserveAspectRatio=True, anchor="c")
 
 
-_Entry = _Table | _Heading | _Impression
+Entry = _Table | Heading | Impression
 
 
 @dataclass(frozen=True)
@@ -499,8 +499,8 @@ class DocumentContent:
 
     title: str
     attestation: str
-    header_rows: list[list[_Field]]
-    entries: list[_Entry]
+    header_rows: list[list[Field]]
+    entries: list[Entry]
     kanji_numerals: bool = False
 
 
@@ -510,7 +510,7 @@ def render_content(request: CertificateRequest, content: DocumentContent, issue_
     municipality = request.municipality
     doc = _Document(font, municipality, issue_number, verification_code,
                     f"{settings.SITE_URL.rstrip('/')}/verify/{issue_number}",
-                    _layout_table(font, content.header_rows), content.title, content.attestation,
+                    layout_table(font, content.header_rows), content.title, content.attestation,
                     content.kanji_numerals)
     available = doc.entries_top - (MARGIN + FOOTER_HEIGHT)
     entries = content.entries
@@ -550,10 +550,10 @@ def residence_content(request: CertificateRequest) -> DocumentContent:
     show_honseki = bool(options.get("show_honseki"))
     persons = select_persons(request)
     resident = request.resident
-    header_rows = [[_Field("住所", resident.address)]]
+    header_rows = [[Field("住所", resident.address)]]
     if show_relationship:
-        header_rows.append([_Field("世帯主", _household_head(resident).name)])
-    tables: list[_Entry] = [_layout_table(font, _person_rows(p, show_relationship, show_honseki), str(i))
+        header_rows.append([Field("世帯主", _household_head(resident).name)])
+    tables: list[Entry] = [layout_table(font, _person_rows(p, show_relationship, show_honseki), str(i))
                             for i, p in enumerate(persons, start=1)]
     if request.certificate_type == CertificateType.RESIDENCE_ENTRY:
         return DocumentContent("住民票記載事項証明書", "上記の事項は、住民票に記載されていることを証明する。",
@@ -622,7 +622,7 @@ def _draw_cover(c: Canvas, font: CertificateFont, request: CertificateRequest, p
         ("送付書類", f"{label}　{copies}通" + (f"（1通{pages_per_copy}枚）" if pages_per_copy > 1 else "")),
         ("同封枚数", f"{copies * pages_per_copy}枚（この送付状を除く）"),
     ]
-    table = _layout_table(font, [[_Field(k, v)] for k, v in contents])
+    table = layout_table(font, [[Field(k, v)] for k, v in contents])
     _draw_table(c, font, table, top - 20 * mm)
 
     y = top - 20 * mm - table.height - 14 * mm
