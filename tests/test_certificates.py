@@ -319,3 +319,16 @@ def test_layout_settings_print_the_header_and_move_the_seal(municipality, replic
     # The seal (bottom right, above the footer) moved: its old place is now mostly white.
     moved = ImageChops.difference(before, after).crop((300, 440, 414, 500)).histogram()
     assert sum(moved[64:]) > 100
+
+
+def test_koseki_that_differ_only_in_a_variant_glyph_are_not_guessed(municipality):
+    from madoguchi.registry.matching import find_koseki, koseki_lookup_key
+
+    honseki = "東京都窓口市本町一丁目5番地"
+    one_dot, two_dots = "辻\U000e0102 太郎", "辻\U000e0103 太郎"
+    for head in (one_dot, two_dots):
+        Koseki.objects.create(municipality=municipality, honseki=honseki, head_name=head,
+                              lookup_key=koseki_lookup_key(honseki, head))
+    assert find_koseki(municipality, "東京都窓口市本町1丁目5番地", "辻 太郎") is None
+    assert find_koseki(municipality, honseki, two_dots).head_name == two_dots
+    assert find_koseki(municipality, honseki, "") is None

@@ -105,13 +105,19 @@ def match_resident(municipality, basic_four: BasicFour) -> Match:
     return near or Match("none")
 
 
+def koseki_lookup_key(honseki: str, koseki_head: str) -> str:
+    """本籍 and 筆頭者 folded as residents type them: they cannot type variant glyphs, so IVS and
+    compatibility forms are folded here; 丁目・番地 are compared as numbers, width and spaces ignored."""
+    return f"{loosen(normalize_address(honseki))}|{loosen(normalize_name(koseki_head))}"
+
+
 def find_koseki(municipality, honseki: str, koseki_head: str) -> Koseki | None:
-    """The 戸籍 a resident means by the 本籍 and 筆頭者 they typed. Residents cannot type variant
-    glyphs, so IVS and compatibility forms are folded here; 丁目・番地 are compared as numbers."""
-    wanted = (loosen(normalize_address(honseki)), loosen(normalize_name(koseki_head)))
-    if not all(wanted):
+    """The 戸籍 a resident means by the 本籍 and 筆頭者 they typed (both required)."""
+    if not (honseki.strip() and koseki_head.strip()):
         return None
-    for koseki in Koseki.objects.for_municipality(municipality).only("id", "honseki", "head_name"):
-        if (loosen(normalize_address(koseki.honseki)), loosen(normalize_name(koseki.head_name))) == wanted:
-            return Koseki.objects.get(pk=koseki.pk)
-    return None
+    key = koseki_lookup_key(honseki, koseki_head)
+    matches = list(Koseki.objects.for_municipality(municipality).filter(lookup_key=key)[:10])
+    if len(matches) > 1:
+        # 戸籍 that differ only in a variant glyph: only the exact form decides, else the clerk does.
+        matches = [k for k in matches if (k.honseki, k.head_name) == (honseki.strip(), koseki_head.strip())]
+    return matches[0] if len(matches) == 1 else None

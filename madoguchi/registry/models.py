@@ -93,12 +93,15 @@ class Koseki(models.Model):
     head_name = models.CharField(_("筆頭者"), max_length=100)
     # 戸籍事項: [{"kind": "戸籍編製", "date": "YYYY-MM-DD"}, ...]
     events = models.JSONField(_("戸籍事項"), default=list)
+    # 本籍 and 筆頭者 as a resident would type them (`registry.matching.koseki_lookup_key`).
+    lookup_key = models.CharField(max_length=320)
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "honseki", "head_name"],
                                                name="koseki_unique_per_honseki_and_head")]
+        indexes = [models.Index(fields=["municipality", "lookup_key"])]
 
 
 class KosekiMember(models.Model):

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from madoguchi.tenancy.models import Municipality
 
+from .matching import koseki_lookup_key
 from .models import Koseki, KosekiMember, Resident, SealRegistration, Sex, TaxRecord
 from .seal_impression import seal_impression_png
 
@@ -83,6 +84,7 @@ class _RecordPlanner:
         formed_on = married_on or self._date_between(_shift(head_born, 20), _shift(head_born, 40))
         formed_on = min(formed_on, self.reference)
         koseki = Koseki(municipality=self.municipality, honseki=honseki, head_name=head_name,
+                        lookup_key=koseki_lookup_key(honseki, head_name),
                         events=[{"kind": "戸籍編製", "date": formed_on.isoformat()}])
 
         members: list[KosekiMember] = []
