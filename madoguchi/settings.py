@@ -153,6 +153,10 @@ SANDBOX_PAYMENT_SECRET = os.environ.get("MADOGUCHI_SANDBOX_PAYMENT_SECRET", "") 
 
 # The PDF font. IPAmj明朝 covers the administrative character set of 住民記録 and 戸籍.
 CERTIFICATE_FONT = os.environ.get("MADOGUCHI_CERTIFICATE_FONT", "/usr/share/fonts/truetype/ipamj/ipamjm.ttf")
+# Encrypts the municipalities' document-signing keys at rest (docs/documents.md). Required in production.
+DOCUMENT_SIGNING_SECRET = os.environ.get("MADOGUCHI_DOCUMENT_SIGNING_SECRET", "") or (
+    "document-signing:" + SECRET_KEY if (DEBUG or TESTING) else ""
+)
 
 LOGGING = {
     "version": 1,

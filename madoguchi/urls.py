@@ -7,6 +7,7 @@ urlpatterns = [
     path("office/", include("madoguchi.backoffice.urls")),
     path("office/payments/", include("madoguchi.payments.office_urls")),
     path("payments/", include("madoguchi.payments.urls")),
+    path("verify/", include("madoguchi.documents.urls")),
     path("admin/", admin.site.urls),
 ]
 if settings.SANDBOX_ENABLED:

@@ -321,6 +321,35 @@ def record_printed(requests: list[CertificateRequest], staff: Staff):
 
 
 @transaction.atomic
+def reprint(batch, staff: Staff, reason: str):
+    """A new print PDF for the requests of `batch` (spoiled or lost sheets). The requests stay
+    issued; each gets a history entry naming the reprint and its reason."""
+    from madoguchi.documents.services import build_print_batch
+
+    reason = reason.strip()
+    if not reason:
+        raise ActionError(_("再印刷の理由を入力してください。"))
+    if len(reason) > 500:
+        raise ActionError(_("再印刷の理由は500文字以内で入力してください。"))
+    if batch.municipality_id != staff.municipality_id or not staff.can_review():
+        raise ActionError(_("この操作を行う権限がありません。"))
+    locked = [_locked(d.request) for d in batch.documents.select_related("request").order_by("request__received_at",
+                                                                                            "request_id")]
+    for request in locked:
+        _require_staff(request, staff)
+        if request.state != State.ISSUED:
+            raise ActionError(_("受付番号 {number} は「{state}」のため再印刷できません。").format(
+                number=request.formatted_reception_number, state=request.get_state_display()))
+    new = build_print_batch(locked, staff, reprint_of=batch, reason=reason)
+    RequestEvent.objects.bulk_create(
+        RequestEvent(municipality=request.municipality, request=request, from_state=State.ISSUED,
+                     to_state=State.ISSUED, actor=staff, actor_kind="staff",
+                     reason=f"reprint:{new.pk} of batch:{batch.pk}: {reason}"[:500])
+        for request in locked)
+    return new
+
+
+@transaction.atomic
 def mark_mailed(request: CertificateRequest, staff: Staff, tracking_number: str = "") -> CertificateRequest:
     request = _locked(request)
     _require_staff(request, staff)

@@ -18,7 +18,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from madoguchi.applications import actions
 from madoguchi.applications.models import QUEUE_STATES, CertificateRequest, State
 from madoguchi.catalog.models import CertificateType
+from madoguchi.documents.mailing import mailing_list_csv
 from madoguchi.documents.models import IssuedDocument, PrintBatch
+from madoguchi.documents.services import signed_document_pdf
 from madoguchi.operations.models import AccessLog
 from madoguchi.operations.services import log_access
 from madoguchi.tenancy.models import Staff
@@ -194,17 +196,67 @@ def batch(http_request):
     raise Http404
 
 
+def _batch(http_request, batch_id) -> PrintBatch:
+    return get_object_or_404(PrintBatch.objects.for_municipality(http_request.user.municipality), pk=batch_id)
+
+
 @staff_required()
 def batch_detail(http_request, batch_id):
-    printed = get_object_or_404(PrintBatch.objects.for_municipality(http_request.user.municipality), pk=batch_id)
+    printed = _batch(http_request, batch_id)
     log_access(http_request, "view_print_batch")
     return render(http_request, "backoffice/batch.html", {
-        "batch": printed, "items": [d.request for d in printed.documents.select_related("request")]})
+        "batch": printed, "items": [d.request for d in printed.documents.select_related("request").order_by(
+            "request__received_at", "request_id")]})
+
+
+@staff_required()
+@require_POST
+def batch_reprint(http_request, batch_id):
+    printed = _batch(http_request, batch_id)
+    try:
+        reprinted = actions.reprint(printed, http_request.user, http_request.POST.get("reason", ""))
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+        return redirect("backoffice:batch_detail", batch_id=printed.pk)
+    log_access(http_request, "reprint_print_batch")
+    messages.success(http_request, _("再印刷用PDFを作成しました。"))
+    return redirect("backoffice:batch_detail", batch_id=reprinted.pk)
+
+
+@staff_required()
+@require_POST
+def batch_mailed(http_request, batch_id):
+    """Mark each envelope of the batch mailed, with its tracking number where the class has one."""
+    printed = _batch(http_request, batch_id)
+    done, problems = 0, []
+    for document in printed.documents.select_related("request"):
+        request = document.request
+        if request.state != State.ISSUED:
+            continue
+        try:
+            actions.mark_mailed(request, http_request.user,
+                                http_request.POST.get(f"tracking_{request.public_id}", ""))
+            done += 1
+        except actions.ActionError as exc:
+            problems.append(f"{request.formatted_reception_number}: {exc}")
+    messages.success(http_request, _("{n}件を発送済みにしました。").format(n=done))
+    for line in problems:
+        messages.warning(http_request, line)
+    return redirect("backoffice:batch_detail", batch_id=printed.pk)
+
+
+@staff_required()
+def batch_mailing_csv(http_request, batch_id):
+    printed = _batch(http_request, batch_id)
+    log_access(http_request, "download_mailing_list")
+    response = HttpResponse(mailing_list_csv(printed), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="mailing-list-{printed.pk}.csv"'
+    return response
 
 
 @staff_required()
 def batch_pdf(http_request, batch_id):
-    printed = get_object_or_404(PrintBatch.objects.for_municipality(http_request.user.municipality), pk=batch_id)
+    printed = _batch(http_request, batch_id)
     log_access(http_request, "download_print_batch")
     response = HttpResponse(bytes(printed.pdf), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="print-batch-{printed.pk}.pdf"'
@@ -216,7 +268,7 @@ def document_pdf(http_request, public_id):
     request = _get_request(http_request, public_id)
     document = get_object_or_404(IssuedDocument, request=request)
     log_access(http_request, "view_document", request=request, resident=request.resident)
-    response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
+    response = HttpResponse(signed_document_pdf(document), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{document.issue_number}.pdf"'
     return response
 

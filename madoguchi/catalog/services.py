@@ -47,7 +47,7 @@ def describe_options(options: dict) -> list[tuple[str, str]]:
 
 
 # Types that go all the way to a printed document in this release.
-RENDERABLE_TYPES = {CertificateType.RESIDENCE}
+RENDERABLE_TYPES = set(CertificateType)
 
 
 class CatalogError(Exception):

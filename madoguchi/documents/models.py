@@ -24,6 +24,10 @@ class PrintBatch(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
     documents = models.ManyToManyField(IssuedDocument, related_name="batches")
+    # Signed with the municipality's document-signing key (PAdES), once for the whole batch.
     pdf = models.BinaryField()
+    # A reprint (paper jam, spoiled sheets) names the batch it replaces and why (recorded for audit).
+    reprint_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reprints")
+    reason = models.CharField(max_length=500, blank=True)
 
     objects = TenantQuerySet.as_manager()

@@ -135,10 +135,10 @@ def _household_head(resident: Resident) -> Resident:
 
 
 @dataclass(frozen=True)
-class _Field:
+class Field:
     label: str
     value: str
-    width: float | None = None  # of the value cell; None takes the rest of the row
+    width: float | None = None  # of the value cell; None shares the rest of the row
     kana: str = ""  # ふりがな printed above the value
 
 
@@ -193,8 +193,10 @@ def _fit(font: CertificateFont, text: str, width: float, size: float, context: s
     return lines, MIN_SIZE
 
 
-def _layout_row(font: CertificateFont, fields: Sequence[_Field], x: float, width: float) -> _Row:
-    rest = width - LABEL_WIDTH * len(fields) - sum(f.width or 0 for f in fields)
+def _layout_row(font: CertificateFont, fields: Sequence[Field], x: float, width: float) -> _Row:
+    # Fields without a width share what the others leave.
+    flexible = sum(1 for f in fields if f.width is None) or 1
+    rest = (width - LABEL_WIDTH * len(fields) - sum(f.width or 0 for f in fields)) / flexible
     cells, height = [], NAME_ROW_HEIGHT if any(f.kana for f in fields) else ROW_HEIGHT
     for f in fields:
         label_width, value_width = LABEL_WIDTH, f.width or rest
@@ -209,37 +211,42 @@ def _layout_row(font: CertificateFont, fields: Sequence[_Field], x: float, width
     return _Row(cells, height)
 
 
-def _layout_table(font: CertificateFont, rows: list[list[_Field]], number: str = "") -> _Table:
+def layout_table(font: CertificateFont, rows: list[list[Field]], number: str = "") -> _Table:
     x = MARGIN + (NUMBER_COLUMN if number else 0)
     width = CONTENT_WIDTH - (NUMBER_COLUMN if number else 0)
     return _Table(MARGIN, CONTENT_WIDTH, [_layout_row(font, fields, x, width) for fields in rows], number)
 
 
-def _person_rows(person: Resident, show_relationship: bool, show_honseki: bool) -> list[list[_Field]]:
+def birth_date_text(person: Resident) -> str:
     # Foreign residents' dates of birth are recorded in the Western calendar (住民基本台帳事務処理要領).
-    born = (f"{person.date_of_birth.year}年{person.date_of_birth.month}月{person.date_of_birth.day}日"
-            if person.is_foreign else to_wareki(person.date_of_birth))
-    rows = [[_Field("氏名", person.name, LEFT_VALUE, kana=person.name_kana), _Field("生年月日", born)]]
+    if person.is_foreign:
+        return f"{person.date_of_birth.year}年{person.date_of_birth.month}月{person.date_of_birth.day}日"
+    return to_wareki(person.date_of_birth)
+
+
+def _person_rows(person: Resident, show_relationship: bool, show_honseki: bool) -> list[list[Field]]:
+    born = birth_date_text(person)
+    rows = [[Field("氏名", person.name, LEFT_VALUE, kana=person.name_kana), Field("生年月日", born)]]
     sex = person.get_sex_display()
     # The left column holds 性別 and 続柄 side by side, or 性別 alone.
     if show_relationship:
-        second = [_Field("性別", sex, SEX_VALUE),
-                  _Field("続柄", person.relationship, LEFT_VALUE - SEX_VALUE - LABEL_WIDTH)]
+        second = [Field("性別", sex, SEX_VALUE),
+                  Field("続柄", person.relationship, LEFT_VALUE - SEX_VALUE - LABEL_WIDTH)]
     else:
-        second = [_Field("性別", sex, LEFT_VALUE)]
-    second.append(_Field("住民となった年月日", to_wareki(person.became_resident_on)))
+        second = [Field("性別", sex, LEFT_VALUE)]
+    second.append(Field("住民となった年月日", to_wareki(person.became_resident_on)))
     rows.append(second)
     if person.is_foreign:
-        foreign = ([_Field("国籍・地域", person.nationality, LEFT_VALUE if person.alias else None)]
+        foreign = ([Field("国籍・地域", person.nationality, LEFT_VALUE if person.alias else None)]
                    if show_honseki else [])
         if person.alias:
-            foreign.append(_Field("通称", person.alias))
+            foreign.append(Field("通称", person.alias))
         if foreign:
             rows.append(foreign)
     elif show_honseki and person.honseki:
-        rows.append([_Field("本籍", person.honseki, LEFT_VALUE), _Field("筆頭者", person.koseki_head)])
+        rows.append([Field("本籍", person.honseki, LEFT_VALUE), Field("筆頭者", person.koseki_head)])
     if person.former_surname:
-        rows.append([_Field("旧氏", person.former_surname)])
+        rows.append([Field("旧氏", person.former_surname)])
     return rows
 
 
@@ -298,7 +305,9 @@ def _draw_lines(c: Canvas, font: CertificateFont, lines: list[str], size: float,
 def _draw_qr_form(c: Canvas, name: str, data: str) -> None:
     """The QR code as a reusable form XObject, QR_SIZE square with its origin at the lower left,
     including the quiet zone of 4 modules (ISO/IEC 18004)."""
-    matrix = segno.make(data, error="m", micro=False).matrix
+    # A fixed mask pattern: readers accept any of the eight (ISO/IEC 18004 §7.8), and scoring all of
+    # them to pick the "best" took a third of the time of rendering a certificate.
+    matrix = segno.make(data, error="m", micro=False, mask=0).matrix
     modules = len(matrix) + 8
     c.beginForm(name, 0, 0, QR_SIZE, QR_SIZE)
     c.scale(QR_SIZE / modules, QR_SIZE / modules)
@@ -359,6 +368,9 @@ class _Document:
     verification_code: str
     verify_url: str
     header: _Table
+    title: str = TITLE
+    attestation: str = ATTESTATION
+    kanji_numerals: bool = False  # in the issue date, as 戸籍 certificates write dates
     entries_top: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -367,10 +379,15 @@ class _Document:
 
 def _draw_page_frame(c: Canvas, doc: _Document, page: int, pages: int) -> None:
     font = doc.font
+    if doc.municipality.document_header:
+        c.setFont(font.name, 9)
+        c.drawString(MARGIN, PAGE_HEIGHT - MARGIN - 2 * mm,
+                     font.encode(doc.municipality.document_header, "証明書の見出し"))
     c.setFont(font.name, 18)
-    title = font.encode(TITLE)
-    c.drawCentredString(PAGE_WIDTH / 2, TITLE_BASELINE, title, charSpace=6)
-    _draw_table(c, font, doc.header, HEADER_TOP)
+    title = font.encode(doc.title)
+    c.drawCentredString(PAGE_WIDTH / 2, TITLE_BASELINE, title, charSpace=6 if len(doc.title) < 12 else 2)
+    if doc.header.rows:
+        _draw_table(c, font, doc.header, HEADER_TOP)
 
     c.saveState()
     c.translate(MARGIN, MARGIN)
@@ -397,8 +414,9 @@ def _draw_closing(c: Canvas, doc: _Document, top: float, issued_on: datetime.dat
 
     block_top = MARGIN + FOOTER_HEIGHT + CLOSING_HEIGHT - 12 * mm
     c.setFont(font.name, 11)
-    c.drawString(MARGIN + 8 * mm, block_top - 11, font.encode(ATTESTATION))
-    c.drawString(MARGIN + 8 * mm, block_top - 11 - 9 * mm, font.encode(to_wareki(issued_on)))
+    c.drawString(MARGIN + 8 * mm, block_top - 11, font.encode(doc.attestation))
+    c.drawString(MARGIN + 8 * mm, block_top - 11 - 9 * mm,
+                 font.encode(to_wareki(issued_on, kanji_numerals=doc.kanji_numerals)))
 
     certifier = font.encode(f"{municipality.certifier_title}　{municipality.certifier_name}", "認証者")
     size = 14
@@ -408,7 +426,8 @@ def _draw_closing(c: Canvas, doc: _Document, top: float, issued_on: datetime.dat
     baseline = block_top - 11 - 24 * mm
     c.setFont(font.name, size)
     c.drawString(right - width, baseline, certifier)
-    _draw_seal(c, font, municipality, right - seal_overlap, baseline + size * 0.35 - SEAL_SIZE / 2)
+    _draw_seal(c, font, municipality, right - seal_overlap + municipality.seal_offset_x_mm * mm,
+               baseline + size * 0.35 - SEAL_SIZE / 2 + municipality.seal_offset_y_mm * mm)
 
 
 def _canvas(buffer: io.BytesIO, font: CertificateFont, title: str) -> Canvas:
@@ -436,31 +455,69 @@ def _paginate(heights: list[float], available: float, closing: float) -> list[li
     return pages
 
 
-def render_residence_certificate(request: CertificateRequest, issue_number: str, verification_code: str,
-                                 issued_on: datetime.date) -> RenderedDocument:
-    """One copy of the 住民票の写し for `request` (copies are repeated by the print batch)."""
-    if request.certificate_type != CertificateType.RESIDENCE:
-        raise ValueError(f"Not a 住民票の写し request: {request.certificate_type}")
-    font = certificate_font()
-    options = request.options
-    show_relationship = bool(options.get("show_relationship"))
-    show_honseki = bool(options.get("show_honseki"))
-    persons = select_persons(request)
-    resident = request.resident
-    municipality = request.municipality
+@dataclass(frozen=True)
+class Heading:
+    """A section heading between tables (戸籍事項, 戸籍に記録されている者, …)."""
 
-    header_rows = [[_Field("住所", resident.address)]]
-    if show_relationship:
-        header_rows.append([_Field("世帯主", _household_head(resident).name)])
-    tables = [_layout_table(font, _person_rows(p, show_relationship, show_honseki), str(i))
-              for i, p in enumerate(persons, start=1)]
+    text: str
+    height: float = 8 * mm
+
+    def draw(self, c: Canvas, font: CertificateFont, top: float) -> None:
+        c.setFont(font.name, 10.5)
+        c.drawString(MARGIN + 1 * mm, top - self.height + 2.2 * mm, font.encode(self.text, self.text))
+
+
+@dataclass(frozen=True)
+class Impression:
+    """The registered seal impression in a framed box with its label (印鑑登録証明書)."""
+
+    png: bytes
+    label: str = "印影"
+    height: float = 40 * mm
+
+    def draw(self, c: Canvas, font: CertificateFont, top: float) -> None:
+        box = self.height - 4 * mm
+        left = MARGIN + LABEL_WIDTH
+        c.setLineWidth(0.6)
+        c.rect(MARGIN, top - box, LABEL_WIDTH + box, box)
+        c.setFillGray(LABEL_FILL)
+        c.rect(MARGIN, top - box, LABEL_WIDTH, box, stroke=0, fill=1)
+        c.setFillGray(0)
+        c.line(left, top - box, left, top)
+        _draw_lines(c, font, [font.encode(self.label)], VALUE_SIZE, MARGIN + LABEL_WIDTH / 2, top, box, centred=True)
+        inset = 3 * mm
+        c.drawImage(_seal_image(self.png), left + inset, top - box + inset, box - 2 * inset, box - 2 * inset,
+                    mask="auto", preserveAspectRatio=True, anchor="c")
+
+
+Entry = _Table | Heading | Impression
+
+
+@dataclass(frozen=True)
+class DocumentContent:
+    """One certificate as laid out: what `render_content` draws on each page."""
+
+    title: str
+    attestation: str
+    header_rows: list[list[Field]]
+    entries: list[Entry]
+    kanji_numerals: bool = False
+
+
+def render_content(request: CertificateRequest, content: DocumentContent, issue_number: str, verification_code: str,
+            issued_on: datetime.date) -> RenderedDocument:
+    font = certificate_font()
+    municipality = request.municipality
     doc = _Document(font, municipality, issue_number, verification_code,
-                    f"{settings.SITE_URL.rstrip('/')}/verify/{issue_number}", _layout_table(font, header_rows))
+                    f"{settings.SITE_URL.rstrip('/')}/verify/{issue_number}",
+                    layout_table(font, content.header_rows), content.title, content.attestation,
+                    content.kanji_numerals)
     available = doc.entries_top - (MARGIN + FOOTER_HEIGHT)
-    pages = _paginate([t.height + TABLE_GAP for t in tables], available, CLOSING_HEIGHT)
+    entries = content.entries
+    pages = _paginate([e.height + TABLE_GAP for e in entries], available, CLOSING_HEIGHT)
 
     buffer = io.BytesIO()
-    c = _canvas(buffer, font, TITLE)
+    c = _canvas(buffer, font, content.title)
     c.setAuthor(municipality.full_name)
     c.setSubject(issue_number)
     _draw_qr_form(c, "verify-qr", doc.verify_url)
@@ -468,8 +525,12 @@ def render_residence_certificate(request: CertificateRequest, issue_number: str,
         _draw_page_frame(c, doc, page_number, len(pages))
         top = doc.entries_top
         for i in indexes:
-            _draw_table(c, font, tables[i], top)
-            top -= tables[i].height + TABLE_GAP
+            entry = entries[i]
+            if isinstance(entry, _Table):
+                _draw_table(c, font, entry, top)
+            else:
+                entry.draw(c, font, top)
+            top -= entry.height + TABLE_GAP
         if page_number == len(pages):
             _draw_closing(c, doc, top, issued_on)
         else:
@@ -478,6 +539,34 @@ def render_residence_certificate(request: CertificateRequest, issue_number: str,
         c.showPage()
     c.save()
     return RenderedDocument(pdf=buffer.getvalue(), pages=len(pages))
+
+
+def residence_content(request: CertificateRequest) -> DocumentContent:
+    """住民票の写し, or with its own title and attestation the 住民票記載事項証明書 (the same items,
+    certified as recorded rather than as a copy)."""
+    font = certificate_font()
+    options = request.options
+    show_relationship = bool(options.get("show_relationship"))
+    show_honseki = bool(options.get("show_honseki"))
+    persons = select_persons(request)
+    resident = request.resident
+    header_rows = [[Field("住所", resident.address)]]
+    if show_relationship:
+        header_rows.append([Field("世帯主", _household_head(resident).name)])
+    tables: list[Entry] = [layout_table(font, _person_rows(p, show_relationship, show_honseki), str(i))
+                            for i, p in enumerate(persons, start=1)]
+    if request.certificate_type == CertificateType.RESIDENCE_ENTRY:
+        return DocumentContent("住民票記載事項証明書", "上記の事項は、住民票に記載されていることを証明する。",
+                               header_rows, tables)
+    return DocumentContent(TITLE, ATTESTATION, header_rows, tables)
+
+
+def render_residence_certificate(request: CertificateRequest, issue_number: str, verification_code: str,
+                                 issued_on: datetime.date) -> RenderedDocument:
+    """One copy of the 住民票の写し for `request` (copies are repeated by the print batch)."""
+    if request.certificate_type != CertificateType.RESIDENCE:
+        raise ValueError(f"Not a 住民票の写し request: {request.certificate_type}")
+    return render_content(request, residence_content(request), issue_number, verification_code, issued_on)
 
 
 # --- Print batch -------------------------------------------------------------------------------
@@ -533,7 +622,7 @@ def _draw_cover(c: Canvas, font: CertificateFont, request: CertificateRequest, p
         ("送付書類", f"{label}　{copies}通" + (f"（1通{pages_per_copy}枚）" if pages_per_copy > 1 else "")),
         ("同封枚数", f"{copies * pages_per_copy}枚（この送付状を除く）"),
     ]
-    table = _layout_table(font, [[_Field(k, v)] for k, v in contents])
+    table = layout_table(font, [[Field(k, v)] for k, v in contents])
     _draw_table(c, font, table, top - 20 * mm)
 
     y = top - 20 * mm - table.height - 14 * mm

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from madoguchi.identity.jpki import BasicFour
 
-from .models import Resident
+from .models import Koseki, Resident
 
 SPACES = {" ", "\u3000", "\t"}
 KANJI_DIGITS = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -103,3 +103,21 @@ def match_resident(municipality, basic_four: BasicFour) -> Match:
                     "card": diff_segments(basic_four.address, resident.household.address)}
             near = near or Match("near", resident, differences)
     return near or Match("none")
+
+
+def koseki_lookup_key(honseki: str, koseki_head: str) -> str:
+    """本籍 and 筆頭者 folded as residents type them: they cannot type variant glyphs, so IVS and
+    compatibility forms are folded here; 丁目・番地 are compared as numbers, width and spaces ignored."""
+    return f"{loosen(normalize_address(honseki))}|{loosen(normalize_name(koseki_head))}"
+
+
+def find_koseki(municipality, honseki: str, koseki_head: str) -> Koseki | None:
+    """The 戸籍 a resident means by the 本籍 and 筆頭者 they typed (both required)."""
+    if not (honseki.strip() and koseki_head.strip()):
+        return None
+    key = koseki_lookup_key(honseki, koseki_head)
+    matches = list(Koseki.objects.for_municipality(municipality).filter(lookup_key=key)[:10])
+    if len(matches) > 1:
+        # 戸籍 that differ only in a variant glyph: only the exact form decides, else the clerk does.
+        matches = [k for k in matches if (k.honseki, k.head_name) == (honseki.strip(), koseki_head.strip())]
+    return matches[0] if len(matches) == 1 else None

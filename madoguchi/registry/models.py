@@ -66,3 +66,92 @@ class Resident(models.Model):
     @property
     def address(self) -> str:
         return self.household.address
+
+
+class SealRegistration(models.Model):
+    """印鑑登録 (each municipality's 印鑑条例): one registered seal per resident, with its impression."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="seal_registrations")
+    resident = models.OneToOneField(Resident, on_delete=models.CASCADE, related_name="seal_registration")
+    registration_number = models.CharField(_("印鑑登録番号"), max_length=16)
+    registered_on = models.DateField(_("登録日"))
+    impression_png = models.BinaryField(_("印影(PNG)"))
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "registration_number"],
+                                               name="seal_registration_number_unique")]
+
+
+class Koseki(models.Model):
+    """A 戸籍 whose 本籍 is in this municipality (戸籍法 第6条: one per 本籍 and 筆頭者), as the
+    computerized register (戸籍法施行規則 付録第22号様式) records it."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="koseki")
+    honseki = models.CharField(_("本籍"), max_length=200)
+    head_name = models.CharField(_("筆頭者"), max_length=100)
+    # 戸籍事項: [{"kind": "戸籍編製", "date": "YYYY-MM-DD"}, ...]
+    events = models.JSONField(_("戸籍事項"), default=list)
+    # 本籍 and 筆頭者 as a resident would type them (`registry.matching.koseki_lookup_key`).
+    lookup_key = models.CharField(max_length=320)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "honseki", "head_name"],
+                                               name="koseki_unique_per_honseki_and_head")]
+        indexes = [models.Index(fields=["municipality", "lookup_key"])]
+
+
+class KosekiMember(models.Model):
+    """戸籍に記録されている者, in the order of the register; `resident` when they live here."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE)
+    koseki = models.ForeignKey(Koseki, on_delete=models.CASCADE, related_name="members")
+    position = models.PositiveSmallIntegerField()
+    resident = models.ForeignKey(Resident, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="koseki_entries")
+    name = models.CharField(_("氏名"), max_length=100)
+    date_of_birth = models.DateField(_("生年月日"))
+    sex = models.CharField(_("性別"), max_length=1, choices=Sex.choices)
+    father = models.CharField(_("父"), max_length=100, blank=True)
+    mother = models.CharField(_("母"), max_length=100, blank=True)
+    relationship = models.CharField(_("続柄"), max_length=20)  # 長男, 二女, ...
+    removed = models.BooleanField(_("除籍"), default=False)
+    # 身分事項: [{"kind": "出生", "date": "YYYY-MM-DD", "details": [["出生地", "..."], ...]}, ...]
+    events = models.JSONField(_("身分事項"), default=list)
+    # 戸籍の附票: [{"address": "...", "since": "YYYY-MM-DD"}, ...], oldest first (住民基本台帳法 第17条)
+    address_history = models.JSONField(_("住所の履歴"), default=list)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["koseki", "position"]
+
+
+class TaxRecord(models.Model):
+    """個人住民税 of one fiscal year (年度, assessed on the previous calendar year's income)."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="tax_records")
+    resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="tax_records")
+    fiscal_year = models.PositiveSmallIntegerField(_("年度"))
+    salary_income = models.PositiveIntegerField(_("給与収入"), default=0)
+    income = models.PositiveIntegerField(_("所得金額"))
+    deductions = models.PositiveIntegerField(_("所得控除額"))
+    dependents = models.PositiveSmallIntegerField(_("扶養人数"), default=0)
+    municipal_tax = models.PositiveIntegerField(_("市町村民税"))
+    prefectural_tax = models.PositiveIntegerField(_("道府県民税"))
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["resident", "fiscal_year"], name="tax_record_per_year")]
+
+    @property
+    def taxable_income(self) -> int:
+        return max(0, self.income - self.deductions)
+
+    @property
+    def total_tax(self) -> int:
+        return self.municipal_tax + self.prefectural_tax

@@ -24,6 +24,7 @@ from django.db import transaction
 from madoguchi.tenancy.models import Municipality
 
 from .models import Household, Resident, Sex
+from .synthetic_records import generate_records
 
 REFERENCE_DATE = datetime.date(2026, 4, 1)
 DEFAULT_SEED = 20261123
@@ -691,6 +692,7 @@ def generate_replica(municipality: Municipality, count: int = 1000,
         for household, members in plans:
             household.head = members[0]
         Household.objects.bulk_update(households, ["head"])
+        generate_records(municipality, residents, seed, REFERENCE_DATE)
     return residents
 
 

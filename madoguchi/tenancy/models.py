@@ -32,6 +32,11 @@ class Municipality(models.Model):
     certifier_title = models.CharField(_("認証者の職名"), max_length=50)
     certifier_name = models.CharField(_("認証者の氏名"), max_length=50)
     seal_png = models.BinaryField(_("公印画像(PNG)"), blank=True, default=b"")
+    # Certificate layout: the line above the title (e.g. the issuing section) and where the seal
+    # sits relative to the end of the certifier's name, as the municipality stamps it.
+    document_header = models.CharField(_("証明書の見出し"), max_length=60, blank=True)
+    seal_offset_x_mm = models.SmallIntegerField(_("公印の位置(右へmm)"), default=0)
+    seal_offset_y_mm = models.SmallIntegerField(_("公印の位置(上へmm)"), default=0)
     contact = models.TextField(_("問い合わせ先"), blank=True)
     # Business calendar: national holidays and 12/29–1/3 always apply; these add local closures.
     closed_dates = models.JSONField(_("臨時休業日"), default=list, blank=True)
@@ -80,3 +85,24 @@ class Staff(AbstractUser):
 
     def can_read_logs(self) -> bool:
         return self.municipality_id is not None and self.role in {Role.AUDITOR, Role.MANAGER}
+
+
+class DocumentSigningKey(models.Model):
+    """The municipality's document-signing key (PAdES signatures on issued certificates).
+
+    The private key is stored encrypted (PKCS#8 PEM) with a secret that comes from the environment
+    (settings.DOCUMENT_SIGNING_SECRET); the database alone cannot sign. Retired keys stay so that
+    documents signed before a rotation still verify.
+    """
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="signing_keys")
+    certificate_der = models.BinaryField()
+    encrypted_key_pem = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality"], condition=models.Q(retired_at__isnull=True),
+                                               name="one_active_signing_key")]

@@ -2,12 +2,13 @@
 
 Fees are those most municipalities set by 条例 (住民票 300円, 戸籍 450円, …); a manager changes
 them afterwards. Postage follows Japan Post's rates from 2024-10-01 (定形 25g 110円; 速達 +300円;
-簡易書留 +350円).
+簡易書留 +350円). The municipality's document-signing key is created here too (docs/documents.md).
 """
 
 from django.db import transaction
 
 from madoguchi.catalog.models import CertificateType, Channel, Fee, PostageClass
+from madoguchi.documents.signing import ensure_signing_key
 
 from .models import Municipality
 
@@ -38,4 +39,5 @@ def create_municipality(*, code: str, name: str, prefecture: str, certifier_name
         for channel, amount in zip(CHANNEL_ORDER, amounts, strict=True) if amount is not None)
     PostageClass.objects.bulk_create(PostageClass(municipality=municipality, code=code_, name=label, amount=amount)
                                      for code_, label, amount in POSTAGE)
+    ensure_signing_key(municipality)
     return municipality

@@ -77,5 +77,12 @@ class Command(BaseCommand):
         for label, resident in cases.items():
             out(f"  {resident.person_number}  {resident.name}  ({label})")
         out("  Any resident's 宛名番号 works as a card number; 5 wrong PINs lock the card.")
+        for label, resident in cases.items():
+            entry = resident.koseki_entries.select_related("koseki").first()
+            if entry is not None:
+                koseki = entry.koseki
+                out(f"  戸籍 of {resident.name} ({label}): 本籍 {koseki.honseki} / 筆頭者 {koseki.head_name}")
+                break
+        out(f"  Verify an issued certificate at {base}/verify/<発行番号> with its 照合番号.")
         out("Sandbox payment: test card 4242424242424242 pays, 4000000000000002 is declined.")
         out("")
