@@ -15,8 +15,7 @@ from django.utils.translation import gettext as _
 
 from madoguchi.catalog import calendar
 from madoguchi.catalog import services as catalog
-from madoguchi.identity import jpki
-from madoguchi.identity import trust
+from madoguchi.identity import jpki, trust
 from madoguchi.identity.models import SignatureEvidence, SigningChallenge
 from madoguchi.notifications.outbox import enqueue_notice
 from madoguchi.payments.models import Payment, PaymentStatus
@@ -113,8 +112,10 @@ RESIDENT_MESSAGES = {
                   "住民登録のある市区町村で申請するか、市民課にお問い合わせください。"),
     "challenge": _("署名の有効期限が切れたか、すでに使われています。もう一度署名してください。"),
     "invalid": _("マイナンバーカードの署名を確認できませんでした。もう一度お試しください。"),
-    jpki.Reason.UNDER_15: _("15歳未満の方はオンラインで申請できません。法定代理人の方が市民課の窓口で申請してください。"),
-    jpki.Reason.REVOKED: _("マイナンバーカードの署名用電子証明書が失効しています。市区町村の窓口で電子証明書を更新してください。"),
+    jpki.Reason.UNDER_15: _("15歳未満の方はオンラインで申請できません。"
+                            "法定代理人の方が市民課の窓口で申請してください。"),
+    jpki.Reason.REVOKED: _("マイナンバーカードの署名用電子証明書が失効しています。"
+                           "市区町村の窓口で電子証明書を更新してください。"),
 }
 
 

@@ -44,7 +44,7 @@ def load(data: bytes) -> asn1_cms.SignedData:
         if info["content_type"].native != "signed_data":
             raise MalformedCms("not SignedData")
         signed = info["content"]
-        signed.native  # parse everything now: lazy parsing would raise later, elsewhere
+        _ = signed.native  # parse everything now: lazy parsing would raise later, elsewhere
     except (ValueError, TypeError, KeyError) as exc:
         raise MalformedCms(str(exc)) from exc
     return signed

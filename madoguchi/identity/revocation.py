@@ -112,14 +112,12 @@ class CrlSet:
             forged = mine[0]
             return RevocationStatus(Reason.CRL_INVALID, forged.used())
         latest = max(authentic, key=lambda index: index.this_update)
-        return _judge(latest.used(), latest.this_update, latest.next_update, now,
-                      cert.serial_number in latest.revoked)
+        return _judge(latest.used(), latest.next_update, now, cert.serial_number in latest.revoked)
 
 
-def _judge(used: dict, this_update: datetime.datetime, next_update: datetime.datetime | None,
-           now: datetime.datetime, revoked: bool) -> RevocationStatus:
-    if this_update > now + CLOCK_SKEW:
-        return RevocationStatus(Reason.CRL_INVALID, used)  # issued in the future: not to be trusted
+def _judge(used: dict, next_update: datetime.datetime | None, now: datetime.datetime,
+           revoked: bool) -> RevocationStatus:
+    """A CRL without nextUpdate never counts as fresh (RFC 5280 §5.1.2.5 requires the field)."""
     if next_update is None or next_update < now:
         return RevocationStatus(Reason.CRL_STALE, used)
     return RevocationStatus(Reason.REVOKED if revoked else None, used)
@@ -134,7 +132,7 @@ class StoredCrls:
     def status(self, cert: x509.Certificate, issuer: x509.Certificate, now: datetime.datetime) -> RevocationStatus:
         latest = RevocationList.objects.filter(anchor_fingerprint=fingerprint(issuer)).latest("this_update")
         revoked = RevokedSerial.objects.filter(revocation_list=latest, serial=format(cert.serial_number, "x")).exists()
-        return _judge(latest.used(), latest.this_update, latest.next_update, now, revoked)
+        return _judge(latest.used(), latest.next_update, now, revoked)
 
 
 class OcspSource:

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from django.db import transaction
 
-from madoguchi.identity.jpki import BasicFour, basic_four_other_names
 from madoguchi.identity import trust
+from madoguchi.identity.jpki import BasicFour, basic_four_other_names
 from madoguchi.identity.models import TrustAnchor
 from madoguchi.registry.models import Resident
 
