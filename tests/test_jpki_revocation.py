@@ -117,7 +117,8 @@ def test_the_newest_crl_of_a_ca_decides(pki):
     assert pki.check(leaf, [pki.crls(new, old)]).reason == Reason.REVOKED
 
 
-@pytest.mark.parametrize("data", [b"", b"garbage", b"\x30\x82\x01", b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----"])
+@pytest.mark.parametrize("data", [b"", b"garbage", b"\x30\x82\x01",
+                                  b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----"])
 def test_garbage_crl_is_refused_when_loaded(pki, data):
     with pytest.raises(CrlRefused):
         pki.crls(data)
@@ -293,7 +294,8 @@ def test_cms_with_a_tampered_signature_is_refused(pki):
     assert pki.check(leaf, None, signature=bytes(signature), cms=True).reason == Reason.BAD_SIGNATURE
 
 
-@pytest.mark.parametrize("data", [b"", b"garbage", b"\x30\x03\x06\x01\x00", b"-----BEGIN PKCS7-----\n!!\n-----END PKCS7-----"])
+@pytest.mark.parametrize("data", [b"", b"garbage", b"\x30\x03\x06\x01\x00",
+                                  b"-----BEGIN PKCS7-----\n!!\n-----END PKCS7-----"])
 def test_garbage_cms_is_malformed(pki, data):
     assert pki.check(pki.leaf(), None, signature=data, cms=True).reason == Reason.MALFORMED_SIGNATURE
 
