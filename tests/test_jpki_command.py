@@ -396,7 +396,7 @@ def test_stored_crl_lookup_does_not_depend_on_its_size(db_pki, files):
         trust.store_crl(make_crl(db_pki.ca, db_pki.ca_key, tuple(range(10, 10 + size)),
                                  this_update=NOW - DAY + number * datetime.timedelta(minutes=1), number=number))
         with CaptureQueriesContext(connection) as queries:
-            source = trust.revocation_sources()[0]
+            source = trust.revocation_sources(trust.active_anchors())[0]
             status = source.status(leaf, db_pki.ca, NOW)
         assert status.reason is None
         counts.append([q["sql"] for q in queries.captured_queries if "revokedserial" in q["sql"].lower()])

@@ -206,7 +206,10 @@ class OcspHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/ocsp-response")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the "timeout" client gave up before the answer: that is the point of the case
 
 
 @pytest.fixture(scope="module")

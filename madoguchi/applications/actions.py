@@ -134,9 +134,9 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
         challenge.save(update_fields=["used_at"])
     # Outside the first transaction so that a failed verification still burns the nonce.
     content = canonical_bytes(request, nonce)
-    anchors = [cert for _anchor, cert in trust.active_anchors()]
-    result = jpki.verify_signature(certificate, signature, content, anchors, at=now,
-                                   revocation=trust.revocation_sources())
+    anchors = trust.active_anchors()
+    result = jpki.verify_signature(certificate, signature, content, [cert for _anchor, cert in anchors], at=now,
+                                   revocation=trust.revocation_sources(anchors))
     if not result.valid:
         reason = result.reason or "invalid"
         raise SignatureRejected(RESIDENT_MESSAGES.get(reason, RESIDENT_MESSAGES["invalid"]), reason)

@@ -138,11 +138,9 @@ class RevocationStatus:
 
 
 class RevocationSource(Protocol):
-    def covers(self, issuer: x509.Certificate) -> bool:
-        """Whether this source has (or could fetch) revocation data for certificates of `issuer`."""
-
     def status(self, cert: x509.Certificate, issuer: x509.Certificate,
-               now: datetime.datetime) -> RevocationStatus: ...
+               now: datetime.datetime) -> RevocationStatus | None:
+        """This source's answer for `cert` issued by `issuer`, or None if it has no data for that CA."""
 
 
 # --- DER helpers for the otherName values (UTF8String) ---
@@ -280,7 +278,7 @@ def verify_signature(
     `signature` is a bare RSASSA-PKCS1-v1_5 / SHA-256 signature, or with `cms` a detached CMS
     SignedData (DER or PEM). `at` is the signing time; the certificate must be valid both then and
     `now`. `revocation` None skips revocation checking (unit tests of the other checks); any
-    sequence, even empty, makes it mandatory: a certificate no source covers is refused.
+    sequence, even empty, makes it mandatory: a certificate no source knows about is refused.
     """
     now = now or at
     try:
@@ -348,14 +346,15 @@ def verify_signature(
         return fail(Reason.BASIC_FOUR)
     result.checks.append("basic_four")
     if revocation is not None:
-        sources = [source for source in revocation if source.covers(issuing)]
-        if not sources:
-            return fail(Reason.REVOCATION_MISSING)
-        for source in sources:
+        for source in revocation:  # every source that knows the CA must say "not revoked"
             status = source.status(cert, issuing, now)
+            if status is None:
+                continue
             result.revocation.append(status.used)
             if status.reason:
                 return fail(status.reason)
+        if not result.revocation:
+            return fail(Reason.REVOCATION_MISSING)
         result.checks.append("revocation")
     bf = result.basic_four
     if bf.name_substitute or bf.address_substitute:

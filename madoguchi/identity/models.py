@@ -62,13 +62,15 @@ class RevocationList(models.Model):
 
     anchor_fingerprint = models.CharField(max_length=64, db_index=True)  # SHA-256 of the anchor's DER
     issuer = models.CharField(max_length=300)
-    der = models.BinaryField()
     sha256 = models.CharField(max_length=64, unique=True)
     number = models.DecimalField(max_digits=50, decimal_places=0, null=True)  # CRLNumber: up to 20 octets
     this_update = models.DateTimeField()
     next_update = models.DateTimeField(null=True)
     revoked_count = models.PositiveIntegerField()
     loaded_at = models.DateTimeField(auto_now_add=True)
+    # Last column on purpose: SQLite keeps a multi-megabyte value in overflow pages it would walk to
+    # reach any column stored after it, on every lookup of the newest CRL.
+    der = models.BinaryField()
 
     def used(self) -> dict:
         return {"kind": "crl", "sha256": self.sha256, "number": None if self.number is None else int(self.number),

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from django.db.models import Exists, OuterRef
 
 from .jpki import Reason, RevocationStatus
 from .models import RevocationList, RevokedSerial
@@ -101,12 +102,12 @@ class CrlSet:
         anchors = list(anchors)
         self.indexes = [CrlIndex.build(data, anchors) for data in crls]
 
-    def covers(self, issuer: x509.Certificate) -> bool:
+    def status(self, cert: x509.Certificate, issuer: x509.Certificate,
+               now: datetime.datetime) -> RevocationStatus | None:
         # A CRL naming the issuer counts even when forged, so that it is refused as forged.
-        return any(index.issuer_name == issuer.subject for index in self.indexes)
-
-    def status(self, cert: x509.Certificate, issuer: x509.Certificate, now: datetime.datetime) -> RevocationStatus:
         mine = [index for index in self.indexes if index.issuer_name == issuer.subject]
+        if not mine:
+            return None
         authentic = [index for index in mine if index.issuer_fingerprint == fingerprint(issuer)]
         if not authentic:
             forged = mine[0]
@@ -124,15 +125,25 @@ def _judge(used: dict, next_update: datetime.datetime | None, now: datetime.date
 
 
 class StoredCrls:
-    """CRLs loaded into the database (`manage.py jpki load-crl`, the refresh task)."""
+    """CRLs loaded into the database (`manage.py jpki load-crl`, the refresh task).
 
-    def covers(self, issuer: x509.Certificate) -> bool:
-        return RevocationList.objects.filter(anchor_fingerprint=fingerprint(issuer)).exists()
+    One query: the newest CRL of the CA (without its DER, megabytes) and whether the serial is on it,
+    a probe of the (CRL, serial) index.
+    """
 
-    def status(self, cert: x509.Certificate, issuer: x509.Certificate, now: datetime.datetime) -> RevocationStatus:
-        latest = RevocationList.objects.filter(anchor_fingerprint=fingerprint(issuer)).latest("this_update")
-        revoked = RevokedSerial.objects.filter(revocation_list=latest, serial=format(cert.serial_number, "x")).exists()
-        return _judge(latest.used(), latest.next_update, now, revoked)
+    def status(self, cert: x509.Certificate, issuer: x509.Certificate,
+               now: datetime.datetime) -> RevocationStatus | None:
+        on_list = RevokedSerial.objects.filter(revocation_list=OuterRef("pk"), serial=format(cert.serial_number, "x"))
+        latest = (RevocationList.objects.filter(anchor_fingerprint=fingerprint(issuer)).defer("der")
+                  .annotate(revoked=Exists(on_list)).order_by("-this_update").first())
+        if latest is None:
+            return None
+        return _judge(latest.used(), latest.next_update, now, latest.revoked)
+
+    @staticmethod
+    def latest(issuer: x509.Certificate) -> RevocationList | None:
+        return RevocationList.objects.filter(anchor_fingerprint=fingerprint(issuer)).defer("der").order_by(
+            "-this_update").first()
 
 
 class OcspSource:
@@ -141,10 +152,10 @@ class OcspSource:
     def __init__(self, url: str, issuer: x509.Certificate, timeout: float = 5.0):
         self.url, self.issuer_fingerprint, self.timeout = url, fingerprint(issuer), timeout
 
-    def covers(self, issuer: x509.Certificate) -> bool:
-        return fingerprint(issuer) == self.issuer_fingerprint
-
-    def status(self, cert: x509.Certificate, issuer: x509.Certificate, now: datetime.datetime) -> RevocationStatus:
+    def status(self, cert: x509.Certificate, issuer: x509.Certificate,
+               now: datetime.datetime) -> RevocationStatus | None:
+        if fingerprint(issuer) != self.issuer_fingerprint:
+            return None
         nonce = secrets.token_bytes(16)
         # CertID hashes: SHA-1 is what RFC 5019 responders are required to accept; it names, not signs.
         request = (ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from . import jpki
 from .models import RevocationList, RevokedSerial, TrustAnchor
-from .revocation import CrlIndex, CrlRefused, OcspSource, StoredCrls, fingerprint, load_crl
+from .revocation import CrlIndex, CrlRefused, OcspSource, StoredCrls, load_crl
 
 # A CRL bigger than this is not a JPKI CRL (they are a few MB at most).
 MAX_CRL_BYTES = 64 * 1024 * 1024
@@ -71,7 +71,8 @@ def store_crl(data: bytes) -> tuple[RevocationList, bool]:
     existing = RevocationList.objects.filter(sha256=index.sha256).first()
     if existing:
         return existing, False
-    latest = RevocationList.objects.filter(anchor_fingerprint=index.issuer_fingerprint).order_by("-this_update").first()
+    latest = (RevocationList.objects.filter(anchor_fingerprint=index.issuer_fingerprint).defer("der")
+              .order_by("-this_update").first())
     if latest and latest.this_update > index.this_update:
         raise TrustError("a newer CRL of this CA is already loaded")
     with transaction.atomic():
@@ -88,10 +89,10 @@ def store_crl(data: bytes) -> tuple[RevocationList, bool]:
     return stored, True
 
 
-def revocation_sources() -> list[jpki.RevocationSource]:
-    """The stored CRLs, plus the OCSP responders configured on anchors."""
+def revocation_sources(anchors: list[tuple[TrustAnchor, x509.Certificate]]) -> list[jpki.RevocationSource]:
+    """For one verification: the stored CRLs, plus the OCSP responders configured on `anchors`."""
     sources: list[jpki.RevocationSource] = [StoredCrls()]
-    sources += [OcspSource(anchor.ocsp_url, cert) for anchor, cert in active_anchors() if anchor.ocsp_url]
+    sources += [OcspSource(anchor.ocsp_url, cert) for anchor, cert in anchors if anchor.ocsp_url]
     return sources
 
 
@@ -115,7 +116,7 @@ def stale_anchors(now: datetime.datetime | None = None) -> list[TrustAnchor]:
     limit = (now or timezone.now()) + STALE_WARNING
     stale = []
     for anchor, cert in active_anchors():
-        latest = RevocationList.objects.filter(anchor_fingerprint=fingerprint(cert)).order_by("-this_update").first()
+        latest = StoredCrls.latest(cert)
         if latest is None or latest.next_update is None or latest.next_update < limit:
             stale.append(anchor)
     return stale
