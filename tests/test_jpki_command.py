@@ -103,8 +103,8 @@ class OpenSsl:
         self.openssl("req", "-new", "-newkey", f"rsa:{bits}", "-nodes", "-keyout", f"{name}.key",
                      "-subj", "/C=JP/CN=0123456789ABCDEF", "-out", f"{name}.csr")
         self.openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "trust/ca.pem", "-CAkey", "ca.key",
-                     "-CAcreateserial", "-CAserial", "ca.srl", "-days", "10", f"-{md}", "-extfile", "ca.cnf", "-extensions", extensions,
-                     "-out", f"{name}.pem")
+                     "-CAcreateserial", "-CAserial", "ca.srl", "-days", "10", f"-{md}", "-extfile", "ca.cnf",
+                     "-extensions", extensions, "-out", f"{name}.pem")
         self.openssl("dgst", "-sha256", "-sign", f"{name}.key", "-out", f"{name}.sig", "content")
         return name
 

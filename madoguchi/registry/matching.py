@@ -30,13 +30,20 @@ def _is_compatibility_ideograph(ch: str) -> bool:
 
 
 def normalize_width(text: str) -> str:
-    """NFKC for width (ＡＢＣ→ABC, ｶﾅ→カナ) but leave ideographs and selectors exactly as recorded."""
-    out = []
+    """NFKC for width (ＡＢＣ→ABC, ｶﾅ→カナ) but leave ideographs and selectors exactly as recorded.
+
+    NFKC runs over each stretch between kept characters, not character by character, so that a
+    half-width voiced mark composes with its kana (ｼﾞ→ジ, not シ + a lone ゙).
+    """
+    out, run = [], []
     for ch in text:
         if _is_variation_selector(ch) or _is_compatibility_ideograph(ch):
+            out.append(unicodedata.normalize("NFKC", "".join(run)))
             out.append(ch)
+            run = []
         else:
-            out.append(unicodedata.normalize("NFKC", ch))
+            run.append(ch)
+    out.append(unicodedata.normalize("NFKC", "".join(run)))
     return "".join(out)
 
 
