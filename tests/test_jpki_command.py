@@ -439,8 +439,10 @@ def test_refresh_fetches_published_crls(db_pki, files, live_server):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         TrustAnchor.objects.update(crl_url=f"http://127.0.0.1:{server.server_address[1]}/jpki.crl")
-        assert run("refresh")[0] == 0
+        call_command("housekeeping", stdout=io.StringIO())  # the periodic sweep enqueues the refresh task
         assert RevocationList.objects.get().revoked_count == 1
+        assert run("refresh")[0] == 0  # by hand: unchanged
+        assert RevocationList.objects.count() == 1
         TrustAnchor.objects.update(crl_url=f"http://127.0.0.1:{server.server_address[1]}/garbage")
         lines = trust.refresh_revocation_data()
         assert "failed" in lines[0] and RevocationList.objects.count() == 1
@@ -502,3 +504,29 @@ def test_revoked_card_cannot_sign_a_request(municipality, resident):
     assert refused.value.reason == Reason.REVOKED
     assert not SignatureEvidence.objects.filter(request=request).exists()
 
+
+
+def test_oversized_inputs_are_refused(db_pki, files, monkeypatch):
+    from madoguchi.identity.management.commands import jpki as command
+
+    monkeypatch.setattr(command, "MAX_INPUT_BYTES", 100)
+    leaf = files.write("big.der", db_pki.leaf().public_bytes(DER))
+    assert run("verify", "--cert", leaf, "--signature", leaf, "--content", leaf)[0] == 2
+    monkeypatch.setattr(trust, "MAX_CRL_BYTES", 100)
+    with pytest.raises(trust.TrustError, match="too large"):
+        trust.store_crl(make_crl(db_pki.ca, db_pki.ca_key))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sandbox_authority_publishes_a_fresh_crl(resident):
+    from madoguchi.identity.contrib.sandbox import card as cards
+
+    cards.ensure_authority()
+    first = RevocationList.objects.get()
+    assert not trust.stale_anchors()
+    # Near its nextUpdate, the next use of the sandbox CA re-issues it.
+    RevocationList.objects.update(next_update=NOW + datetime.timedelta(hours=1))
+    assert trust.stale_anchors()
+    cards.ensure_authority()
+    assert RevocationList.objects.count() == 2 and not trust.stale_anchors()
+    assert RevocationList.objects.order_by("-this_update", "-pk").first().pk != first.pk

@@ -135,15 +135,15 @@ class StoredCrls:
                now: datetime.datetime) -> RevocationStatus | None:
         on_list = RevokedSerial.objects.filter(revocation_list=OuterRef("pk"), serial=format(cert.serial_number, "x"))
         latest = (RevocationList.objects.filter(anchor_fingerprint=fingerprint(issuer)).defer("der")
-                  .annotate(revoked=Exists(on_list)).order_by("-this_update").first())
+                  .annotate(revoked=Exists(on_list)).order_by("-this_update", "-pk").first())
         if latest is None:
             return None
         return _judge(latest.used(), latest.next_update, now, latest.revoked)
 
     @staticmethod
     def latest(issuer: x509.Certificate) -> RevocationList | None:
-        return RevocationList.objects.filter(anchor_fingerprint=fingerprint(issuer)).defer("der").order_by(
-            "-this_update").first()
+        return (RevocationList.objects.filter(anchor_fingerprint=fingerprint(issuer)).defer("der")
+                .order_by("-this_update", "-pk").first())
 
 
 class OcspSource:

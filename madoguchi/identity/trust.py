@@ -72,7 +72,7 @@ def store_crl(data: bytes) -> tuple[RevocationList, bool]:
     if existing:
         return existing, False
     latest = (RevocationList.objects.filter(anchor_fingerprint=index.issuer_fingerprint).defer("der")
-              .order_by("-this_update").first())
+              .order_by("-this_update", "-pk").first())
     if latest and latest.this_update > index.this_update:
         raise TrustError("a newer CRL of this CA is already loaded")
     with transaction.atomic():

@@ -83,7 +83,8 @@ def publish_crl(ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey) -> None:
     now = _now()
     crl = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
            .last_update(now - datetime.timedelta(minutes=1)).next_update(now + CRL_LIFETIME)
-           .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+           # Milliseconds: two publications within one second are still two CRL versions.
+           .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
            .sign(ca_key, hashes.SHA256()))
     trust.store_crl(crl.public_bytes(serialization.Encoding.DER))
 

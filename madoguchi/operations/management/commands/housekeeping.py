@@ -1,12 +1,13 @@
 """`python manage.py housekeeping`: the periodic sweep, run every few minutes from cron or a scheduler.
 
-Expires abandoned drafts and unpaid requests, and delivers notices whose retry time has come (a
-safety net for retries whose deferred task was lost).
+Expires abandoned drafts and unpaid requests, delivers notices whose retry time has come (a
+safety net for retries whose deferred task was lost), and enqueues the refresh of the JPKI CRLs.
 """
 
 from django.core.management.base import BaseCommand
 
 from madoguchi.applications.actions import expire_abandoned
+from madoguchi.identity.tasks import refresh_revocation_data
 from madoguchi.notifications.tasks import deliver_due
 
 
@@ -16,4 +17,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         expired = expire_abandoned()
         sent = deliver_due()
+        refresh_revocation_data.enqueue()
         self.stdout.write(f"expired {expired} requests, sent {sent} notices")
