@@ -417,7 +417,7 @@ def test_stale_revocation_data_raises_the_alarm_on_the_queue(db_pki, files, muni
     assert [a.name for a in trust.stale_anchors(later)] == [TrustAnchor.objects.get().name]
 
 
-def test_refresh_fetches_published_crls(db_pki, files, live_server):
+def test_refresh_fetches_published_crls(db_pki, files):
     """The refresh task fetches each anchor's CRL from its URL (here a local HTTP server)."""
     import http.server
     import threading
@@ -521,12 +521,12 @@ def test_oversized_inputs_are_refused(db_pki, files, monkeypatch):
 def test_sandbox_authority_publishes_a_fresh_crl(resident):
     from madoguchi.identity.contrib.sandbox import card as cards
 
-    cards.ensure_authority()
+    card = cards.issue_card(resident)
     first = RevocationList.objects.get()
     assert not trust.stale_anchors()
-    # Near its nextUpdate, the next use of the sandbox CA re-issues it.
+    # Near its nextUpdate, the next use of a sandbox card re-issues it.
     RevocationList.objects.update(next_update=NOW + datetime.timedelta(hours=1))
     assert trust.stale_anchors()
-    cards.ensure_authority()
+    cards.sign(card, cards.DEMO_PIN, b"content")
     assert RevocationList.objects.count() == 2 and not trust.stale_anchors()
     assert RevocationList.objects.order_by("-this_update", "-pk").first().pk != first.pk

@@ -160,6 +160,8 @@ def sign(card: SandboxCard, pin: str, content: bytes) -> tuple[bytes, bytes]:
         raise CardLocked()
     if not pin_ok:
         raise WrongPin(MAX_PIN_ATTEMPTS - card.failed_pin_attempts)
+    if any(anchor.name == CA_NAME for anchor in trust.stale_anchors()):
+        ensure_authority()  # re-issues the CRL, or every signature would be refused as crl_stale
     # The key was generated here; re-validating its RSA parameters on every load costs ~30 ms.
     key = serialization.load_pem_private_key(card.private_key_pem.encode(), password=None,
                                              unsafe_skip_rsa_key_validation=True)
