@@ -7,6 +7,7 @@ is a real HTTP server on 127.0.0.1 speaking RFC 6960.
 
 import datetime
 import http.server
+import json
 import threading
 import time
 
@@ -342,3 +343,26 @@ def test_command_object_has_exactly_the_documented_keys(pki):
     result = pki.check(pki.leaf(), None)
     assert list(result.as_json()) == ["valid", "reason", "basic_four", "flags", "serial", "issuer", "not_after"]
     assert set(result.evidence_json()) == {*result.as_json(), "checks", "revocation"}
+
+
+def test_command_asks_the_ocsp_responder(pki, responder, tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    (tmp_path / "trust").mkdir()
+    (tmp_path / "trust" / "ca.der").write_bytes(pki.ca.public_bytes(DER))
+    (tmp_path / "cert.der").write_bytes(responder.leaf.public_bytes(DER))
+    (tmp_path / "sig").write_bytes(sign(pki.card_key))
+    (tmp_path / "content").write_bytes(CONTENT)
+    args = ["jpki", "verify", "--cert", str(tmp_path / "cert.der"), "--signature", str(tmp_path / "sig"),
+            "--content", str(tmp_path / "content"), "--trust", str(tmp_path / "trust"), "--ocsp", responder.url]
+    for mode, valid in (("good", True), ("revoked", False)):
+        responder.mode = mode
+        out = io.StringIO()
+        try:
+            call_command(*args, stdout=out)
+        except SystemExit as exit:
+            assert exit.code == 1
+        result = json.loads(out.getvalue())
+        assert result["valid"] is valid and result["reason"] == (None if valid else Reason.REVOKED)
