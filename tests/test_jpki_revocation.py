@@ -366,3 +366,37 @@ def test_command_asks_the_ocsp_responder(pki, responder, tmp_path):
             assert exit.code == 1
         result = json.loads(out.getvalue())
         assert result["valid"] is valid and result["reason"] == (None if valid else Reason.REVOKED)
+
+
+def test_kept_ocsp_answers_re_verify_later_without_the_responder(pki, responder, tmp_path):
+    import base64
+    import io
+
+    from django.core.management import call_command
+
+    from madoguchi.identity.revocation import KeptOcspResponses
+
+    answers = {}
+    for mode in ("good", "revoked"):
+        responder.mode = mode
+        result = pki.check(responder.leaf, [OcspSource(responder.url, pki.ca)])
+        answers[mode] = base64.b64decode(result.revocation[0]["response"])
+    asked = responder.requests
+    assert pki.check(responder.leaf, [KeptOcspResponses([answers["good"]])]).valid
+    assert pki.check(responder.leaf, [KeptOcspResponses([answers["revoked"]])]).reason == Reason.REVOKED
+    # An answer about another certificate says nothing about this one: fail closed.
+    assert pki.check(pki.leaf(), [KeptOcspResponses([answers["good"]])]).reason == Reason.REVOCATION_MISSING
+    assert pki.check(responder.leaf, [KeptOcspResponses([b"garbage"])]).reason == Reason.REVOCATION_MISSING
+    assert responder.requests == asked  # none of this asked the responder
+    # The command takes a kept answer as a file.
+    (tmp_path / "trust").mkdir()
+    (tmp_path / "trust" / "ca.der").write_bytes(pki.ca.public_bytes(DER))
+    (tmp_path / "cert.der").write_bytes(responder.leaf.public_bytes(DER))
+    (tmp_path / "sig").write_bytes(sign(pki.card_key))
+    (tmp_path / "content").write_bytes(CONTENT)
+    (tmp_path / "ocsp.der").write_bytes(answers["good"])
+    out = io.StringIO()
+    call_command("jpki", "verify", "--cert", str(tmp_path / "cert.der"), "--signature", str(tmp_path / "sig"),
+                 "--content", str(tmp_path / "content"), "--trust", str(tmp_path / "trust"),
+                 "--ocsp-response", str(tmp_path / "ocsp.der"), stdout=out)
+    assert json.loads(out.getvalue())["valid"] is True

@@ -10,6 +10,7 @@ or rows keyed by (CRL, serial) (`StoredCrls`, for the database), so a lookup cos
 the size of the CRL.
 """
 
+import base64
 import datetime
 import hashlib
 import secrets
@@ -148,6 +149,52 @@ class StoredCrls:
         return None if row is None else RevocationList(id=row.pop("pk"), **row)
 
 
+def _cert_id(cert: x509.Certificate, issuer: x509.Certificate, nonce: bytes | None) -> ocsp.OCSPRequest:
+    # CertID hashes: SHA-1 is what RFC 5019 responders are required to accept; it names, not signs.
+    builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return builder.build()
+
+
+def judge_ocsp_response(body: bytes, cert: x509.Certificate, issuer: x509.Certificate, now: datetime.datetime,
+                        nonce: bytes | None, used: dict) -> RevocationStatus:
+    """Check an OCSP answer for `cert`; `nonce` None when replaying a kept answer (its nonce was checked then)."""
+    try:
+        answer = ocsp.load_der_ocsp_response(body)
+    except ValueError:
+        return RevocationStatus(Reason.OCSP_INVALID, used)
+    if answer.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        used["response_status"] = answer.response_status.name
+        return RevocationStatus(Reason.OCSP_UNAVAILABLE, used)
+    # The answer itself is kept (a few kB) so that the evidence can be re-verified later.
+    used.update(produced_at=answer.produced_at_utc.isoformat(), sha256=hashlib.sha256(body).hexdigest(),
+                response=base64.b64encode(body).decode())
+    if not OcspSource.authentic(answer, issuer, now):
+        return RevocationStatus(Reason.OCSP_INVALID, used)
+    if nonce is not None:
+        try:
+            echoed = answer.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+        except x509.ExtensionNotFound:
+            echoed = nonce  # responders may answer from a pre-signed cache without the nonce (RFC 5019)
+        if echoed != nonce:
+            return RevocationStatus(Reason.OCSP_INVALID, used)
+    cert_id = _cert_id(cert, issuer, None)
+    single = next((r for r in answer.responses if r.serial_number == cert.serial_number
+                   and r.issuer_key_hash == cert_id.issuer_key_hash
+                   and r.issuer_name_hash == cert_id.issuer_name_hash), None)
+    if single is None or single.this_update_utc > now + CLOCK_SKEW:
+        return RevocationStatus(Reason.OCSP_INVALID, used)
+    if single.next_update_utc is not None and single.next_update_utc < now - CLOCK_SKEW:
+        return RevocationStatus(Reason.OCSP_INVALID, used)
+    used["cert_status"] = single.certificate_status.name.lower()
+    if single.certificate_status == ocsp.OCSPCertStatus.REVOKED:
+        return RevocationStatus(Reason.REVOKED, used)
+    if single.certificate_status != ocsp.OCSPCertStatus.GOOD:
+        return RevocationStatus(Reason.OCSP_INVALID, used)
+    return RevocationStatus(None, used)
+
+
 class OcspSource:
     """An OCSP responder for certificates of one CA (RFC 6960), asked over HTTP POST."""
 
@@ -159,51 +206,19 @@ class OcspSource:
         if fingerprint(issuer) != self.issuer_fingerprint:
             return None
         nonce = secrets.token_bytes(16)
-        # CertID hashes: SHA-1 is what RFC 5019 responders are required to accept; it names, not signs.
-        request = (ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
-                   .add_extension(x509.OCSPNonce(nonce), critical=False).build())
         used = {"kind": "ocsp", "url": self.url}
         http_request = urllib.request.Request(
-            self.url, data=request.public_bytes(serialization.Encoding.DER),
+            self.url, data=_cert_id(cert, issuer, nonce).public_bytes(serialization.Encoding.DER),
             headers={"Content-Type": "application/ocsp-request", "Accept": "application/ocsp-response"})
         try:
             with urllib.request.urlopen(http_request, timeout=self.timeout) as response:  # noqa: S310
                 body = response.read(1024 * 1024)
         except (urllib.error.URLError, OSError, ValueError):
             return RevocationStatus(Reason.OCSP_UNAVAILABLE, used)
-        try:
-            answer = ocsp.load_der_ocsp_response(body)
-        except ValueError:
-            return RevocationStatus(Reason.OCSP_INVALID, used)
-        if answer.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-            used["response_status"] = answer.response_status.name
-            return RevocationStatus(Reason.OCSP_UNAVAILABLE, used)
-        used.update(produced_at=answer.produced_at_utc.isoformat(),
-                    sha256=hashlib.sha256(body).hexdigest())
-        if not self._authentic(answer, issuer, now):
-            return RevocationStatus(Reason.OCSP_INVALID, used)
-        try:
-            echoed = answer.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
-        except x509.ExtensionNotFound:
-            echoed = nonce  # responders may answer from a pre-signed cache without the nonce (RFC 5019)
-        if echoed != nonce:
-            return RevocationStatus(Reason.OCSP_INVALID, used)
-        single = next((r for r in answer.responses if r.serial_number == cert.serial_number
-                       and r.issuer_key_hash == request.issuer_key_hash
-                       and r.issuer_name_hash == request.issuer_name_hash), None)
-        if single is None or single.this_update_utc > now + CLOCK_SKEW:
-            return RevocationStatus(Reason.OCSP_INVALID, used)
-        if single.next_update_utc is not None and single.next_update_utc < now - CLOCK_SKEW:
-            return RevocationStatus(Reason.OCSP_INVALID, used)
-        used["cert_status"] = single.certificate_status.name.lower()
-        if single.certificate_status == ocsp.OCSPCertStatus.REVOKED:
-            return RevocationStatus(Reason.REVOKED, used)
-        if single.certificate_status != ocsp.OCSPCertStatus.GOOD:
-            return RevocationStatus(Reason.OCSP_INVALID, used)
-        return RevocationStatus(None, used)
+        return judge_ocsp_response(body, cert, issuer, now, nonce, used)
 
     @staticmethod
-    def _authentic(answer: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime.datetime) -> bool:
+    def authentic(answer: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime.datetime) -> bool:
         """Signed by the CA itself, or by a responder certificate the CA issued for OCSP signing."""
         signer = issuer
         if answer.certificates:
@@ -224,3 +239,18 @@ class OcspSource:
         except (InvalidSignature, TypeError, ValueError):
             return False
         return True
+
+
+class KeptOcspResponses:
+    """OCSP answers kept with the evidence, replayed when the request is re-verified later."""
+
+    def __init__(self, responses: Iterable[bytes]):
+        self.responses = list(responses)
+
+    def status(self, cert: x509.Certificate, issuer: x509.Certificate,
+               now: datetime.datetime) -> RevocationStatus | None:
+        for body in self.responses:
+            status = judge_ocsp_response(body, cert, issuer, now, None, {"kind": "ocsp", "url": "kept"})
+            if status.reason != Reason.OCSP_INVALID:  # an answer about another certificate is not ours
+                return status
+        return None

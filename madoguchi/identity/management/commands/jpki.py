@@ -1,7 +1,7 @@
 """`python manage.py jpki …`: JPKI verification and trust material, for operators and auditors.
 
     jpki verify --cert FILE --signature FILE --content FILE [--cms] [--trust DIR] [--crl FILE]...
-                [--ocsp URL] [--at ISO8601]
+                [--ocsp URL] [--ocsp-response FILE]... [--at ISO8601]
     jpki verify-request (--reception-number N | --request UUID) [--export DIR]
     jpki load-trust FILE... [--crl-url URL] [--ocsp-url URL]
     jpki load-crl FILE...
@@ -11,6 +11,8 @@
 usage error (missing or unreadable file, bad date).
 """
 
+import base64
+import binascii
 import datetime
 import json
 import pathlib
@@ -24,7 +26,7 @@ from django.utils import timezone
 
 from madoguchi.identity import jpki, trust
 from madoguchi.identity.models import RevocationList, SignatureEvidence
-from madoguchi.identity.revocation import CrlRefused, CrlSet, OcspSource, StoredCrls
+from madoguchi.identity.revocation import CrlRefused, CrlSet, KeptOcspResponses, OcspSource, StoredCrls
 
 USAGE = 2
 # Files handed to the command are certificates, signatures and CRLs; anything bigger is a mistake.
@@ -90,6 +92,8 @@ class Command(BaseCommand):
         verify.add_argument("--trust", help="folder of trust anchors (DER or PEM); default: the database")
         verify.add_argument("--crl", action="append", default=[], help="CRL file (DER or PEM), repeatable")
         verify.add_argument("--ocsp", help="OCSP responder URL for the trust anchors")
+        verify.add_argument("--ocsp-response", action="append", default=[],
+                            help="an OCSP answer kept earlier (DER), repeatable")
         verify.add_argument("--at", help="verify as at this moment (ISO 8601; Japan time if no offset)")
         again = commands.add_parser("verify-request", help="re-verify the evidence kept for a request")
         which = again.add_mutually_exclusive_group(required=True)
@@ -126,6 +130,8 @@ class Command(BaseCommand):
             sources.append(StoredCrls())
         if options["ocsp"]:
             sources += [OcspSource(options["ocsp"], anchor) for anchor in anchors]
+        if options["ocsp_response"]:
+            sources.append(KeptOcspResponses(read(path) for path in options["ocsp_response"]))
         result = jpki.verify_signature(certificate, signature, content, anchors, at=at, now=at,
                                        cms=options["cms"], revocation=sources)
         self.emit(result)
@@ -143,22 +149,29 @@ class Command(BaseCommand):
             evidence = found.filter(request__public_id=public_id).first()
         if evidence is None:
             raise CommandError("no signature evidence for that request", returncode=USAGE)
-        used = [entry["sha256"] for entry in evidence.result.get("revocation", []) if entry.get("kind") == "crl"]
-        crls = list(RevocationList.objects.filter(sha256__in=used))
+        used = evidence.result.get("revocation", [])
+        crls = list(RevocationList.objects.filter(sha256__in=[e["sha256"] for e in used if e.get("kind") == "crl"]))
+        try:
+            answers = [base64.b64decode(e["response"], validate=True) for e in used
+                       if e.get("kind") == "ocsp" and e.get("response")]
+        except (binascii.Error, TypeError) as exc:
+            raise CommandError("the kept OCSP answer is damaged") from exc
         anchors = [c for _a, c in trust.active_anchors()]
-        # As at the moment it was verified, with the very CRLs used then.
+        sources: list[jpki.RevocationSource] = [KeptOcspResponses(answers)]
+        if crls:
+            sources.append(CrlSet([bytes(c.der) for c in crls], anchors))
+        # As at the moment it was verified, with the very revocation data used then.
         result = jpki.verify_signature(
             bytes(evidence.certificate_der), bytes(evidence.signature), bytes(evidence.signed_bytes), anchors,
-            at=evidence.verified_at, now=evidence.verified_at,
-            revocation=[CrlSet([bytes(c.der) for c in crls], anchors)] if crls else [])
+            at=evidence.verified_at, now=evidence.verified_at, revocation=sources)
         if options["export"]:
-            self.export(evidence, crls, anchors, pathlib.Path(options["export"]))
+            self.export(evidence, crls, answers, anchors, pathlib.Path(options["export"]))
         recorded = {k: evidence.result.get(k) for k in ("valid", "reason", "serial")}
         self.emit(result, {"verified_at": evidence.verified_at.isoformat(),
                            "same_as_recorded": recorded == {k: result.as_json()[k] for k in recorded}})
 
-    def export(self, evidence: SignatureEvidence, crls: list[RevocationList], anchors: list[x509.Certificate],
-               folder: pathlib.Path) -> None:
+    def export(self, evidence: SignatureEvidence, crls: list[RevocationList], answers: list[bytes],
+               anchors: list[x509.Certificate], folder: pathlib.Path) -> None:
         (folder / "trust").mkdir(parents=True, exist_ok=True)
         (folder / "certificate.der").write_bytes(bytes(evidence.certificate_der))
         (folder / "signature.bin").write_bytes(bytes(evidence.signature))
@@ -172,6 +185,9 @@ class Command(BaseCommand):
         for crl in crls:
             (folder / f"crl-{crl.sha256[:16]}.der").write_bytes(bytes(crl.der))
             arguments.append(f"--crl {folder}/crl-{crl.sha256[:16]}.der")
+        for n, answer in enumerate(answers, 1):
+            (folder / f"ocsp-{n}.der").write_bytes(answer)
+            arguments.append(f"--ocsp-response {folder}/ocsp-{n}.der")
         self.stderr.write("python manage.py jpki verify " + " ".join(arguments))
 
     def handle_load_trust(self, options: dict) -> None:
