@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "madoguchi.catalog",
     "madoguchi.identity",
     "madoguchi.identity.contrib.sandbox",
+    "madoguchi.identity.contrib.digital_auth_app",
     "madoguchi.applications",
     "madoguchi.payments",
     "madoguchi.payments.contrib.sandbox",
@@ -145,6 +146,10 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "madoguchi@example.jp"
 # The sandbox providers let anyone sign as any demo resident: never on unless asked for.
 SANDBOX_ENABLED = env_bool("MADOGUCHI_SANDBOX", DEBUG or TESTING)
 IDENTITY_PROVIDER = os.environ.get("MADOGUCHI_IDENTITY_PROVIDER", "sandbox")
+# デジタル認証アプリ: the service's base URL (sandbox or production); client ids per municipality in
+# the database, each client's private key in MADOGUCHI_DIGITAL_AUTH_APP_KEY_<client id>.
+DIGITAL_AUTH_APP_BASE_URL = os.environ.get("MADOGUCHI_DIGITAL_AUTH_APP_BASE_URL", "")
+DIGITAL_AUTH_APP_TIMEOUT = float(os.environ.get("MADOGUCHI_DIGITAL_AUTH_APP_TIMEOUT", "10"))
 PAYMENT_PROVIDER = os.environ.get("MADOGUCHI_PAYMENT_PROVIDER", "sandbox")
 # Shared secret between the sandbox payment gateway and us (HMAC-SHA256 of notifications).
 SANDBOX_PAYMENT_SECRET = os.environ.get("MADOGUCHI_SANDBOX_PAYMENT_SECRET", "") or (

@@ -8,6 +8,7 @@ urlpatterns = [
     path("office/payments/", include("madoguchi.payments.office_urls")),
     path("payments/", include("madoguchi.payments.urls")),
     path("verify/", include("madoguchi.documents.urls")),
+    path("identity/digital-auth-app/", include("madoguchi.identity.contrib.digital_auth_app.urls")),
     path("admin/", admin.site.urls),
 ]
 if settings.SANDBOX_ENABLED:

@@ -119,12 +119,9 @@ def test_auditor_reads_logs_but_cannot_decide(municipality, resident, clerk):
 
 
 def test_batch_approve_skips_flagged_and_print_batch_contains_the_names(municipality, resident, clerk):
-    import datetime
-
-    today = datetime.date.today()
-    child = make_resident(municipality, "山田 太郎", sex="1", relationship="子", household=resident.household,
-                          date_of_birth=today.replace(year=today.year - 9))
-    clean, flagged = received(municipality, resident), received(municipality, child)
+    # Flagged by a DV support measure (under 15 is refused at signing since issue 3).
+    protected = make_resident(municipality, "佐藤 恵子", support_measure=True)
+    clean, flagged = received(municipality, resident), received(municipality, protected)
     client = signed_in(clerk)
     response = client.post(reverse("backoffice:batch"), {
         "operation": "approve", "selected": [str(clean.public_id), str(flagged.public_id), "not-a-uuid"]},

@@ -58,16 +58,16 @@ def test_whole_journey_to_mailed(municipality, resident, clerk):
     assert "1234-5678-9012" in mail.outbox[1].body
 
 
-def test_under_15_is_never_auto_accepted(municipality, resident, clerk):
+def test_under_15_signature_is_refused(municipality, resident):
+    # Issue 3: under 15 is rejected by the verification core (a JPKI policy), not left to a clerk.
     today = datetime.date.today()
     child = make_resident(municipality, "山田 太郎", sex="1", relationship="子", household=resident.household,
                           date_of_birth=today.replace(year=today.year - 10))
-    request = received(municipality, child)
-    assert request.flags == [Flag.UNDER_15] and not request.auto_acceptable
-    with pytest.raises(actions.ActionError, match="確認が必要"):
-        actions.approve(request, clerk)
-    actions.approve(request, clerk, flags_acknowledged=True)
-    assert CertificateRequest.objects.get(pk=request.pk).state == State.APPROVED
+    request = draft(municipality)
+    with pytest.raises(actions.SignatureRejected, match="15歳未満") as refused:
+        sign(request, child)
+    assert refused.value.reason == "under_15"
+    assert CertificateRequest.objects.get(pk=request.pk).state == State.DRAFT
 
 
 def test_support_measure_is_never_auto_accepted(municipality):

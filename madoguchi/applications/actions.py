@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 
 from madoguchi.catalog import calendar
 from madoguchi.catalog import services as catalog
-from madoguchi.identity import jpki
-from madoguchi.identity.models import SignatureEvidence, SigningChallenge, TrustAnchor
+from madoguchi.identity import jpki, trust
+from madoguchi.identity.models import SignatureEvidence, SigningChallenge
 from madoguchi.notifications.outbox import enqueue_notice
 from madoguchi.payments.models import REFUNDABLE, Payment, PaymentStatus, Refund, RefundStatus
 from madoguchi.payments.providers import ProviderRefused, ProviderUnavailable
@@ -119,11 +119,11 @@ RESIDENT_MESSAGES = {
                   "住民登録のある市区町村で申請するか、市民課にお問い合わせください。"),
     "challenge": _("署名の有効期限が切れたか、すでに使われています。もう一度署名してください。"),
     "invalid": _("マイナンバーカードの署名を確認できませんでした。もう一度お試しください。"),
+    jpki.Reason.UNDER_15: _("15歳未満の方はオンラインで申請できません。"
+                            "法定代理人の方が市民課の窓口で申請してください。"),
+    jpki.Reason.REVOKED: _("マイナンバーカードの署名用電子証明書が失効しています。"
+                           "市区町村の窓口で電子証明書を更新してください。"),
 }
-
-
-def _age_on(born: datetime.date, day: datetime.date) -> int:
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def record_signature(request: CertificateRequest, *, nonce: str, certificate: bytes, signature: bytes,
@@ -141,17 +141,18 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
         challenge.save(update_fields=["used_at"])
     # Outside the first transaction so that a failed verification still burns the nonce.
     content = canonical_bytes(request, nonce)
-    anchors = [bytes(a.certificate_der) for a in TrustAnchor.objects.filter(active=True)]
-    result = jpki.verify_signature(certificate, signature, content, anchors, at=now)
+    anchors = trust.active_anchors()
+    result = jpki.verify_signature(certificate, signature, content, [cert for _anchor, cert in anchors], at=now,
+                                   revocation=trust.revocation_sources(anchors))
     if not result.valid:
-        raise SignatureRejected(RESIDENT_MESSAGES["invalid"], result.reason or "invalid")
+        reason = result.reason or "invalid"
+        raise SignatureRejected(RESIDENT_MESSAGES.get(reason, RESIDENT_MESSAGES["invalid"]), reason)
     match = match_resident(request.municipality, result.basic_four)
     if match.result == MatchResult.NONE:
         raise SignatureRejected(RESIDENT_MESSAGES["no_match"], "no_match")
     resident = match.resident
-    flags = []
-    if _age_on(resident.date_of_birth, timezone.localdate()) < 15:
-        flags.append(Flag.UNDER_15)
+    # Under 15 was refused by the verification core (from the certificate's date of birth).
+    flags = [Flag(f) for f in result.flags]
     if resident.support_measure:
         flags.append(Flag.SUPPORT_MEASURE)
     if "name" in match.differences:
@@ -166,7 +167,7 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
             municipality=request.municipality, request=request, provider=provider,
             certificate_der=certificate, signature=signature, signed_bytes=content, subject=result.subject,
             issuer=result.issuer, serial=result.serial, not_before=result.not_before,
-            not_after=result.not_after, result=result.as_json(), verified_at=now)
+            not_after=result.not_after, result=result.evidence_json(), verified_at=now)
         request.resident = resident
         request.match_result = match.result
         request.match_detail = match.differences

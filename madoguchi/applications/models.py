@@ -63,6 +63,7 @@ class Flag(models.TextChoices):
     SUPPORT_MEASURE = "support_measure", _("支援措置対象者")
     NAME_MISMATCH = "name_mismatch", _("氏名が副本と一部不一致")
     ADDRESS_MISMATCH = "address_mismatch", _("住所が副本と一部不一致")
+    SUBSTITUTE_CHARACTERS = "substitute_characters", _("署名用電子証明書に代替文字あり")
 
 
 class CertificateRequest(models.Model):

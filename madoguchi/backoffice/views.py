@@ -21,6 +21,7 @@ from madoguchi.catalog.models import CertificateType
 from madoguchi.documents.mailing import mailing_list_csv
 from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.documents.services import signed_document_pdf
+from madoguchi.identity.trust import stale_anchors
 from madoguchi.operations.models import AccessLog
 from madoguchi.operations.services import log_access
 from madoguchi.tenancy.models import Staff
@@ -104,6 +105,8 @@ def queue(http_request):
     return render(http_request, "backoffice/queue.html", {
         "items": items[:PAGE_SIZE], "counts": [(s, State(s).label, counts.get(s, 0)) for s in QUEUE_STATES],
         "state": state, "type": certificate_type, "flagged": flagged, "types": CertificateType.choices,
+        # Signatures are refused while revocation data is stale: the clerk must know why.
+        "stale_trust": stale_anchors(),
     })
 
 

@@ -4,16 +4,25 @@ A real My Number Card signs with RSASSA-PKCS1-v1_5 over SHA-256; its signing cer
 the basic four (基本4情報) in subjectAltName otherName entries under OID arc 1.2.392.200149.8.5.5.
 Everything here is real cryptography (pyca/cryptography); the sandbox card uses the same format.
 The result is a typed value, never an exception, so callers can show the reason to a clerk.
+
+Revocation data (CRLs, OCSP) comes in through `madoguchi.identity.revocation` sources, CMS/PKCS#7
+detached signatures through `madoguchi.identity.cms`; the policies applied after the cryptography
+(under 15, 代替文字) are flags on the result. Reason codes and flags: docs/identity.md.
 """
 
 import datetime
+import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ObjectIdentifier
+
+from madoguchi.identity import cms as cms_signature
 
 OID_ARC = "1.2.392.200149.8.5.5"
 OID_NAME = ObjectIdentifier(f"{OID_ARC}.1")
@@ -37,6 +46,7 @@ class Reason:
     """Documented reason codes (docs/identity.md)."""
 
     MALFORMED = "malformed"
+    MALFORMED_SIGNATURE = "malformed_signature"
     CA_CERTIFICATE = "ca_certificate"
     SELF_SIGNED = "self_signed"
     UNTRUSTED_ISSUER = "untrusted_issuer"
@@ -47,6 +57,25 @@ class Reason:
     WEAK_HASH = "weak_hash"
     BAD_SIGNATURE = "bad_signature"
     BASIC_FOUR = "basic_four_missing_or_malformed"
+    # Revocation: fail closed. No data, data we cannot trust, or data too old is never "good".
+    REVOKED = "revoked"
+    REVOCATION_MISSING = "revocation_data_missing"
+    CRL_STALE = "crl_stale"
+    CRL_INVALID = "crl_invalid"
+    OCSP_UNAVAILABLE = "ocsp_unavailable"
+    OCSP_INVALID = "ocsp_invalid"
+    # Policy, after the cryptography: JPKI issues signing certificates from age 15 (公的個人認証法 施行規則).
+    UNDER_15 = "under_15"
+
+
+class PolicyFlag:
+    """Documented flags on a verification result (docs/identity.md)."""
+
+    UNDER_15 = "under_15"  # rejects
+    SUBSTITUTE_CHARACTERS = "substitute_characters"  # 代替文字 in name or address: manual review
+
+
+JST = zoneinfo.ZoneInfo("Asia/Tokyo")
 
 
 @dataclass(frozen=True)
@@ -70,21 +99,48 @@ class VerificationResult:
     not_before: datetime.datetime | None = None
     not_after: datetime.datetime | None = None
     checks: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    # Which revocation data answered: one dict per CRL or OCSP response consulted.
+    revocation: list[dict] = field(default_factory=list)
 
     def as_json(self) -> dict:
+        """The object `manage.py jpki verify` prints (docs/identity.md)."""
         bf = self.basic_four
+        basic_four = None
+        if bf is not None:
+            basic_four = {"name": bf.name, "date_of_birth": bf.date_of_birth.isoformat(), "sex": bf.sex,
+                          "address": bf.address}
+            if bf.name_substitute:
+                basic_four["name_substitute"] = bf.name_substitute
+            if bf.address_substitute:
+                basic_four["address_substitute"] = bf.address_substitute
         return {
             "valid": self.valid,
             "reason": self.reason,
+            "basic_four": basic_four,
+            "flags": self.flags,
             "serial": self.serial,
             "issuer": self.issuer,
             "not_after": self.not_after.isoformat() if self.not_after else None,
-            "checks": self.checks,
-            "basic_four": None if bf is None else {
-                "name": bf.name, "date_of_birth": bf.date_of_birth.isoformat(), "sex": bf.sex,
-                "address": bf.address,
-            },
         }
+
+    def evidence_json(self) -> dict:
+        """What is kept with the request: the command's object plus the checks and revocation data."""
+        return {**self.as_json(), "checks": self.checks, "revocation": self.revocation}
+
+
+@dataclass(frozen=True)
+class RevocationStatus:
+    """One source's answer. `reason` None means "not revoked, and the data is trustworthy"."""
+
+    reason: str | None
+    used: dict
+
+
+class RevocationSource(Protocol):
+    def status(self, cert: x509.Certificate, issuer: x509.Certificate,
+               now: datetime.datetime) -> RevocationStatus | None:
+        """This source's answer for `cert` issued by `issuer`, or None if it has no data for that CA."""
 
 
 # --- DER helpers for the otherName values (UTF8String) ---
@@ -174,8 +230,21 @@ def extract_basic_four(cert: x509.Certificate) -> BasicFour:
 
 def load_certificate(data: bytes) -> x509.Certificate:
     if data.lstrip().startswith(b"-----BEGIN"):
-        return x509.load_pem_x509_certificate(data)
+        return x509.load_pem_x509_certificate(data.lstrip())
     return x509.load_der_x509_certificate(data)
+
+
+def age_on(born: datetime.date, day: datetime.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _anchor(anchor: "bytes | x509.Certificate") -> x509.Certificate | None:
+    if isinstance(anchor, x509.Certificate):
+        return anchor
+    try:
+        return load_certificate(anchor)
+    except ValueError:
+        return None
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -197,13 +266,19 @@ def verify_signature(
     certificate: bytes,
     signature: bytes,
     content: bytes,
-    trust_anchors: list[bytes],
+    trust_anchors: Sequence[bytes | x509.Certificate],
     at: datetime.datetime,
     now: datetime.datetime | None = None,
+    *,
+    cms: bool = False,
+    revocation: Sequence[RevocationSource] | None = None,
 ) -> VerificationResult:
-    """Verify a PKCS#1 v1.5 / SHA-256 signature over `content` by a JPKI signing certificate.
+    """Verify a signature over `content` by a JPKI signing certificate.
 
-    `at` is the signing time; the certificate must be valid both then and `now`.
+    `signature` is a bare RSASSA-PKCS1-v1_5 / SHA-256 signature, or with `cms` a detached CMS
+    SignedData (DER or PEM). `at` is the signing time; the certificate must be valid both then and
+    `now`. `revocation` None skips revocation checking (unit tests of the other checks); any
+    sequence, even empty, makes it mandatory: a certificate no source knows about is refused.
     """
     now = now or at
     try:
@@ -230,13 +305,9 @@ def verify_signature(
         return fail(Reason.CA_CERTIFICATE)
     if cert.issuer == cert.subject and _issued_by(cert, cert):
         return fail(Reason.SELF_SIGNED)
-    anchors = []
-    for der in trust_anchors:
-        try:
-            anchors.append(x509.load_der_x509_certificate(der))
-        except ValueError:
-            continue
-    if not any(a.subject == cert.issuer and _issued_by(cert, a) for a in anchors):
+    issuing = next((a for a in map(_anchor, trust_anchors)
+                    if a is not None and a.subject == cert.issuer and _issued_by(cert, a)), None)
+    if issuing is None:
         return fail(Reason.UNTRUSTED_ISSUER)
     result.checks.append("path")
     for moment in (at, now):
@@ -254,15 +325,42 @@ def verify_signature(
     result.checks.append("key_usage")
     if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size < 2048:
         return fail(Reason.WEAK_KEY)
-    try:
-        public_key.verify(signature, content, padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        return fail(Reason.BAD_SIGNATURE)
+    if cms:
+        try:
+            cms_signature.verify_detached(signature, content, cert)
+        except cms_signature.MalformedCms:
+            return fail(Reason.MALFORMED_SIGNATURE)
+        except cms_signature.WeakDigest:
+            return fail(Reason.WEAK_HASH)
+        except cms_signature.SignatureMismatch:
+            return fail(Reason.BAD_SIGNATURE)
+    else:
+        try:
+            public_key.verify(signature, content, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return fail(Reason.BAD_SIGNATURE)
     result.checks.append("signature")
     try:
         result.basic_four = extract_basic_four(cert)
     except (ValueError, x509.ExtensionNotFound, UnicodeDecodeError):
         return fail(Reason.BASIC_FOUR)
     result.checks.append("basic_four")
+    if revocation is not None:
+        for source in revocation:  # every source that knows the CA must say "not revoked"
+            status = source.status(cert, issuing, now)
+            if status is None:
+                continue
+            result.revocation.append(status.used)
+            if status.reason:
+                return fail(status.reason)
+        if not result.revocation:
+            return fail(Reason.REVOCATION_MISSING)
+        result.checks.append("revocation")
+    bf = result.basic_four
+    if bf.name_substitute or bf.address_substitute:
+        result.flags.append(PolicyFlag.SUBSTITUTE_CHARACTERS)
+    if age_on(bf.date_of_birth, now.astimezone(JST).date()) < 15:
+        result.flags.append(PolicyFlag.UNDER_15)
+        return fail(Reason.UNDER_15)
     result.valid = True
     return result

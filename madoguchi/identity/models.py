@@ -12,6 +12,9 @@ class TrustAnchor(models.Model):
     name = models.CharField(max_length=100)
     certificate_der = models.BinaryField()
     active = models.BooleanField(default=True)
+    # Where this CA's CRL is published (fetched by the refresh task) and its OCSP responder, if any.
+    crl_url = models.URLField(blank=True)
+    ocsp_url = models.URLField(blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -48,3 +51,38 @@ class SignatureEvidence(models.Model):
     verified_at = models.DateTimeField()
 
     objects = TenantQuerySet.as_manager()
+
+
+class RevocationList(models.Model):
+    """A CRL of one trust anchor, kept whole (re-verification, audit) and indexed by serial.
+
+    Trust material is national, like `TrustAnchor`: JPKI has one set of CAs for every municipality.
+    Its signature by the anchor was checked when it was loaded (`identity.trust.store_crl`).
+    """
+
+    anchor_fingerprint = models.CharField(max_length=64, db_index=True)  # SHA-256 of the anchor's DER
+    issuer = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64, unique=True)
+    number = models.DecimalField(max_digits=50, decimal_places=0, null=True)  # CRLNumber: up to 20 octets
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField(null=True)
+    revoked_count = models.PositiveIntegerField()
+    loaded_at = models.DateTimeField(auto_now_add=True)
+    # Last column on purpose: SQLite keeps a multi-megabyte value in overflow pages it would walk to
+    # reach any column stored after it, on every lookup of the newest CRL.
+    der = models.BinaryField()
+
+    def used(self) -> dict:
+        return {"kind": "crl", "sha256": self.sha256, "number": None if self.number is None else int(self.number),
+                "this_update": self.this_update.isoformat(),
+                "next_update": self.next_update.isoformat() if self.next_update else None}
+
+
+class RevokedSerial(models.Model):
+    """One revoked serial of one CRL version: the lookup is an index probe, whatever the CRL's size."""
+
+    revocation_list = models.ForeignKey(RevocationList, on_delete=models.CASCADE, related_name="serials")
+    serial = models.CharField(max_length=40)  # lower-case hex, as in SignatureEvidence.serial
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["revocation_list", "serial"], name="unique_revoked_serial")]

@@ -30,18 +30,32 @@ def _is_compatibility_ideograph(ch: str) -> bool:
 
 
 def normalize_width(text: str) -> str:
-    """NFKC for width (ＡＢＣ→ABC, ｶﾅ→カナ) but leave ideographs and selectors exactly as recorded."""
-    out = []
+    """NFKC for width (ＡＢＣ→ABC, ｶﾅ→カナ) but leave ideographs and selectors exactly as recorded.
+
+    NFKC runs over each stretch between kept characters, not character by character, so that a
+    half-width voiced mark composes with its kana (ｼﾞ→ジ, not シ + a lone ゙).
+    """
+    out, run = [], []
     for ch in text:
         if _is_variation_selector(ch) or _is_compatibility_ideograph(ch):
+            out.append(unicodedata.normalize("NFKC", "".join(run)))
             out.append(ch)
+            run = []
         else:
-            out.append(unicodedata.normalize("NFKC", ch))
+            run.append(ch)
+    out.append(unicodedata.normalize("NFKC", "".join(run)))
     return "".join(out)
 
 
+def _without_spaces(text: str) -> str:
+    # Once a space is gone a combining mark may sit next to a letter (NFKC turns "¸" into a space and
+    # a cedilla), so the width normalization runs again: normalizing twice must change nothing.
+    return normalize_width("".join(ch for ch in normalize_width(text) if ch not in SPACES))
+
+
 def normalize_name(name: str) -> str:
-    return "".join(ch for ch in normalize_width(name) if ch not in SPACES).upper()
+    # Upper case on both sides of NFKC: "㎏" only becomes "KG" after NFKC, "ǆ" only folds before it.
+    return _without_spaces(name.upper()).upper()
 
 
 def _kanji_number(text: str) -> int:
@@ -53,7 +67,7 @@ def _kanji_number(text: str) -> int:
 
 
 def normalize_address(address: str) -> str:
-    text = "".join(ch for ch in normalize_width(address) if ch not in SPACES)
+    text = _without_spaces(address)
     text = re.sub(r"[〇一二三四五六七八九十]+(?=(丁目|番地|番|号|-|$))",
                   lambda m: str(_kanji_number(m.group(0))), text)
     text = re.sub(r"(丁目|番地|番|号|[" + HYPHENS + "])", "-", text)

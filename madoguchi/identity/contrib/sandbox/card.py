@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from django.db import transaction
 
+from madoguchi.identity import trust
 from madoguchi.identity.jpki import BasicFour, basic_four_other_names
 from madoguchi.identity.models import TrustAnchor
 from madoguchi.registry.models import Resident
@@ -21,6 +22,8 @@ DEMO_PIN = "ABC123"
 # The JPKI signing password locks after 5 wrong tries.
 MAX_PIN_ATTEMPTS = 5
 CA_NAME = "Madoguchi Sandbox JPKI Signing CA"
+# The sandbox CA publishes an (empty) CRL like the real one, re-issued whenever it nears its end.
+CRL_LIFETIME = datetime.timedelta(days=30)
 
 
 class CardLocked(Exception):
@@ -71,7 +74,19 @@ def ensure_authority() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
             TrustAnchor.objects.create(name=CA_NAME, certificate_der=cert.public_bytes(serialization.Encoding.DER))
     cert = x509.load_pem_x509_certificate(authority.certificate_pem.encode())
     key = serialization.load_pem_private_key(authority.private_key_pem.encode(), password=None)
+    if any(anchor.name == CA_NAME for anchor in trust.stale_anchors()):
+        publish_crl(cert, key)
     return cert, key
+
+
+def publish_crl(ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey) -> None:
+    now = _now()
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+           .last_update(now - datetime.timedelta(minutes=1)).next_update(now + CRL_LIFETIME)
+           # Milliseconds: two publications within one second are still two CRL versions.
+           .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
+           .sign(ca_key, hashes.SHA256()))
+    trust.store_crl(crl.public_bytes(serialization.Encoding.DER))
 
 
 def build_signing_certificate(
@@ -145,6 +160,8 @@ def sign(card: SandboxCard, pin: str, content: bytes) -> tuple[bytes, bytes]:
         raise CardLocked()
     if not pin_ok:
         raise WrongPin(MAX_PIN_ATTEMPTS - card.failed_pin_attempts)
+    if any(anchor.name == CA_NAME for anchor in trust.stale_anchors()):
+        ensure_authority()  # re-issues the CRL, or every signature would be refused as crl_stale
     # The key was generated here; re-validating its RSA parameters on every load costs ~30 ms.
     key = serialization.load_pem_private_key(card.private_key_pem.encode(), password=None,
                                              unsafe_skip_rsa_key_validation=True)

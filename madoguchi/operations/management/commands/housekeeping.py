@@ -2,12 +2,13 @@
 
 Expires abandoned drafts and unpaid requests, delivers notices whose retry time has come (a
 safety net for retries whose deferred task was lost), asks payment providers about stale pending
-payments and resends refunds whose answer was lost.
+payments, resends refunds whose answer was lost, and enqueues the refresh of the JPKI CRLs.
 """
 
 from django.core.management.base import BaseCommand
 
 from madoguchi.applications.actions import expire_abandoned
+from madoguchi.identity.tasks import refresh_revocation_data
 from madoguchi.notifications.tasks import deliver_due
 from madoguchi.payments.services import recover_pending, retry_refunds
 
@@ -19,5 +20,6 @@ class Command(BaseCommand):
         expired = expire_abandoned()
         sent = deliver_due()
         recovered, resent = recover_pending(), retry_refunds()
+        refresh_revocation_data.enqueue()
         self.stdout.write(f"expired {expired} requests, sent {sent} notices, recovered {recovered} payments, "
                           f"resent {resent} refunds")
