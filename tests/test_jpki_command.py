@@ -490,8 +490,10 @@ def test_revoked_card_cannot_sign_a_request(municipality, resident):
     card = cards.issue_card(resident)
     serial = x509.load_der_x509_certificate(bytes(card.certificate_der)).serial_number
     ca_cert, ca_key = cards.ensure_authority()
+    # Newer than the CRL the sandbox CA published just now (NOW is the module's import time).
+    now = datetime.datetime.now(datetime.UTC)
     crl = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
-           .last_update(NOW).next_update(NOW + DAY).add_extension(x509.CRLNumber(2**40), critical=False)
+           .last_update(now).next_update(now + DAY).add_extension(x509.CRLNumber(2**40), critical=False)
            .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial)
                                     .revocation_date(NOW).build())
            .sign(ca_key, hashes.SHA256()))

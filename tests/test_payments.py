@@ -180,8 +180,9 @@ def test_notification_with_a_forged_signature_is_refused_and_changes_nothing(ord
     assert ProviderNotification.objects.count() == 0
 
 
-@pytest.mark.parametrize("offset", [-(TOLERANCE_SECONDS + 1), TOLERANCE_SECONDS + 1, -86400, 10**9],
-                         ids=["301s-old", "301s-ahead", "a-day-old", "far-future"])
+# 10 s past the limit: a loaded test machine may take a few seconds between signing and checking.
+@pytest.mark.parametrize("offset", [-(TOLERANCE_SECONDS + 10), TOLERANCE_SECONDS + 10, -86400, 10**9],
+                         ids=["310s-old", "310s-ahead", "a-day-old", "far-future"])
 def test_notification_signed_outside_the_300s_tolerance_is_refused(order, offset):
     order.pay_at_gateway()
     body = order.body()
