@@ -17,4 +17,5 @@ urlpatterns = [
     path("liff/<str:liff_id>/<path:rest>", views.liff_open, name="liff_open"),
     path("chat/<str:code>/", views.chat, name="chat"),
     path("chat/<str:code>/send", views.send, name="send"),
+    path("chat/<str:code>/count", views.count, name="count"),
 ]

@@ -298,6 +298,13 @@ def chat(http_request, code):
     return response
 
 
+@require_GET
+def count(http_request, code):
+    """How many messages the chat holds: the page reloads when a push has arrived."""
+    with PLATFORM.lock:
+        return JsonResponse({"count": len(PLATFORM.chats[(code, _user(http_request))])})
+
+
 @require_POST
 def send(http_request, code):
     """The demo user taps or types; the emulator turns it into a signed webhook event."""
