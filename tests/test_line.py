@@ -356,3 +356,18 @@ def test_rich_menu_command_uploads_and_sets_default(channel, municipality):
     menu = PLATFORM.rich_menus[menu_id]
     assert menu["image"].startswith(b"\x89PNG")
     assert [a["action"]["label"] for a in menu["definition"]["areas"]] == ["証明書の申請", "申請状況"]
+
+
+def test_housekeeping_handles_events_whose_task_was_lost(channel, municipality):
+    from madoguchi.line.tasks import process_stale
+
+    lost = event("message", ALICE, message={"type": "text", "text": "証明書の申請"})
+    PLATFORM.reply_tokens[lost["replyToken"]] = (municipality.code, ALICE)
+    WebhookEvent.objects.create(municipality=municipality, event_id=lost["webhookEventId"], event_type="message",
+                                payload=lost)
+    assert process_stale() == 0  # too recent: its task may still be on its way
+    WebhookEvent.objects.update(received_at=timezone.now() - datetime.timedelta(minutes=5))
+    call_command("housekeeping")
+    assert WebhookEvent.objects.get().outcome == EventOutcome.HANDLED
+    assert "どの証明書" in last(municipality.code, ALICE)["text"]
+    assert process_stale() == 0

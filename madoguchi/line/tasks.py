@@ -1,5 +1,6 @@
 """Working through the webhook inbox: one event at a time per user, each event once."""
 
+import datetime
 import logging
 import uuid
 
@@ -54,6 +55,18 @@ def process_events(municipality_id: int, event_ids: list[str]) -> int:
             reply(channel, reply_token, replies)
         handled += 1
     return handled
+
+
+def process_stale(older_than: datetime.timedelta = datetime.timedelta(minutes=2), limit: int = 500) -> int:
+    """Safety net run by housekeeping: events still pending after `older_than` (a lost task, a worker
+    that died mid-way) are handled now; handling is idempotent per event."""
+    cutoff = timezone.now() - older_than
+    pending = (WebhookEvent.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+               .order_by("id").values_list("municipality_id", "event_id")[:limit])
+    by_municipality: dict[int, list[str]] = {}
+    for municipality_id, event_id in pending:
+        by_municipality.setdefault(municipality_id, []).append(event_id)
+    return sum(process_events.call(m, ids) for m, ids in by_municipality.items())
 
 
 def reply(channel: LineChannel, reply_token: str, messages: list[Message]) -> None:

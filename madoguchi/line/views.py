@@ -54,8 +54,9 @@ def webhook(http_request, code):
         return _refuse(400, "invalid content length")
     if length > settings.LINE_WEBHOOK_MAX_BODY:
         return _refuse(413, "body too large")
-    channel = LineChannel.objects.select_related("municipality").filter(municipality__code=code, active=True).first()
-    if channel is None:
+    municipality_id = (LineChannel.objects.filter(municipality__code=code, active=True)
+                       .values_list("municipality_id", flat=True).first())
+    if municipality_id is None:
         return _refuse(404, "unknown channel")
     try:
         body = http_request.body.decode("utf-8")  # LINE signs the UTF-8 JSON body
@@ -68,12 +69,15 @@ def webhook(http_request, code):
     if events is None:
         return _refuse(400, "malformed body")
     if events:
-        WebhookEvent.objects.bulk_create([
-            WebhookEvent(municipality=channel.municipality, event_id=e["webhookEventId"], event_type=e["type"][:40],
-                         redelivery=bool((e.get("deliveryContext") or {}).get("isRedelivery")), payload=e)
-            for e in events], ignore_conflicts=True)
-        ids = [e["webhookEventId"] for e in events]
-        transaction.on_commit(lambda: process_events.enqueue(channel.municipality_id, ids))
+        # The inbox rows and the task row (database task backend) commit in one transaction: neither
+        # exists without the other, and one write transaction per delivery keeps the ack fast.
+        with transaction.atomic():
+            WebhookEvent.objects.bulk_create([
+                WebhookEvent(municipality_id=municipality_id, event_id=e["webhookEventId"],
+                             event_type=e["type"][:40], payload=e,
+                             redelivery=bool((e.get("deliveryContext") or {}).get("isRedelivery")))
+                for e in events], ignore_conflicts=True)
+            process_events.enqueue(municipality_id, [e["webhookEventId"] for e in events])
     return HttpResponse(status=200)
 
 

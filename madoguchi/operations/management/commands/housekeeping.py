@@ -7,6 +7,7 @@ safety net for retries whose deferred task was lost).
 from django.core.management.base import BaseCommand
 
 from madoguchi.applications.actions import expire_abandoned
+from madoguchi.line.tasks import process_stale
 from madoguchi.notifications.tasks import deliver_due
 
 
@@ -16,4 +17,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         expired = expire_abandoned()
         sent = deliver_due()
-        self.stdout.write(f"expired {expired} requests, sent {sent} notices")
+        events = process_stale()
+        self.stdout.write(f"expired {expired} requests, sent {sent} notices, handled {events} LINE events")
