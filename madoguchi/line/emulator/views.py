@@ -120,11 +120,11 @@ def push(http_request):
     with PLATFORM.lock:
         if retry_key and (code, retry_key) in PLATFORM.retry_keys:
             return _error(409, "The retry key is already accepted")
-        if (code, body["to"]) in PLATFORM.blocked:
-            return _error(400, "Failed to send messages")
         if retry_key:
             PLATFORM.retry_keys.add((code, retry_key))
-    for message in body["messages"]:
+        # As LINE does: a push to a user who blocked the account is accepted but never arrives.
+        delivered = (code, body["to"]) not in PLATFORM.blocked
+    for message in body["messages"] if delivered else []:
         PLATFORM.say(code, body["to"], "bot", message)
     return JsonResponse({"sentMessages": [{"id": secrets.token_hex(8)} for _m in body["messages"]]})
 
