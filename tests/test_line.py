@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import time
 import uuid
 
 import pytest
@@ -225,6 +226,12 @@ def test_liff_id_token_binds_the_request_to_the_browser(channel, municipality):
     assert response.status_code == 302 and response["Location"] == sign_url
     assert RequestBinding.objects.get().liff_verified_at is not None
     assert client.get(sign_url).status_code == 200
+    # A LIFF-browser token without our nonce is accepted only while fresh.
+    for token, accepted in [(issue_id_token(channel, ALICE, None, issued_at=int(time.time()) - 3600, lifetime=7200),
+                             False), (issue_id_token(channel, ALICE, None), True)]:
+        _liff(client, municipality.code, request)
+        response = client.post(url, {"id_token": token})
+        assert (response.status_code == 302 and response["Location"] == sign_url) is accepted
     # The nonce is spent: the same token cannot be posted again.
     again = client.post(url, {"id_token": issue_id_token(channel, ALICE, nonce)}, follow=True)
     assert "本人確認ができませんでした" in again.content.decode()

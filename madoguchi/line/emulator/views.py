@@ -183,10 +183,14 @@ def _login_secret(login_channel_id: str) -> tuple[str, bytes] | None:
     return channel.municipality.code, credentials(channel.municipality.code).channel_secret.encode()
 
 
-def issue_id_token(channel: LineChannel, user_id: str, nonce: str, lifetime: int = 3600) -> str:
-    now = int(time.time())
+def issue_id_token(channel: LineChannel, user_id: str, nonce: str | None, lifetime: int = 3600,
+                   issued_at: int | None = None) -> str:
+    """A LINE Login ID token; without `nonce` it is like the ones the LIFF browser obtains itself."""
+    now = issued_at or int(time.time())
     claims = {"iss": ISSUER, "sub": user_id, "aud": channel.login_channel_id, "exp": now + lifetime, "iat": now,
-              "nonce": nonce, "amr": ["linesso"], "name": "デモ利用者"}
+              "amr": ["linesso"], "name": "デモ利用者"}
+    if nonce is not None:
+        claims["nonce"] = nonce
     signing_input = _b64(b'{"alg":"HS256","typ":"JWT"}') + "." + _b64(json.dumps(claims).encode())
     key = credentials(channel.municipality.code).channel_secret.encode()
     return signing_input + "." + _b64(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())
@@ -215,7 +219,7 @@ def verify_id_token(http_request):
         return _invalid("Invalid IdToken Audience.")
     if claims.get("exp", 0) < time.time():
         return _invalid("IdToken expired.")
-    if http_request.POST.get("nonce") and claims.get("nonce") != http_request.POST["nonce"]:
+    if "nonce" in http_request.POST and claims.get("nonce") != http_request.POST["nonce"]:
         return _invalid("Invalid IdToken Nonce.")
     return JsonResponse(claims)
 
