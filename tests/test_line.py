@@ -378,3 +378,34 @@ def test_housekeeping_handles_events_whose_task_was_lost(channel, municipality):
     assert WebhookEvent.objects.get().outcome == EventOutcome.HANDLED
     assert "どの証明書" in last(municipality.code, ALICE)["text"]
     assert process_stale() == 0
+
+
+@pytest.mark.parametrize("certificate", ["住民票の写し", "住民票記載事項証明書", "印鑑登録証明書", "戸籍全部事項証明書",
+                                         "戸籍個人事項証明書", "戸籍の附票の写し", "課税(非課税)・所得証明書"])
+def test_every_certificate_type_survives_nonsense_at_each_step(channel, municipality, certificate):
+    code = municipality.code
+    tap(code, ALICE, "a=start")
+    first = True
+    while "template" not in last(code, ALICE):
+        question = last(code, ALICE)
+        choices = [label for label in buttons(question) if label not in {"やり直す", "やめる"}]
+        say(code, ALICE, "🙂🙂🙂" if choices else "")
+        assert texts(code, ALICE)[-2] in {"ボタンから選んでください。", "文字で入力してください。"}
+        assert last(code, ALICE) == question  # the same question again, nothing lost
+        if choices:
+            press(code, ALICE, certificate if first else choices[0])
+        else:
+            say(code, ALICE, "窓口 太郎")
+        first = False
+    request = CertificateRequest.objects.get()
+    assert request.get_certificate_type_display() == certificate and request.channel == "line"
+
+
+def test_status_lists_only_this_users_requests(channel, municipality):
+    say(municipality.code, BOB, "申請状況")
+    assert "申請された証明書はありません" in last(municipality.code, BOB)["text"]
+    apply_residence(municipality.code, ALICE)
+    say(municipality.code, ALICE, "申請状況")
+    assert "住民票の写し 受付前: 入力中" in last(municipality.code, ALICE)["text"]
+    say(municipality.code, BOB, "申請状況")
+    assert "申請された証明書はありません" in last(municipality.code, BOB)["text"]

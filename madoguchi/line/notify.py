@@ -8,6 +8,8 @@ notice (409) should a retry follow a push whose answer was lost.
 import uuid
 
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from linebot.v3.messaging import ApiException, Message, PushMessageRequest
 
 from madoguchi.applications.models import CertificateRequest
@@ -19,10 +21,11 @@ from .conversation import postback, text
 from .models import LineChannel, LineUser, RequestBinding
 
 RETRY_KEY_NAMESPACE = uuid.UUID("5b0c1f9e-3f0e-4d55-9a57-6d61646f6775")
-CONSENT_TEXT = ("LINEアカウントとマイナンバーカードで確認した住民情報を連携しますか?"
-                "連携すると、次回から申請状況をLINEで確認しやすくなります。"
-                "連携する情報は住民情報との対応だけで、マイナンバー(個人番号)は保存しません。"
-                "いつでも「連携解除」と送ると解除できます。")
+CONSENT_TEXT = gettext_lazy(
+    "LINEアカウントとマイナンバーカードで確認した住民情報を連携しますか?"
+    "連携すると、次回から申請状況をLINEで確認しやすくなります。"
+    "連携する情報は住民情報との対応だけで、マイナンバー(個人番号)は保存しません。"
+    "いつでも「連携解除」と送ると解除できます。")
 
 
 class LineNoticeChannel:
@@ -44,8 +47,9 @@ class LineNoticeChannel:
                                        for n in range(1, 6)])]
         messages: list[Message] = [text(notice.body)]
         if notice.subject == "received" and user.resident_id is None and request.resident_id:
-            messages.append(text(CONSENT_TEXT, [("同意して連携する", postback("link", r=str(request.public_id))),
-                                                ("連携しない", postback("nolink"))]))
+            consent = [(_("同意して連携する"), postback("link", r=str(request.public_id))),
+                       (_("連携しない"), postback("nolink"))]
+            messages.append(text(str(CONSENT_TEXT), consent))
         return messages
 
     def send(self, notice: Notice) -> None:
