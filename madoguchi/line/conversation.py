@@ -254,7 +254,8 @@ class Engine:
 
     def _terms(self) -> dict:
         a = self.conversation.answers
-        postage = a.get("postage_class") or _postage_choices(self.municipality, a)[0][0]
+        # With a single postage class the question is skipped and that class is used.
+        postage = a.get("postage_class") or next(iter(_postage_choices(self.municipality, a)), ("", ""))[0]
         return dict(certificate_type=a["certificate_type"], copies=a["copies"], purpose=a["purpose"],
                     purpose_detail=a.get("purpose_detail", ""), postage_class=postage,
                     options={k: a[k] for k in OPTION_KEYS if k in a})
