@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "madoguchi.payments.contrib.sandbox",
     "madoguchi.documents",
     "madoguchi.notifications",
+    "madoguchi.line",
     "madoguchi.operations",
     "madoguchi.web",
     "madoguchi.backoffice",
@@ -155,6 +156,21 @@ PAYMENT_PROVIDER = os.environ.get("MADOGUCHI_PAYMENT_PROVIDER", "sandbox")
 SANDBOX_PAYMENT_SECRET = os.environ.get("MADOGUCHI_SANDBOX_PAYMENT_SECRET", "") or (
     "sandbox-payment:" + SECRET_KEY if (DEBUG or TESTING) else ""
 )
+
+# LINE: each municipality's channel secret and access token come from the environment
+# (MADOGUCHI_LINE_CHANNEL_SECRET_<code>, MADOGUCHI_LINE_ACCESS_TOKEN_<code>; see docs/line.md).
+# With DEBUG the local LINE Platform emulator is mounted under /line-emulator/ and is the default
+# API, so the demo works without LINE; production talks to LINE's hosts.
+LINE_EMULATOR = DEBUG or TESTING
+_LINE_LOCAL = SITE_URL + "/line-emulator"
+LINE_API_BASE_URL = os.environ.get("MADOGUCHI_LINE_API_BASE_URL", _LINE_LOCAL if LINE_EMULATOR else "https://api.line.me")
+LINE_API_DATA_BASE_URL = os.environ.get("MADOGUCHI_LINE_API_DATA_BASE_URL",
+                                        _LINE_LOCAL if LINE_EMULATOR else "https://api-data.line.me")
+LINE_LIFF_URL = os.environ.get("MADOGUCHI_LINE_LIFF_URL", _LINE_LOCAL + "/liff" if LINE_EMULATOR else "https://liff.line.me")
+LINE_LIFF_SDK_URL = os.environ.get("MADOGUCHI_LINE_LIFF_SDK_URL", "/line-emulator/liff-sdk.js" if LINE_EMULATOR
+                                   else "https://static.line-scdn.net/liff/edge/2/sdk.js")
+# A webhook body larger than this is refused before it is read.
+LINE_WEBHOOK_MAX_BODY = int(os.environ.get("MADOGUCHI_LINE_WEBHOOK_MAX_BODY", str(200 * 1024)))
 
 # The PDF font. IPAmj明朝 covers the administrative character set of 住民記録 and 戸籍.
 CERTIFICATE_FONT = os.environ.get("MADOGUCHI_CERTIFICATE_FONT", "/usr/share/fonts/truetype/ipamj/ipamjm.ttf")

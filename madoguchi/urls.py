@@ -9,6 +9,7 @@ urlpatterns = [
     path("payments/", include("madoguchi.payments.urls")),
     path("verify/", include("madoguchi.documents.urls")),
     path("identity/digital-auth-app/", include("madoguchi.identity.contrib.digital_auth_app.urls")),
+    path("line/", include("madoguchi.line.urls")),
     path("admin/", admin.site.urls),
 ]
 if settings.SANDBOX_ENABLED:
@@ -16,3 +17,5 @@ if settings.SANDBOX_ENABLED:
         path("sandbox/jpki/", include("madoguchi.identity.contrib.sandbox.urls")),
         path("sandbox/pay/", include("madoguchi.payments.contrib.sandbox.urls")),
     ]
+if settings.LINE_EMULATOR:
+    urlpatterns.append(path("line-emulator/", include("madoguchi.line.emulator.urls")))

@@ -32,7 +32,7 @@ SIGNING_WINDOW = datetime.timedelta(minutes=15)
 # Drafts and unpaid requests are given up after this long (the resident can start again).
 ABANDON_AFTER = datetime.timedelta(hours=24)
 NOTICE_ON = {State.RECEIVED: "received", State.REJECTED: "rejected", State.REFUNDED: "refunded",
-             State.MAILED: "mailed"}
+             State.ISSUED: "issued", State.MAILED: "mailed", State.COMPLETED: "completed"}
 
 
 class ActionError(Exception):

@@ -7,6 +7,8 @@ by anyone else, or changed after signing, fails. Signing costs tens of milliseco
 is signed once per print batch and a single document is signed when it is downloaded.
 """
 
+import asyncio
+import concurrent.futures
 import datetime
 import functools
 import io
@@ -22,11 +24,12 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
@@ -105,6 +108,17 @@ def _signer(key_id: int, certificate_der: bytes, encrypted_key_pem: bytes) -> si
                                 signing_key=asn1_keys.PrivateKeyInfo.load(pkcs8), cert_registry=None)
 
 
+def _run(coroutine):
+    """Run pyhanko's coroutine to completion, also from a thread whose event loop is running
+    (an ASGI worker, a browser-test driver), where pyhanko's synchronous wrappers would fail."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def sign_pdf(pdf: bytes, municipality: Municipality) -> bytes:
     """The PDF with a PAdES-B-B signature over the whole file by the municipality's active key."""
     key = ensure_signing_key(municipality)
@@ -112,8 +126,8 @@ def sign_pdf(pdf: bytes, municipality: Municipality) -> bytes:
     metadata = signers.PdfSignatureMetadata(field_name=SIGNATURE_FIELD, md_algorithm="sha256",
                                             subfilter=fields.SigSeedSubFilter.PADES,
                                             name=municipality.full_name, location=municipality.full_name)
-    output = signers.PdfSigner(metadata, signer=signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)),
-                                                                 bytes_reserved=SIGNATURE_BYTES)
+    output = _run(signers.PdfSigner(metadata, signer=signer).async_sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)), bytes_reserved=SIGNATURE_BYTES))
     return output.getvalue()
 
 
@@ -131,27 +145,28 @@ def verify_pdf(pdf: bytes) -> SignatureCheck:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         signatures = reader.embedded_signatures
     except (PdfReadError, ValueError, KeyError, TypeError):
-        return SignatureCheck(False, None, None, "PDFとして読み取れません。")
+        return SignatureCheck(False, None, None, _("PDFとして読み取れません。"))
     if len(signatures) != 1:
         return SignatureCheck(False, None, None,
-                              "電子署名がありません。" if not signatures else "電子署名が複数あります。")
+                              _("電子署名がありません。") if not signatures else _("電子署名が複数あります。"))
     signature = signatures[0]
     try:
         signer_der = signature.signer_cert.dump()
     except (ValueError, KeyError, TypeError, AttributeError):
-        return SignatureCheck(False, None, None, "電子署名の形式が正しくありません。")
+        return SignatureCheck(False, None, None, _("電子署名の形式が正しくありません。"))
     key = DocumentSigningKey.objects.select_related("municipality").filter(certificate_der=signer_der).first()
     if key is None:
-        return SignatureCheck(False, None, None, "この電子署名は、当システムの団体の署名鍵によるものではありません。")
+        return SignatureCheck(False, None, None,
+                              _("この電子署名は、当システムの団体の署名鍵によるものではありません。"))
     context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(bytes(key.certificate_der))])
     try:
-        status = validate_pdf_signature(signature, context)
+        status = _run(async_validate_pdf_signature(signature, context))
     except Exception:  # pyhanko raises many types for malformed CMS; all mean "not valid"
-        return SignatureCheck(False, key.municipality, None, "電子署名を検証できません。")
+        return SignatureCheck(False, key.municipality, None, _("電子署名を検証できません。"))
     if not (status.intact and status.valid):
-        return SignatureCheck(False, key.municipality, None, "署名の後に内容が変更されています。")
+        return SignatureCheck(False, key.municipality, None, _("署名の後に内容が変更されています。"))
     if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
-        return SignatureCheck(False, key.municipality, None, "署名の後に内容が追加されています。")
+        return SignatureCheck(False, key.municipality, None, _("署名の後に内容が追加されています。"))
     if not status.trusted:
-        return SignatureCheck(False, key.municipality, None, "署名鍵の証明書を確認できません。")
+        return SignatureCheck(False, key.municipality, None, _("署名鍵の証明書を確認できません。"))
     return SignatureCheck(True, key.municipality, status.signer_reported_dt, "")

@@ -11,6 +11,7 @@ class NoticeStatus(models.TextChoices):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    UNDELIVERABLE = "undeliverable"  # e.g. the LINE user blocked the account: never retried
 
 
 class Notice(models.Model):
@@ -22,7 +23,7 @@ class Notice(models.Model):
     recipient = models.CharField(max_length=254)
     subject = models.CharField(max_length=200)
     body = models.TextField()
-    status = models.CharField(max_length=10, choices=NoticeStatus.choices, default=NoticeStatus.PENDING)
+    status = models.CharField(max_length=13, choices=NoticeStatus.choices, default=NoticeStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     last_error = models.CharField(max_length=500, blank=True)

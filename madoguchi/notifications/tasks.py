@@ -3,11 +3,11 @@
 import datetime
 import logging
 
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from . import channels
 from .models import Notice, NoticeStatus
 
 logger = logging.getLogger(__name__)
@@ -33,9 +33,7 @@ def _claim(notice_id: int) -> Notice | None:
 
 
 def send(notice: Notice) -> None:
-    message = EmailMessage(notice.subject, notice.body, to=[notice.recipient],
-                           headers={"Message-ID": f"<notice-{notice.pk}@madoguchi>"})
-    message.send(fail_silently=False)
+    channels.get(notice.channel).send(notice)
 
 
 @task()
@@ -45,6 +43,9 @@ def deliver_notice(notice_id: int) -> str:
         return "skipped"
     try:
         send(notice)
+    except channels.Undeliverable as exc:
+        Notice.objects.filter(pk=notice.pk).update(status=NoticeStatus.UNDELIVERABLE, last_error=str(exc)[:500])
+        return "undeliverable"
     except Exception as exc:  # any transport failure: retry later
         logger.warning("notice %s failed: %s", notice_id, exc)
         failed = notice.attempts >= MAX_ATTEMPTS

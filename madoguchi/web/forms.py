@@ -1,6 +1,7 @@
 """Resident forms. Every label and error is plain Japanese; choices keep typing to a minimum."""
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from madoguchi.catalog.models import CertificateType
@@ -67,6 +68,17 @@ def options_form_class(certificate_type: str):
         CertificateType.KOSEKI_FUHYO: KosekiOptionsForm,
         CertificateType.TAX: TaxOptionsForm,
     }.get(certificate_type, NoOptionsForm)
+
+
+def options_form(certificate_type: str, data=None, initial=None, today=None) -> forms.Form:
+    """The options form for a certificate type, as the web wizard and the LINE conversation ask it."""
+    form_class = options_form_class(certificate_type)
+    kwargs = {}
+    if form_class is TaxOptionsForm:
+        today = today or timezone.localdate()
+        # Tax certificates of a fiscal year become available in June.
+        kwargs["current_fiscal_year"] = today.year if today.month >= 6 else today.year - 1
+    return form_class(data, initial=initial, **kwargs)
 
 
 class CopiesPurposeForm(Form):

@@ -81,12 +81,7 @@ def apply_type(http_request, code):
 
 
 def _options_form(data, post=None):
-    form_class = forms.options_form_class(data["certificate_type"])
-    kwargs = {}
-    if form_class is forms.TaxOptionsForm:
-        today = timezone.localdate()
-        kwargs["current_fiscal_year"] = today.year if today.month >= 6 else today.year - 1
-    return form_class(post, initial=data.get("options"), **kwargs)
+    return forms.options_form(data["certificate_type"], post, initial=data.get("options"))
 
 
 @require_http_methods(["GET", "POST"])

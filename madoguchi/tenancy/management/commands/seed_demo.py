@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from madoguchi.identity.contrib.sandbox.card import DEMO_PIN, ensure_authority, issue_card
+from madoguchi.line.models import LineChannel
 from madoguchi.registry.models import Resident
 from madoguchi.registry.synthetic import generate_replica, hard_cases
 from madoguchi.tenancy.models import Municipality, Role, Staff
@@ -48,6 +49,8 @@ class Command(BaseCommand):
                     staff.set_password(DEMO_PASSWORD)
                     staff.save()
         ensure_authority()
+        LineChannel.objects.get_or_create(municipality=municipality, defaults=dict(
+            channel_id="2000000001", login_channel_id="2000000002", liff_id="2000000002-demo"))
         cases = hard_cases(list(Resident.objects.for_municipality(municipality).select_related("household")))
         for resident in cases.values():
             issue_card(resident)
@@ -63,6 +66,8 @@ class Command(BaseCommand):
         out(f"  Resident pages : {base}/m/{municipality.code}/")
         out(f"  Status page    : {base}/m/{municipality.code}/status/")
         out(f"  Back office    : {base}/office/")
+        if settings.LINE_EMULATOR:
+            out(f"  LINE (emulator): {base}/line-emulator/chat/{municipality.code}/")
         out("")
         out(f"Staff sign-in (password {DEMO_PASSWORD}, then the 6-digit code from an authenticator app):")
         for role, secret in DEMO_TOTP_SECRETS.items():

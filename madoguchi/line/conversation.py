@@ -1,0 +1,331 @@
+"""The conversation engine: a procedure is data (its steps), the state is a `Conversation` row.
+
+Each step asks one question, offers its answers as quick-reply buttons where the answers are known,
+and validates the answer with the same form field the web wizard uses, so the rules live in one
+place (`madoguchi.web.forms`, `madoguchi.catalog`). 「やり直す」 and 「やめる」 work at every step.
+"""
+
+import datetime
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms as django_forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from linebot.v3.messaging import (
+    ButtonsTemplate,
+    Message,
+    PostbackAction,
+    QuickReply,
+    QuickReplyItem,
+    TemplateMessage,
+    TextMessage,
+    URIAction,
+)
+
+from madoguchi.applications import actions
+from madoguchi.catalog import services as catalog
+from madoguchi.catalog.models import CertificateType, PostageClass
+from madoguchi.tenancy.models import Municipality
+from madoguchi.web import forms
+
+from .models import Conversation, LineChannel, LineUser, RequestBinding
+
+PROCEDURE = "certificate_request"
+# A conversation untouched for this long is greeted before it continues.
+RESUME_AFTER = datetime.timedelta(minutes=30)
+RESTART, QUIT = gettext_lazy("やり直す"), gettext_lazy("やめる")
+YES_NO = [("1", gettext_lazy("はい")), ("", gettext_lazy("いいえ"))]
+LABEL_MAX = 20  # quick-reply label limit of the Messaging API
+
+Answers = dict
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    question: str
+    # The web form field that validates the answer.
+    field: Callable[[Municipality, Answers], django_forms.Field]
+    # Answer buttons; None means the answer is typed.
+    choices: Callable[[Municipality, Answers], list[tuple[str, str]]] | None = None
+    when: Callable[[Municipality, Answers], bool] = lambda m, a: True
+
+
+def _options_field(name: str) -> Callable[[Municipality, Answers], django_forms.Field]:
+    return lambda m, a: forms.options_form(a["certificate_type"]).fields[name]
+
+
+def _has_option(name: str, extra: Callable[[Answers], bool] = lambda a: True):
+    return lambda m, a: name in forms.options_form(a["certificate_type"]).fields and extra(a)
+
+
+def _field_choices(field_of):
+    return lambda m, a: [(str(v), str(label)) for v, label in field_of(m, a).choices]
+
+
+def _postage_choices(m: Municipality, a: Answers) -> list[tuple[str, str]]:
+    return [(p.code, f"{p.name}({p.amount}円)")
+            for p in PostageClass.objects.for_municipality(m).order_by("amount")]
+
+
+def _postage_field(m: Municipality, a: Answers) -> django_forms.Field:
+    return django_forms.ChoiceField(choices=_postage_choices(m, a))
+
+
+def _copies_field(name: str):
+    return lambda m, a: forms.CopiesPurposeForm().fields[name]
+
+
+def _type_field(m: Municipality, a: Answers) -> django_forms.Field:
+    return forms.CertificateTypeForm().fields["certificate_type"]
+
+
+STEPS: list[Step] = [
+    Step("certificate_type", gettext_lazy("どの証明書が必要ですか?"), _type_field, _field_choices(_type_field)),
+    Step("scope", gettext_lazy("証明が必要なのはどなたですか?"), _options_field("scope"),
+         _field_choices(_options_field("scope")), _has_option("scope")),
+    Step("members", gettext_lazy("必要な人の氏名を入力してください(例: 山田 花子、山田 一郎)。"),
+         _options_field("members"), None, _has_option("members", lambda a: a.get("scope") == "partial")),
+    Step("show_relationship", gettext_lazy("世帯主の氏名と続柄を記載しますか?"), _options_field("show_relationship"),
+         lambda m, a: YES_NO, _has_option("show_relationship")),
+    Step("show_honseki",
+         gettext_lazy("本籍と筆頭者を記載しますか?(自動車の登録やパスポートの申請などで必要な場合のみ)"),
+         _options_field("show_honseki"), lambda m, a: YES_NO, _has_option("show_honseki")),
+    Step("honseki", gettext_lazy("本籍を入力してください(例: 東京都窓口市本町一丁目2番地)。"),
+         _options_field("honseki"), None, _has_option("honseki")),
+    Step("koseki_head", gettext_lazy("筆頭者の氏名を入力してください。"), _options_field("koseki_head"), None,
+         _has_option("koseki_head")),
+    Step("fiscal_year", gettext_lazy("どの年度の証明書が必要ですか?"), _options_field("fiscal_year"),
+         _field_choices(_options_field("fiscal_year")), _has_option("fiscal_year")),
+    Step("copies", gettext_lazy("何通必要ですか?"), _copies_field("copies"), _field_choices(_copies_field("copies"))),
+    Step("purpose", gettext_lazy("使いみちを選んでください。"), _copies_field("purpose"),
+         _field_choices(_copies_field("purpose"))),
+    Step("purpose_detail", gettext_lazy("使いみちを入力してください。"), _copies_field("purpose_detail"), None,
+         lambda m, a: a.get("purpose") == "other"),
+    Step("postage_class", gettext_lazy("郵送方法を選んでください。"), _postage_field, _postage_choices,
+         lambda m, a: len(_postage_choices(m, a)) > 1),
+]
+STEP_BY_KEY = {s.key: s for s in STEPS}
+CONFIRM = "confirm"
+OPTION_KEYS = ["scope", "members", "show_relationship", "show_honseki", "honseki", "koseki_head", "fiscal_year"]
+
+
+@dataclass(frozen=True)
+class Input:
+    """What the user did: typed `text`, or tapped a postback button carrying `data`."""
+
+    text: str = ""
+    data: dict | None = None
+
+
+def postback(action: str, **params: str) -> str:
+    return urllib.parse.urlencode({"a": action, **params})
+
+
+def parse_postback(data: str) -> dict:
+    parsed = urllib.parse.parse_qs(data[:300], keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def quick(items: list[tuple[str, str]]) -> QuickReply:
+    return QuickReply(items=[QuickReplyItem(action=PostbackAction(label=str(label)[:LABEL_MAX], data=data,
+                                                                  displayText=str(label)))
+                             for label, data in items[:13]])
+
+
+def text(body: str, items: list[tuple[str, str]] | None = None) -> TextMessage:
+    return TextMessage(text=body[:5000], quickReply=quick(items) if items else None)
+
+
+def _controls() -> list[tuple[str, str]]:
+    return [(str(RESTART), postback("restart")), (str(QUIT), postback("quit"))]
+
+
+class Engine:
+    """Runs one user's input against their conversation. The caller holds the LineUser row lock."""
+
+    def __init__(self, channel: LineChannel, user: LineUser):
+        self.channel = channel
+        self.municipality = channel.municipality
+        self.user = user
+        self.conversation = Conversation.objects.filter(line_user=user).first()
+
+    # --- entry ------------------------------------------------------------------------------------
+
+    def handle(self, given: Input) -> list[Message]:
+        now = timezone.now()
+        action = (given.data or {}).get("a", "")
+        typed = given.text.strip()
+        if action == "quit" or typed == str(QUIT):
+            return self.quit()
+        if action == "restart" or typed == str(RESTART):
+            return self.start(fresh=True)
+        if action == "start" or typed in {"証明書の申請", "申請", "しんせい"}:
+            return self.start(fresh=False)
+        if self.conversation is None:
+            return [text(_("「証明書の申請」と送るか、メニューから選ぶと、証明書の申請を始められます。"),
+                         [(_("証明書の申請"), postback("start"))])]
+        if self.conversation.updated_at < now - RESUME_AFTER and action != "answer":
+            self._touch()
+            return [text(_("おかえりなさい。前回の申請の続きから再開します。")), self.ask()]
+        if self.conversation.step == CONFIRM:
+            return self.confirm(action, typed)
+        return self.answer(given)
+
+    def start(self, *, fresh: bool) -> list[Message]:
+        if self.conversation and not fresh:
+            self._touch()
+            return [text(_("申請の途中です。続きから再開します。最初からにするときは「やり直す」を押してください。")),
+                    self.ask()]
+        self.conversation, _created = Conversation.objects.update_or_create(
+            line_user=self.user, defaults=dict(municipality=self.municipality, procedure=PROCEDURE,
+                                               step=STEPS[0].key, answers={}, updated_at=timezone.now()))
+        return [text(_("証明書の申請を始めます。ボタンを押して答えてください。"
+                       "途中で「やり直す」「やめる」もできます。")), self.ask()]
+
+    def quit(self) -> list[Message]:
+        if self.conversation:
+            self.conversation.delete()
+            self.conversation = None
+        return [text(_("申請をやめました。またいつでも「証明書の申請」からどうぞ。"),
+                     [(_("証明書の申請"), postback("start"))])]
+
+    # --- steps ------------------------------------------------------------------------------------
+
+    def _touch(self) -> None:
+        self.conversation.updated_at = timezone.now()
+        self.conversation.save(update_fields=["step", "answers", "updated_at"])
+
+    def ask(self) -> Message:
+        c = self.conversation
+        if c.step == CONFIRM:
+            return self.summary()
+        step = STEP_BY_KEY[c.step]
+        if step.choices is None:
+            return text(str(step.question) + "\n" + _("(文字で入力してください)"), _controls())
+        buttons = [(label, postback("answer", s=step.key, v=value))
+                   for value, label in step.choices(self.municipality, c.answers)]
+        return text(str(step.question), buttons + _controls())
+
+    def answer(self, given: Input) -> list[Message]:
+        c = self.conversation
+        step = STEP_BY_KEY[c.step]
+        data = given.data or {}
+        if data:
+            if data.get("a") != "answer" or data.get("s") != step.key:
+                return [text(_("そのボタンは前の質問のものです。いまの質問に答えてください。")), self.ask()]
+            raw = data.get("v", "")
+            if step.choices is not None and raw not in {v for v, _label in step.choices(self.municipality, c.answers)}:
+                return [text(_("ボタンから選んでください。")), self.ask()]
+        elif step.choices is not None:
+            # A typed label counts as pressing its button; anything else is asked again.
+            labels = {label: value for value, label in step.choices(self.municipality, c.answers)}
+            if given.text.strip() not in labels:
+                return [text(_("ボタンから選んでください。")), self.ask()]
+            raw = labels[given.text.strip()]
+        else:
+            raw = given.text.strip()
+            if not raw:  # a typed step is only asked when its answer is needed
+                return [text(_("文字で入力してください。")), self.ask()]
+        try:
+            value = step.field(self.municipality, c.answers).clean(raw)
+        except ValidationError as exc:
+            return [text(" ".join(str(m) for m in exc.messages) or _("入力内容を確認してください。")), self.ask()]
+        if step.key == "certificate_type" and c.answers.get("certificate_type") != value:
+            c.answers = {}
+        c.answers[step.key] = value
+        c.step = self._next_after(step.key)
+        self._touch()
+        return [self.ask()]
+
+    def _next_after(self, key: str) -> str:
+        keys = [s.key for s in STEPS]
+        for step in STEPS[keys.index(key) + 1:]:
+            if step.when(self.municipality, self.conversation.answers):
+                return step.key
+        return CONFIRM
+
+    # --- confirm ----------------------------------------------------------------------------------
+
+    def _terms(self) -> dict:
+        a = self.conversation.answers
+        # With a single postage class the question is skipped and that class is used.
+        postage = a.get("postage_class") or next(iter(_postage_choices(self.municipality, a)), ("", ""))[0]
+        return dict(certificate_type=a["certificate_type"], copies=a["copies"], purpose=a["purpose"],
+                    purpose_detail=a.get("purpose_detail", ""), postage_class=postage,
+                    options={k: a[k] for k in OPTION_KEYS if k in a})
+
+    def _validate(self) -> tuple[str, str] | None:
+        """The web forms' whole-form rules over the collected answers: (step to ask again, message)."""
+        terms = self._terms()
+        options = forms.options_form(terms["certificate_type"], {
+            k: v for k, v in terms["options"].items() if v not in (False, None)})
+        if not options.is_valid():
+            field, errors = next(iter(options.errors.items()))
+            return (field if field in STEP_BY_KEY else STEPS[0].key), " ".join(errors)
+        copies = forms.CopiesPurposeForm({k: terms[k] for k in ("copies", "purpose", "purpose_detail")})
+        if not copies.is_valid():
+            field, errors = next(iter(copies.errors.items()))
+            return (field if field in STEP_BY_KEY else "copies"), " ".join(errors)
+        return None
+
+    def summary(self) -> Message:
+        terms = self._terms()
+        try:
+            q = catalog.quote(self.municipality, terms["certificate_type"], terms["copies"], terms["postage_class"],
+                              timezone.localdate())
+        except catalog.CatalogError as exc:
+            return text(str(exc), _controls())
+        lines = [_("この内容で申請しますか?"),
+                 _("証明書: {label} {n}通").format(label=CertificateType(terms["certificate_type"]).label,
+                                                  n=terms["copies"]),
+                 _("使いみち: {p}").format(p=dict(catalog.PURPOSES).get(terms["purpose"], "")
+                                        if terms["purpose"] != "other" else terms["purpose_detail"]),
+                 _("手数料 {fee}円 + 郵便料 {postage}円 = 合計 {total}円").format(
+                     fee=q.fee_total, postage=q.postage_amount, total=q.total),
+                 _("証明書は住民登録の住所へ郵送します。")]
+        return text("\n".join(lines), [(_("申請する"), postback("confirm"))] + _controls())
+
+    def confirm(self, action: str, typed: str) -> list[Message]:
+        if action != "confirm" and typed != _("申請する"):
+            return [text(_("ボタンから選んでください。")), self.ask()]
+        problem = self._validate()
+        if problem:
+            self.conversation.step = problem[0]
+            self._touch()
+            return [text(problem[1]), self.ask()]
+        try:
+            request = actions.create_draft(self.municipality, channel="line", **self._terms())
+        except actions.ActionError as exc:
+            return [text(str(exc)), self.ask()]
+        RequestBinding.objects.create(municipality=self.municipality, request=request, line_user=self.user)
+        self.conversation.delete()
+        self.conversation = None
+        return [TemplateMessage(
+            altText=_("申請の続き: マイナンバーカードで署名して、お支払いへ進んでください。"),
+            template=ButtonsTemplate(
+                text=_("申請内容を保存しました。次にマイナンバーカードで署名して、お支払いへ進んでください。"),
+                actions=[URIAction(label=_("署名とお支払いへ"), uri=liff_url(self.channel, request.public_id))]))]
+
+
+def liff_url(channel: LineChannel, public_id) -> str:
+    """LIFF opens `<endpoint URL>/r/<id>/` inside LINE (the LIFF app's endpoint is /line/<code>/liff)."""
+    return f"{settings.LINE_LIFF_URL}/{channel.liff_id}/r/{public_id}/"
+
+
+def status_messages(user: LineUser) -> list[Message]:
+    bindings = (RequestBinding.objects.filter(line_user=user).select_related("request")
+                .order_by("-created_at")[:3])
+    if not bindings:
+        return [text(_("このLINEから申請された証明書はありません。"), [(_("証明書の申請"), postback("start"))])]
+    lines = [_("最近の申請の状況です。")]
+    for b in bindings:
+        r = b.request
+        number = r.formatted_reception_number or _("受付前")
+        lines.append(f"{r.get_certificate_type_display()} {number}: {r.get_state_display()}")
+    return [text("\n".join(lines))]

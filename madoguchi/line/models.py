@@ -1,0 +1,126 @@
+"""A municipality's LINE official account, its friends, conversations and the webhook inbox."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from madoguchi.applications.models import CertificateRequest
+from madoguchi.registry.models import Resident
+from madoguchi.tenancy.models import Municipality, TenantQuerySet
+
+
+class LineChannel(models.Model):
+    """Each municipality connects its own channels; secrets stay in the environment (see docs/line.md)."""
+
+    municipality = models.OneToOneField(Municipality, on_delete=models.PROTECT, related_name="line_channel")
+    # The Messaging API channel of the official account (webhook, reply, push).
+    channel_id = models.CharField(_("Messaging APIチャネルID"), max_length=20)
+    # The LINE Login channel that holds the LIFF app: the audience of LIFF ID tokens.
+    login_channel_id = models.CharField(_("LINEログインチャネルID"), max_length=20)
+    liff_id = models.CharField(_("LIFF ID"), max_length=60)
+    active = models.BooleanField(_("有効"), default=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("LINEチャネル")
+        verbose_name_plural = _("LINEチャネル")
+
+    def __str__(self) -> str:
+        return f"{self.municipality} {self.channel_id}"
+
+
+class EventOutcome(models.TextChoices):
+    PENDING = "pending"
+    HANDLED = "handled"
+    IGNORED = "ignored"  # an event type we do not act on
+    FAILED = "failed"
+
+
+class WebhookEvent(models.Model):
+    """The inbox: every accepted event once, keyed by LINE's webhookEventId, so redeliveries are no-ops."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    event_id = models.CharField(max_length=64)
+    event_type = models.CharField(max_length=40)
+    redelivery = models.BooleanField(default=False)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=EventOutcome.choices, default=EventOutcome.PENDING)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "event_id"], name="line_event_once")]
+
+
+class LineUser(models.Model):
+    """A LINE user as this municipality's account sees them (user ids differ per provider)."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    user_id = models.CharField(max_length=40)
+    following = models.BooleanField(default=True)
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    # Set only after a JPKI-verified request and the resident's consent; cleared by 「連携解除」.
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, null=True, blank=True)
+    linked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "user_id"], name="line_user_once")]
+
+
+class Conversation(models.Model):
+    """Where a user is in a procedure. In the database, so any web or worker process can continue it."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    line_user = models.OneToOneField(LineUser, on_delete=models.CASCADE, related_name="conversation")
+    procedure = models.CharField(max_length=40)
+    step = models.CharField(max_length=40)
+    answers = models.JSONField(default=dict)
+    updated_at = models.DateTimeField()
+
+    objects = TenantQuerySet.as_manager()
+
+
+class RequestBinding(models.Model):
+    """The request started in the chat belongs to this LINE user; LIFF proves it before signing."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    request = models.OneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="line_binding")
+    line_user = models.ForeignKey(LineUser, on_delete=models.PROTECT, related_name="bindings")
+    created_at = models.DateTimeField(auto_now_add=True)
+    liff_verified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+
+class FriendDaily(models.Model):
+    """KPI: follow and unfollow events per day per municipality."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    day = models.DateField()
+    follows = models.PositiveIntegerField(default=0)
+    unfollows = models.PositiveIntegerField(default=0)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "day"], name="line_friend_day_once")]
+
+
+class SatisfactionAnswer(models.Model):
+    """KPI: the resident's 1–5 answer after 完了; the first answer per request counts."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    request = models.OneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="satisfaction")
+    score = models.PositiveSmallIntegerField()
+    answered_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5),
+                                              name="line_satisfaction_1_to_5")]

@@ -1,0 +1,178 @@
+"""Working through the webhook inbox: one event at a time per user, each event once."""
+
+import datetime
+import logging
+import uuid
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tasks import task
+from linebot.v3.messaging import Message, ReplyMessageRequest
+
+from madoguchi.applications.models import State
+
+from . import conversation
+from .channel import messaging_api
+from .conversation import Input, parse_postback, postback, text
+from .models import (
+    EventOutcome,
+    FriendDaily,
+    LineChannel,
+    LineUser,
+    RequestBinding,
+    SatisfactionAnswer,
+    WebhookEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@task()
+def process_events(municipality_id: int, event_ids: list[str]) -> int:
+    channel = LineChannel.objects.select_related("municipality").get(municipality_id=municipality_id)
+    handled = 0
+    for event_id in event_ids:
+        replies: list[Message] = []
+        reply_token = ""
+        with transaction.atomic():
+            event = (WebhookEvent.objects.select_for_update()
+                     .filter(municipality_id=municipality_id, event_id=event_id).first())
+            if event is None or event.processed_at is not None:
+                continue  # a redelivery, or another worker got it first
+            try:
+                with transaction.atomic():
+                    outcome, replies = handle_event(channel, event.payload)
+            except Exception:
+                logger.exception("LINE event %s failed", event_id)
+                outcome, replies = EventOutcome.FAILED, []
+            event.outcome = outcome
+            event.processed_at = timezone.now()
+            event.save(update_fields=["outcome", "processed_at"])
+            reply_token = event.payload.get("replyToken", "")
+        if replies and reply_token:
+            reply(channel, reply_token, replies)
+        handled += 1
+    return handled
+
+
+def process_stale(older_than: datetime.timedelta = datetime.timedelta(minutes=2), limit: int = 500) -> int:
+    """Safety net run by housekeeping: events still pending after `older_than` (a lost task, a worker
+    that died mid-way) are handled now; handling is idempotent per event."""
+    cutoff = timezone.now() - older_than
+    pending = (WebhookEvent.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+               .order_by("id").values_list("municipality_id", "event_id")[:limit])
+    by_municipality: dict[int, list[str]] = {}
+    for municipality_id, event_id in pending:
+        by_municipality.setdefault(municipality_id, []).append(event_id)
+    return sum(process_events.call(m, ids) for m, ids in by_municipality.items())
+
+
+def reply(channel: LineChannel, reply_token: str, messages: list[Message]) -> None:
+    """A reply token is single-use and short-lived: a failed reply is logged, not retried."""
+    try:
+        with messaging_api(channel) as api:
+            api.reply_message(ReplyMessageRequest(replyToken=reply_token, messages=messages[:5]))
+    except Exception as exc:
+        logger.warning("LINE reply failed for %s: %s", channel.municipality.code, exc)
+
+
+def _user(channel: LineChannel, user_id: str) -> LineUser:
+    """The user row, locked: events of one user are handled one after another across processes."""
+    user, _created = LineUser.objects.get_or_create(municipality=channel.municipality, user_id=user_id)
+    return LineUser.objects.select_for_update().get(pk=user.pk)
+
+
+def _count_friend(channel: LineChannel, field: str) -> None:
+    day = timezone.localdate()
+    FriendDaily.objects.get_or_create(municipality=channel.municipality, day=day)
+    FriendDaily.objects.filter(municipality=channel.municipality, day=day).update(**{field: F(field) + 1})
+
+
+def handle_event(channel: LineChannel, event: dict) -> tuple[str, list[Message]]:
+    kind = event.get("type")
+    source = event.get("source") or {}
+    user_id = source.get("userId") if source.get("type") == "user" else None
+    if kind not in {"follow", "unfollow", "message", "postback"} or not isinstance(user_id, str) or not user_id:
+        return EventOutcome.IGNORED, []
+    user = _user(channel, user_id[:40])
+    if kind == "unfollow":
+        user.following = False
+        user.blocked_at = timezone.now()
+        user.save(update_fields=["following", "blocked_at"])
+        _count_friend(channel, "unfollows")
+        return EventOutcome.HANDLED, []
+    if kind == "follow":
+        user.following = True
+        user.blocked_at = None
+        user.save(update_fields=["following", "blocked_at"])
+        _count_friend(channel, "follows")
+        return EventOutcome.HANDLED, [text(
+            _("{name}の公式アカウントです。友だち追加ありがとうございます。"
+              "住民票の写しなどの証明書を、LINEから申請して郵送で受け取れます。").format(
+                name=channel.municipality.full_name), [(_("証明書の申請"), postback("start"))])]
+    if kind == "message":
+        message = event.get("message") or {}
+        if message.get("type") != "text":
+            return EventOutcome.HANDLED, [text(_("文字かボタンでお答えください。"))]
+        given = Input(text=str(message.get("text", ""))[:500])
+    else:
+        given = Input(data=parse_postback(str((event.get("postback") or {}).get("data", ""))))
+    return EventOutcome.HANDLED, dispatch(channel, user, given)
+
+
+def dispatch(channel: LineChannel, user: LineUser, given: Input) -> list[Message]:
+    action = (given.data or {}).get("a", "")
+    typed = given.text.strip()
+    if action == "survey":
+        return answer_survey(user, given.data)
+    if action in {"link", "nolink"}:
+        return link(user, given.data) if action == "link" else [text(_("連携しませんでした。"))]
+    if typed == "連携解除":
+        return unlink(user)
+    if typed == "申請状況" or action == "status":
+        return conversation.status_messages(user)
+    return conversation.Engine(channel, user).handle(given)
+
+
+def _own_request(user: LineUser, data: dict):
+    try:
+        public_id = uuid.UUID(data.get("r", ""))
+    except ValueError:
+        return None
+    binding = (RequestBinding.objects.filter(line_user=user, request__public_id=public_id)
+               .select_related("request").first())
+    return binding.request if binding else None
+
+
+def answer_survey(user: LineUser, data: dict) -> list[Message]:
+    request = _own_request(user, data)
+    score = data.get("v", "")
+    if request is None or request.state != State.COMPLETED or score not in {"1", "2", "3", "4", "5"}:
+        return [text(_("このアンケートには回答できません。"))]
+    _answer, created = SatisfactionAnswer.objects.get_or_create(
+        request=request, defaults=dict(municipality=request.municipality, score=int(score)))
+    if not created:
+        return [text(_("この申請のアンケートにはすでに回答いただいています。ありがとうございました。"))]
+    return [text(_("ご回答ありがとうございました。今後のサービス改善に役立てます。"))]
+
+
+def link(user: LineUser, data: dict) -> list[Message]:
+    """Only a request whose signer the JPKI check matched to the replica can link the account."""
+    request = _own_request(user, data)
+    if request is None or request.resident_id is None or not hasattr(request, "evidence"):
+        return [text(_("連携できませんでした。マイナンバーカードで署名した申請からのみ連携できます。"))]
+    user.resident_id = request.resident_id
+    user.linked_at = timezone.now()
+    user.save(update_fields=["resident", "linked_at"])
+    return [text(_("LINEアカウントと住民情報を連携しました。解除するときは「連携解除」と送ってください。"))]
+
+
+def unlink(user: LineUser) -> list[Message]:
+    if user.resident_id is None:
+        return [text(_("連携している住民情報はありません。"))]
+    user.resident = None
+    user.linked_at = None
+    user.save(update_fields=["resident", "linked_at"])
+    return [text(_("LINEアカウントと住民情報の連携を解除しました。"))]

@@ -1,0 +1,71 @@
+"""Notice channels: e-mail here, LINE registered by the `line` app. Each channel decides whom a
+request's notice goes to, renders it, and sends it."""
+
+from typing import Protocol
+
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy as _
+
+from madoguchi.applications.models import CertificateRequest
+
+from .models import Notice
+
+
+class Undeliverable(Exception):
+    """The recipient cannot be reached (e.g. blocked the account): the notice is dropped, not retried."""
+
+
+class NoticeChannel(Protocol):
+    name: str
+    kinds: frozenset[str]
+
+    def recipient(self, request: CertificateRequest) -> str: ...
+
+    def render(self, request: CertificateRequest, kind: str, extra: dict) -> tuple[str, str]: ...
+
+    def send(self, notice: Notice) -> None: ...
+
+
+SUBJECTS = {
+    "received": _("【{municipality}】証明書の申請を受け付けました"),
+    "rejected": _("【{municipality}】証明書の申請を却下しました"),
+    "refunded": _("【{municipality}】手数料を返金しました"),
+    "partially_refunded": _("【{municipality}】手数料の一部を返金しました"),
+    "mailed": _("【{municipality}】証明書を発送しました"),
+}
+
+
+class EmailChannel:
+    name = "email"
+    kinds = frozenset(SUBJECTS)
+
+    def recipient(self, request: CertificateRequest) -> str:
+        return request.notice_email  # opt-in on the web
+
+    def render(self, request: CertificateRequest, kind: str, extra: dict) -> tuple[str, str]:
+        return (str(SUBJECTS[kind]).format(municipality=request.municipality.name),
+                render_to_string(f"notifications/{kind}.txt", {"r": request, "m": request.municipality, **extra}))
+
+    def send(self, notice: Notice) -> None:
+        message = EmailMessage(notice.subject, notice.body, to=[notice.recipient],
+                               headers={"Message-ID": f"<notice-{notice.pk}@madoguchi>"})
+        message.send(fail_silently=False)
+
+
+_CHANNELS: dict[str, NoticeChannel] = {}
+
+
+def register(channel: NoticeChannel) -> None:
+    _CHANNELS[channel.name] = channel
+
+
+def get(name: str) -> NoticeChannel:
+    return _CHANNELS[name]
+
+
+def registered() -> list[NoticeChannel]:
+    return list(_CHANNELS.values())
+
+
+register(EmailChannel())
