@@ -3,7 +3,8 @@
 The fake is a real HTTP server on 127.0.0.1 speaking the protocol of the published API reference:
 private_key_jwt client authentication, client-credentials token, sign transaction over a DigestInfo,
 the authorization endpoint (where the "resident" signs with a virtual card), the authorization code
-exchange with PKCE, an RS256 ID token with the nonce, the JWKS, and the sign result.
+exchange with PKCE, an RS256 ID token with the nonce, the JWKS, and the sign result as a compact JWE
+(RSA-OAEP-256, A256GCM) to the client's encryption key.
 """
 
 import base64
@@ -16,10 +17,12 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
@@ -51,10 +54,31 @@ def jwk(key: rsa.RSAPublicKey, kid: str) -> dict:
             "e": b64url(as_bytes(numbers.e))}
 
 
+def encrypt_jwe(plaintext: bytes, key: rsa.RSAPublicKey, alg: str = "RSA-OAEP-256", enc: str = "A256GCM",
+                **header) -> str:
+    """A compact JWE (RFC 7516) as the service makes it: RSA-OAEP key transport, AES-GCM content."""
+    digest = {"RSA-OAEP-256": hashes.SHA256, "RSA-OAEP": hashes.SHA1}[alg]
+    cek = secrets.token_bytes({"A256GCM": 32, "A128GCM": 16}[enc])
+    protected = b64url(json.dumps({"alg": alg, "enc": enc, **header}).encode())
+    iv = secrets.token_bytes(12)
+    sealed = AESGCM(cek).encrypt(iv, plaintext, protected.encode("ascii"))
+    encrypted_key = key.encrypt(cek, padding.OAEP(mgf=padding.MGF1(digest()), algorithm=digest(), label=None))
+    return ".".join([protected, b64url(encrypted_key), b64url(iv), b64url(sealed[:-16]), b64url(sealed[-16:])])
+
+
+def pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
 class FakeService(http.server.ThreadingHTTPServer):
-    def __init__(self, client_key: rsa.RSAPublicKey):
+    def __init__(self, client_key: rsa.RSAPublicKey, encryption_key: rsa.RSAPublicKey):
         super().__init__(("127.0.0.1", 0), FakeHandler)
         self.client_key = client_key
+        self.encryption_key = encryption_key  # the client's registered encryption public key
+        # Tests replace how the sign result is sealed: (transaction id, plaintext JSON) -> response body.
+        self.seal: Callable[[str, bytes], bytes] = lambda transaction_id, plaintext: encrypt_jwe(
+            plaintext, self.encryption_key).encode()
         self.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.mode = "ok"
         self.card = None  # the SandboxCard in the resident's hand
@@ -74,12 +98,12 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def reply(self, status: int, body: dict | None = None, location: str = "") -> None:
-        payload = json.dumps(body or {}).encode()
+    def reply(self, status: int, body: dict | bytes | None = None, location: str = "") -> None:
+        payload = body if isinstance(body, bytes) else json.dumps(body or {}).encode()
         self.send_response(status)
         if location:
             self.send_header("Location", location)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "application/jose" if isinstance(body, bytes) else "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         try:
@@ -114,8 +138,10 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             if server.tokens.get(self.bearer()) != transaction_id:
                 return self.reply(401, {"error": "invalid_token"})
             done = server.transactions[transaction_id]
-            return self.reply(200, {"certificate": base64.b64encode(done["certificate"]).decode(),
-                                    "signature": base64.b64encode(done["signature"]).decode()})
+            plaintext = json.dumps({"sign_transaction_id": transaction_id,
+                                    "certificate": base64.b64encode(done["certificate"]).decode(),
+                                    "signature": base64.b64encode(done["signature"]).decode()}).encode()
+            return self.reply(200, server.seal(transaction_id, plaintext))
         return self.reply(404, {"error": "not_found"})
 
     def authorize(self, query: dict) -> None:
@@ -191,16 +217,21 @@ def client_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+@pytest.fixture(scope="module")
+def encryption_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 @pytest.fixture
-def service(client_key, settings, monkeypatch, municipality, resident):
-    server = FakeService(client_key.public_key())
+def service(client_key, encryption_key, settings, monkeypatch, municipality, resident):
+    server = FakeService(client_key.public_key(), encryption_key.public_key())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     server.card = cards.issue_card(resident)
     settings.DIGITAL_AUTH_APP_BASE_URL = server.url
     settings.DIGITAL_AUTH_APP_TIMEOUT = 0.5
     settings.IDENTITY_PROVIDER = "digital_auth_app"
-    monkeypatch.setenv(f"MADOGUCHI_DIGITAL_AUTH_APP_KEY_{CLIENT_ID}", client_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode())
+    monkeypatch.setenv(f"MADOGUCHI_DIGITAL_AUTH_APP_KEY_{CLIENT_ID}", pem(client_key))
+    monkeypatch.setenv(f"MADOGUCHI_DIGITAL_AUTH_APP_ENC_KEY_{CLIENT_ID}", pem(encryption_key))
     ClientConfiguration.objects.create(municipality=municipality, client_id=CLIENT_ID, redirect_uri=REDIRECT_URI)
     yield server
     server.shutdown()

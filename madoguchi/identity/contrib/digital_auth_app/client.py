@@ -23,9 +23,10 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
 # DER of DigestInfo ::= SEQUENCE { AlgorithmIdentifier { id-sha256, NULL }, OCTET STRING (32) }
@@ -36,6 +37,13 @@ ASSERTION_LIFETIME = 60
 # Our clock and the service's may differ a little when checking the ID token's exp/iat.
 LEEWAY = 60
 MAX_RESPONSE = 1024 * 1024
+# The sign result is a compact JWE (RFC 7516 §7.1) to our encryption key: RSA-OAEP key transport
+# (RFC 7518 §4.3) and AES-GCM content encryption (§5.3) only; "dir", "none", key agreement, "zip" and
+# "crit" are refused whatever the header says. What we assumed: docs/identity.md.
+JWE_KEY_ALGORITHMS = {"RSA-OAEP-256": hashes.SHA256, "RSA-OAEP": hashes.SHA1}
+JWE_CONTENT_ALGORITHMS = {"A256GCM": 32, "A128GCM": 16}
+GCM_IV_BYTES, GCM_TAG_BYTES = 12, 16
+MIN_KEY_BITS = 2048
 
 
 class ProviderError(Exception):
@@ -100,6 +108,52 @@ def verify_jwt(token: str, jwks: dict) -> dict:
     raise ProviderError("invalid_id_token", "signature")
 
 
+def encryption_key_from_environment(client_id: str) -> rsa.RSAPrivateKey:
+    """The client's encryption private key (PEM), only ever from the environment."""
+    pem = os.environ.get(f"MADOGUCHI_DIGITAL_AUTH_APP_ENC_KEY_{client_id}", "")
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ProviderError("configuration", "encryption key missing from the environment") from exc
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < MIN_KEY_BITS:
+        raise ProviderError("configuration", "encryption key is not RSA of 2048 bits or more")
+    return key
+
+
+def decrypt_jwe(token: str, key: rsa.RSAPrivateKey) -> bytes:
+    """The plaintext of a compact JWE, or ProviderError("invalid_jwe", reason)."""
+    parts = token.strip().split(".")
+    if len(parts) != 5:
+        raise ProviderError("invalid_jwe", "not a compact JWE")
+    protected_b64 = parts[0]
+    try:
+        header = json.loads(b64url_decode(protected_b64))
+        encrypted_key, iv, ciphertext, tag = (b64url_decode(part) for part in parts[1:])
+    except (ValueError, TypeError) as exc:
+        raise ProviderError("invalid_jwe", "not base64url JSON") from exc
+    if not isinstance(header, dict):
+        raise ProviderError("invalid_jwe", "header is not an object")
+    alg, enc = header.get("alg"), header.get("enc")
+    if alg not in JWE_KEY_ALGORITHMS or enc not in JWE_CONTENT_ALGORITHMS:
+        raise ProviderError("invalid_jwe", f"unsupported alg/enc {alg!r}/{enc!r}")
+    if "zip" in header or "crit" in header:
+        raise ProviderError("invalid_jwe", "zip or crit not supported")
+    if len(iv) != GCM_IV_BYTES or len(tag) != GCM_TAG_BYTES:
+        raise ProviderError("invalid_jwe", "IV or tag length")
+    digest = JWE_KEY_ALGORITHMS[alg]
+    try:
+        cek = key.decrypt(encrypted_key, padding.OAEP(mgf=padding.MGF1(digest()), algorithm=digest(), label=None))
+    except ValueError as exc:
+        raise ProviderError("invalid_jwe", "content key does not decrypt with our key") from exc
+    if len(cek) != JWE_CONTENT_ALGORITHMS[enc]:
+        raise ProviderError("invalid_jwe", "content key length")
+    # The additional authenticated data is the ASCII of the encoded protected header (RFC 7516 §5.2 step 14).
+    try:
+        return AESGCM(cek).decrypt(iv, ciphertext + tag, protected_b64.encode("ascii"))
+    except InvalidTag as exc:
+        raise ProviderError("invalid_jwe", "authentication tag does not match") from exc
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """Paths below the service's base URL (the sandbox and production differ only in the host)."""
@@ -155,7 +209,18 @@ class Client:
 
     def _call(self, url: str, *, form: dict | None = None, body: dict | None = None,
               bearer: str = "") -> dict:
-        headers = {"Accept": "application/json"}
+        raw = self._fetch(url, form=form, body=body, bearer=bearer, accept="application/json")
+        try:
+            answer = json.loads(raw)
+        except ValueError as exc:
+            raise ProviderError("invalid_response", url) from exc
+        if not isinstance(answer, dict):
+            raise ProviderError("invalid_response", url)
+        return answer
+
+    def _fetch(self, url: str, *, form: dict | None = None, body: dict | None = None, bearer: str = "",
+               accept: str) -> bytes:
+        headers = {"Accept": accept}
         data = None
         if form is not None:
             data = urllib.parse.urlencode(form).encode()
@@ -178,17 +243,13 @@ class Client:
             raise ProviderError(code, url) from exc
         except (TimeoutError, urllib.error.URLError, OSError) as exc:
             raise ProviderError("unavailable", f"{url}: {exc}") from exc
-        try:
-            answer = json.loads(raw)
-        except ValueError as exc:
-            raise ProviderError("invalid_response", url) from exc
-        if not isinstance(answer, dict):
-            raise ProviderError("invalid_response", url)
-        return answer
+        return raw
 
     # --- the sign transaction (client credentials) ---
 
     def start_sign_transaction(self, content: bytes, title: str) -> str:
+        # Without our encryption key the result could not be read: refuse before the resident signs.
+        encryption_key_from_environment(self.client_id)
         token = self._call(self.endpoints.token, form={"grant_type": "client_credentials",
                                                        **self._client_assertion()})
         if not isinstance(token.get("access_token"), str):
@@ -231,9 +292,27 @@ class Client:
         return access_token, claims
 
     def sign_result(self, access_token: str, sign_transaction_id: str) -> tuple[bytes, bytes]:
-        """(signing certificate DER, signature) of a completed sign transaction."""
+        """(signing certificate DER, signature) of a completed sign transaction.
+
+        The answer is a compact JWE to our encryption key whose plaintext is JSON with the base64
+        certificate and signature; if it names a sign transaction, it must be the one we asked about.
+        """
+        key = encryption_key_from_environment(self.client_id)
         quoted = urllib.parse.quote(sign_transaction_id, safe="")
-        answer = self._call(f"{self.endpoints.sign_transactions}/{quoted}/result", bearer=access_token)
+        raw = self._fetch(f"{self.endpoints.sign_transactions}/{quoted}/result", bearer=access_token,
+                          accept="application/jose")
+        try:
+            token = raw.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise ProviderError("invalid_jwe", "not a compact JWE") from exc
+        try:
+            answer = json.loads(decrypt_jwe(token, key))
+        except ValueError as exc:
+            raise ProviderError("invalid_response", "sign result is not JSON") from exc
+        if not isinstance(answer, dict):
+            raise ProviderError("invalid_response", "sign result is not an object")
+        if answer.get("sign_transaction_id", sign_transaction_id) != sign_transaction_id:
+            raise ProviderError("transaction_mismatch", "sign result of another transaction")
         try:
             return (base64.b64decode(answer["certificate"], validate=True),
                     base64.b64decode(answer["signature"], validate=True))
