@@ -9,7 +9,7 @@ import datetime
 import json
 import secrets
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,6 +31,8 @@ from .models import TRANSITIONS, CertificateRequest, Flag, MatchResult, RequestE
 SIGNING_WINDOW = datetime.timedelta(minutes=15)
 # Drafts and unpaid requests are given up after this long (the resident can start again).
 ABANDON_AFTER = datetime.timedelta(hours=24)
+# Draws of a reception number before giving up (a second collision in a row means a bug, not chance).
+RECEPTION_NUMBER_ATTEMPTS = 3
 NOTICE_ON = {State.RECEIVED: "received", State.REJECTED: "rejected", State.REFUNDED: "refunded",
              State.ISSUED: "issued", State.MAILED: "mailed", State.COMPLETED: "completed"}
 
@@ -245,13 +247,20 @@ def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, sou
         request.received_at = payment.captured_at
         request.expected_ship_date = calendar.add_business_days(
             timezone.localdate(), request.municipality.processing_days, request.municipality.closed_dates)
-        while True:
-            number = reception.generate()
-            if not CertificateRequest.objects.filter(reception_number=number).exists():
+        # The unique constraint catches the (one in 10^14) number already taken: the savepoint undoes
+        # that attempt's history and notice, and a new number is drawn. No lookup before each insert.
+        for attempt in range(RECEPTION_NUMBER_ATTEMPTS):
+            request.reception_number = reception.generate()
+            try:
+                with transaction.atomic():
+                    _transition(request, State.RECEIVED, actor_kind="provider",
+                                reason=f"{source}:{payment.order_id}",
+                                fields=("received_at", "expected_ship_date", "reception_number"))
                 break
-        request.reception_number = number
-        _transition(request, State.RECEIVED, actor_kind="provider", reason=f"{source}:{payment.order_id}",
-                    fields=("received_at", "expected_ship_date", "reception_number"))
+            except IntegrityError:
+                request.state = State.AWAITING_PAYMENT
+                if attempt == RECEPTION_NUMBER_ATTEMPTS - 1:
+                    raise
     return payment
 
 
