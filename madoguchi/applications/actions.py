@@ -9,7 +9,7 @@ import datetime
 import json
 import secrets
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,6 +31,8 @@ from .models import TRANSITIONS, CertificateRequest, Flag, MatchResult, RequestE
 SIGNING_WINDOW = datetime.timedelta(minutes=15)
 # Drafts and unpaid requests are given up after this long (the resident can start again).
 ABANDON_AFTER = datetime.timedelta(hours=24)
+# Draws of a reception number before giving up (a second collision in a row means a bug, not chance).
+RECEPTION_NUMBER_ATTEMPTS = 3
 NOTICE_ON = {State.RECEIVED: "received", State.REJECTED: "rejected", State.REFUNDED: "refunded",
              State.ISSUED: "issued", State.MAILED: "mailed", State.COMPLETED: "completed"}
 
@@ -50,14 +52,16 @@ def _locked(request: CertificateRequest) -> CertificateRequest:
 
 
 def _transition(request: CertificateRequest, to: str, *, actor_kind: str, actor: Staff | None = None,
-                reason: str = "") -> None:
+                reason: str = "", fields: tuple[str, ...] = ()) -> None:
+    """Move `request` to `to`. The row is saved with the state and `fields`: name there every other
+    column the caller changed on `request` before the transition, or the change is not stored."""
     if to not in TRANSITIONS[request.state]:
         raise ActionError(_("この申請は現在「{state}」のため、この操作はできません。").format(
             state=request.get_state_display()))
     RequestEvent.objects.create(municipality=request.municipality, request=request, from_state=request.state,
                                 to_state=to, actor=actor, actor_kind=actor_kind, reason=reason)
     request.state = to
-    request.save()
+    request.save(update_fields=["state", "updated_at", *fields])
     if to in NOTICE_ON:
         enqueue_notice(request, NOTICE_ON[to])
 
@@ -177,7 +181,9 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
         request.delivery_postal_code = resident.household.postal_code
         request.delivery_address = resident.household.address
         _transition(request, State.SIGNED, actor_kind="resident",
-                    reason=f"jpki:{result.serial} match:{match.result}")
+                    reason=f"jpki:{result.serial} match:{match.result}",
+                    fields=("resident", "match_result", "match_detail", "flags", "delivery_name",
+                            "delivery_postal_code", "delivery_address"))
     return request
 
 
@@ -241,12 +247,20 @@ def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, sou
         request.received_at = payment.captured_at
         request.expected_ship_date = calendar.add_business_days(
             timezone.localdate(), request.municipality.processing_days, request.municipality.closed_dates)
-        while True:
-            number = reception.generate()
-            if not CertificateRequest.objects.filter(reception_number=number).exists():
+        # The unique constraint catches the (one in 10^14) number already taken: the savepoint undoes
+        # that attempt's history and notice, and a new number is drawn. No lookup before each insert.
+        for attempt in range(RECEPTION_NUMBER_ATTEMPTS):
+            request.reception_number = reception.generate()
+            try:
+                with transaction.atomic():
+                    _transition(request, State.RECEIVED, actor_kind="provider",
+                                reason=f"{source}:{payment.order_id}",
+                                fields=("received_at", "expected_ship_date", "reception_number"))
                 break
-        request.reception_number = number
-        _transition(request, State.RECEIVED, actor_kind="provider", reason=f"{source}:{payment.order_id}")
+            except IntegrityError:
+                request.state = State.AWAITING_PAYMENT
+                if attempt == RECEPTION_NUMBER_ATTEMPTS - 1:
+                    raise
     return payment
 
 
@@ -297,7 +311,8 @@ def reject(request: CertificateRequest, staff: Staff, reason: str) -> Certificat
     if not reason:
         raise ActionError(_("却下の理由を入力してください。住民に通知されます。"))
     request.decision_reason = reason[:500]
-    _transition(request, State.REJECTED, actor_kind="staff", actor=staff, reason=reason[:500])
+    _transition(request, State.REJECTED, actor_kind="staff", actor=staff, reason=reason[:500],
+                fields=("decision_reason",))
     payment = request.payments.filter(status__in=REFUNDABLE).first()
     if payment:
         _refund_rest(payment, "rejected")
@@ -358,7 +373,8 @@ def mark_mailed(request: CertificateRequest, staff: Staff, tracking_number: str 
     if len(tracking_number) > 30:
         raise ActionError(_("お問い合わせ番号が長すぎます。"))
     request.tracking_number = tracking_number
-    _transition(request, State.MAILED, actor_kind="staff", actor=staff, reason=tracking_number)
+    _transition(request, State.MAILED, actor_kind="staff", actor=staff, reason=tracking_number,
+                fields=("tracking_number",))
     return request
 
 

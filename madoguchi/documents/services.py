@@ -37,7 +37,7 @@ def build_print_batch(requests: list[CertificateRequest], staff, *, reprint_of: 
     pdf = render_print_batch([(r, bytes(d.pdf)) for r, d in zip(requests, documents, strict=True)])
     batch = PrintBatch.objects.create(municipality=staff.municipality, created_by=staff,
                                       pdf=sign_pdf(pdf, staff.municipality), reprint_of=reprint_of, reason=reason)
-    batch.documents.set(documents)
+    batch.documents.add(*documents)  # a new batch: nothing to compare with, as set() would
     return batch
 
 

@@ -15,6 +15,7 @@ import io
 from dataclasses import dataclass
 
 from asn1crypto import keys as asn1_keys
+from asn1crypto import tsp as asn1_tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,7 +29,8 @@ from django.utils.translation import gettext as _
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers
+from pyhanko.sign import attributes, fields, signers
+from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -98,14 +100,43 @@ def rotate_signing_key(municipality: Municipality) -> DocumentSigningKey:
     return new
 
 
+class _SigningCertificateV2(attributes.CMSAttributeProvider):
+    """The signing-certificate-v2 attribute (RFC 5035; PAdES requires it) of one certificate.
+
+    Built once per signer and kept as parsed DER: asn1crypto re-encodes a value assembled from
+    Python objects every time it is read, which made this attribute most of a signature's cost."""
+
+    attribute_type = "signing_certificate_v2"
+
+    def __init__(self, signing_cert: asn1_x509.Certificate):
+        self.value = asn1_tsp.SigningCertificateV2.load(as_signing_certificate_v2(signing_cert).dump())
+
+    async def build_attr_value(self, dry_run: bool = False) -> asn1_tsp.SigningCertificateV2:
+        return self.value
+
+
+class _PadesSignedAttributes(attributes.SignedAttributeProviderSpec):
+    """The signed attributes pyhanko gives a PAdES signature without CAdES extras: besides the
+    content type and message digest, only signing-certificate-v2 (no signing time in PAdES)."""
+
+    def __init__(self, signing_cert: asn1_x509.Certificate):
+        self.signing_certificate = _SigningCertificateV2(signing_cert)
+
+    def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str):
+        yield self.signing_certificate
+
+
 @functools.lru_cache(maxsize=64)
 def _signer(key_id: int, certificate_der: bytes, encrypted_key_pem: bytes) -> signers.SimpleSigner:
     """Decrypting the key is deliberately slow (a KDF); done once per process and key."""
     private_key = serialization.load_pem_private_key(encrypted_key_pem, password=_secret())
     pkcs8 = private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption())
-    return signers.SimpleSigner(signing_cert=asn1_x509.Certificate.load(certificate_der),
-                                signing_key=asn1_keys.PrivateKeyInfo.load(pkcs8), cert_registry=None)
+    certificate = asn1_x509.Certificate.load(certificate_der)
+    signer = signers.SimpleSigner(signing_cert=certificate, signing_key=asn1_keys.PrivateKeyInfo.load(pkcs8),
+                                  cert_registry=None)
+    signer.signed_attr_prov_spec = _PadesSignedAttributes(certificate)
+    return signer
 
 
 def _run(coroutine):

@@ -33,6 +33,8 @@ class LineNoticeChannel:
     kinds = frozenset({"received", "rejected", "refunded", "partially_refunded", "issued", "mailed", "completed"})
 
     def recipient(self, request: CertificateRequest) -> str:
+        if request.channel != "line":
+            return ""  # only requests started in the chat are bound to a LINE user
         binding = RequestBinding.objects.filter(request=request).select_related("line_user").first()
         return binding.line_user.user_id if binding else ""
 
