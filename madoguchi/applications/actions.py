@@ -48,7 +48,9 @@ class SignatureRejected(ActionError):
 
 
 def _locked(request: CertificateRequest) -> CertificateRequest:
-    return CertificateRequest.objects.select_for_update().select_related("municipality").get(pk=request.pk)
+    # Lock the request row only: the joined municipality row must not serialize a whole town's actions.
+    return (CertificateRequest.objects.select_for_update(of=("self",)).select_related("municipality")
+            .get(pk=request.pk))
 
 
 def _transition(request: CertificateRequest, to: str, *, actor_kind: str, actor: Staff | None = None,
