@@ -53,6 +53,25 @@ def demo():
     return municipality, clerk
 
 
+def awaiting_payment(municipality, resident):
+    """A 住民票 request drafted, signed with the resident's sandbox card and sent to the gateway."""
+    from madoguchi.applications import actions
+    from madoguchi.identity.contrib.sandbox import card as cards
+    from madoguchi.payments.views import notify_url
+
+    request = actions.create_draft(
+        municipality, certificate_type="residence_certificate", copies=1, purpose="bank", purpose_detail="",
+        options={"scope": "self", "members": "", "show_relationship": True, "show_honseki": False},
+        postage_class="regular", notice_email="resident@example.jp")
+    challenge = actions.start_signing(request)
+    certificate, signature = cards.sign(resident.sandbox_card, cards.DEMO_PIN,
+                                        actions.canonical_bytes(request, challenge.nonce))
+    actions.record_signature(request, nonce=challenge.nonce, certificate=certificate, signature=signature,
+                             provider="sandbox")
+    actions.start_payment(request, "http://127.0.0.1:9/return", notify_url())
+    return request
+
+
 def bench_modules() -> list[str]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
     from django.conf import settings

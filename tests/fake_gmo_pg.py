@@ -8,43 +8,19 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode
 
+from .fake_http import FakeHttpServer
 
-class FakeGmoPg:
+
+class FakeGmoPg(FakeHttpServer):
     def __init__(self, shop_id: str, shop_pass: str):
         self.shop_id, self.shop_pass = shop_id, shop_pass
         self.trades: dict[str, dict] = {}  # by OrderID
         self.calls: list[str] = []
         self.faults: dict[str, str] = {}
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                fake.handle(self, "GET")
-
-            def do_POST(self):
-                fake.handle(self, "POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     def fail_next(self, path: str, kind: str) -> None:
         self.faults[path] = kind

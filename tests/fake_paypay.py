@@ -12,9 +12,9 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .fake_http import FakeHttpServer
 
 
 def body_hash(content_type: str, body: bytes) -> str:
@@ -24,7 +24,7 @@ def body_hash(content_type: str, body: bytes) -> str:
     return base64.b64encode(digest.digest()).decode()
 
 
-class FakePayPay:
+class FakePayPay(FakeHttpServer):
     def __init__(self, api_key: str, api_secret: str, merchant_id: str):
         self.api_key, self.api_secret, self.merchant_id = api_key, api_secret, merchant_id
         self.payments: dict[str, dict] = {}  # by merchantPaymentId
@@ -32,31 +32,7 @@ class FakePayPay:
         self.requests: list[tuple[str, str]] = []
         self.faults: dict[str, str] = {}
         self.stall_seconds = 2.0
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                fake.handle(self, "GET")
-
-            def do_POST(self):
-                fake.handle(self, "POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     def fail_next(self, prefix: str, kind: str) -> None:
         """kind: "500", "html" or "stall" (the work is done, the answer comes too late)."""

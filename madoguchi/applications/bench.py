@@ -6,7 +6,7 @@ not the request's.
 
 import time
 
-from madoguchi.bench import demo
+from madoguchi.bench import awaiting_payment, demo
 
 
 def e2e(municipality, residents, clerk, count: int) -> float:
@@ -14,24 +14,12 @@ def e2e(municipality, residents, clerk, count: int) -> float:
     from django.urls import reverse
 
     from madoguchi.applications import actions
-    from madoguchi.identity.contrib.sandbox import card as cards
     from madoguchi.payments.contrib.sandbox import gateway
-    from madoguchi.payments.views import notify_url
 
     client = Client()
-    options = {"scope": "self", "members": "", "show_relationship": True, "show_honseki": False}
     started = time.perf_counter()
     for i in range(count):
-        resident = residents[i % len(residents)]
-        request = actions.create_draft(municipality, certificate_type="residence_certificate", options=options,
-                                       copies=1, purpose="bank", purpose_detail="", postage_class="regular",
-                                       notice_email="resident@example.jp")
-        challenge = actions.start_signing(request)
-        certificate, signature = cards.sign(resident.sandbox_card, cards.DEMO_PIN,
-                                            actions.canonical_bytes(request, challenge.nonce))
-        actions.record_signature(request, nonce=challenge.nonce, certificate=certificate, signature=signature,
-                                 provider="sandbox")
-        actions.start_payment(request, "http://127.0.0.1:9/return", notify_url())
+        request = awaiting_payment(municipality, residents[i % len(residents)])
         payment = request.payments.get()
         body = gateway.notification_body(gateway.capture(payment.provider_payment_id))
         response = client.post(reverse("payments:notify", args=["sandbox"]), data=body,

@@ -9,32 +9,16 @@ the database queue as in production: e-mail delivery is the worker's job, not th
 import random
 import time
 
-from madoguchi.bench import demo
+from madoguchi.bench import awaiting_payment, demo
 
 UNIQUE = 300
 
 
 def _awaiting(municipality, residents, count: int):
-    from madoguchi.applications import actions
-    from madoguchi.identity.contrib.sandbox import card as cards
     from madoguchi.payments.contrib.sandbox import gateway
-    from madoguchi.payments.views import notify_url
 
-    options = {"scope": "self", "members": "", "show_relationship": True, "show_honseki": False}
-    charges = []
-    for i in range(count):
-        resident = residents[i % len(residents)]
-        request = actions.create_draft(municipality, certificate_type="residence_certificate", options=options,
-                                       copies=1, purpose="bank", purpose_detail="", postage_class="regular",
-                                       notice_email="resident@example.jp")
-        challenge = actions.start_signing(request)
-        certificate, signature = cards.sign(resident.sandbox_card, cards.DEMO_PIN,
-                                            actions.canonical_bytes(request, challenge.nonce))
-        actions.record_signature(request, nonce=challenge.nonce, certificate=certificate, signature=signature,
-                                 provider="sandbox")
-        actions.start_payment(request, "http://127.0.0.1:9/return", notify_url())
-        charges.append(gateway.capture(request.payments.get().provider_payment_id))
-    return charges
+    return [gateway.capture(awaiting_payment(municipality, residents[i % len(residents)])
+                            .payments.get().provider_payment_id) for i in range(count)]
 
 
 def run(report) -> None:
