@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "madoguchi.core",
     "madoguchi.tenancy",
     "madoguchi.registry",
     "madoguchi.catalog",

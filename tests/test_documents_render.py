@@ -8,13 +8,13 @@ from PIL import Image
 from pypdf import PdfReader
 
 from madoguchi.applications.models import CertificateRequest
+from madoguchi.core.dates import to_wareki
 from madoguchi.documents.fonts import MissingGlyph, certificate_font
 from madoguchi.documents.render import (
     PersonSelectionError,
     render_print_batch,
     render_residence_certificate,
 )
-from madoguchi.documents.wareki import to_wareki
 
 from .conftest import make_resident
 

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from madoguchi.core.text import loosen
 from madoguchi.identity.jpki import BasicFour
-from madoguchi.registry.matching import loosen, match_resident, normalize_address, normalize_name
+from madoguchi.registry.matching import match_resident, normalize_address, normalize_name
 
 from .conftest import make_resident
 

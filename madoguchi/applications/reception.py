@@ -5,7 +5,8 @@ catches a mistyped digit or two swapped neighbours before we look anything up.
 """
 
 import secrets
-import unicodedata
+
+from madoguchi.core.text import digits_only
 
 
 def luhn_check_digit(digits: str) -> str:
@@ -30,6 +31,4 @@ def generate() -> str:
 
 
 def normalize(text: str) -> str:
-    """Accept what a resident types: full-width digits, hyphens of every kind, spaces."""
-    text = unicodedata.normalize("NFKC", text or "")
-    return "".join(ch for ch in text if ch.isdigit())
+    return digits_only(text)

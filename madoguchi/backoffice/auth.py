@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from madoguchi.operations.services import hit
+from madoguchi.core.throttle import hit
 from madoguchi.tenancy.models import Role, Staff
 
 OTP_SESSION_KEY = "otp_verified"

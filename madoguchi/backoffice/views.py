@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from madoguchi.applications import actions
 from madoguchi.applications.models import QUEUE_STATES, CertificateRequest, State
 from madoguchi.catalog.models import CertificateType
+from madoguchi.core.forms import Form
 from madoguchi.documents.mailing import mailing_list_csv
 from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.documents.services import signed_document_pdf
@@ -25,7 +26,6 @@ from madoguchi.identity.trust import stale_anchors
 from madoguchi.operations.models import AccessLog
 from madoguchi.operations.services import log_access
 from madoguchi.tenancy.models import Staff
-from madoguchi.web.forms import Form
 
 from .auth import OTP_SESSION_KEY, check_password, check_totp, staff_required
 

@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
+from madoguchi.core.dates import era_year_text, to_wareki
+from madoguchi.core.money import yen
 from madoguchi.registry.matching import find_koseki
 from madoguchi.registry.models import Koseki, KosekiMember, SealRegistration, TaxRecord
 
@@ -30,7 +32,6 @@ from .render import (
     render_content,
     residence_content,
 )
-from .wareki import era_year, to_wareki
 
 KOSEKI_ITEM_GAP = "　"
 
@@ -152,19 +153,10 @@ def koseki_fuhyo_content(request: CertificateRequest) -> DocumentContent:
 # --- 課税・非課税・所得証明書 ---------------------------------------------------------------------
 
 
-def _yen(amount: int) -> str:
-    return f"{amount:,}円"
-
-
-def _era_year(day: datetime.date) -> str:
-    era, year = era_year(day)
-    return f"{era}{'元' if year == 1 else year}年"
-
-
 def fiscal_year_label(fiscal_year: int) -> str:
     """令和N年度 is assessed on the income of the previous calendar year (地方税法 第32条)."""
     assessed, income_year = datetime.date(fiscal_year, 4, 1), datetime.date(fiscal_year - 1, 12, 31)
-    return f"{_era_year(assessed)}度（{_era_year(income_year)}中の所得）"
+    return f"{era_year_text(assessed)}度（{era_year_text(income_year)}中の所得）"
 
 
 def tax_content(request: CertificateRequest) -> DocumentContent:
@@ -181,12 +173,12 @@ def tax_content(request: CertificateRequest) -> DocumentContent:
     header = [[Field("年度", fiscal_year_label(fiscal_year))], [Field("住所", resident.address)],
               [Field("氏名", resident.name), Field("生年月日", birth_date_text(resident))]]
     income = layout_table(font, [
-        [Field("給与収入", _yen(record.salary_income)), Field("所得金額", _yen(record.income))],
-        [Field("所得控除", _yen(record.deductions)), Field("扶養人数", f"{record.dependents}人")],
-        [Field("課税標準額", _yen(record.taxable_income))]])
+        [Field("給与収入", yen(record.salary_income)), Field("所得金額", yen(record.income))],
+        [Field("所得控除", yen(record.deductions)), Field("扶養人数", f"{record.dependents}人")],
+        [Field("課税標準額", yen(record.taxable_income))]])
     tax = layout_table(font, [
-        [Field("市町村民税", _yen(record.municipal_tax)), Field("道府県民税", _yen(record.prefectural_tax))],
-        [Field("年税額", "非課税" if exempt else _yen(record.total_tax))]])
+        [Field("市町村民税", yen(record.municipal_tax)), Field("道府県民税", yen(record.prefectural_tax))],
+        [Field("年税額", "非課税" if exempt else yen(record.total_tax))]])
     title = "非課税証明書" if exempt else "課税・所得証明書"
     return DocumentContent(title, "上記のとおり相違ないことを証明する。", header,
                            [Heading("所得・控除"), income, Heading("税額"), tax])

@@ -31,8 +31,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
+from madoguchi.core.dates import to_wareki
 from madoguchi.documents.fonts import CertificateFont, certificate_font, is_variation_selector
-from madoguchi.documents.wareki import to_wareki
 from madoguchi.registry.models import Resident
 from madoguchi.tenancy.models import Municipality
 

@@ -19,8 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from madoguchi.catalog.models import CertificateType
-from madoguchi.operations.services import client_ip, hit
-from madoguchi.web.forms import Form
+from madoguchi.core.forms import Form
+from madoguchi.core.http import client_ip
+from madoguchi.core.throttle import hit
 
 from .models import IssuedDocument
 from .signing import verify_pdf

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ObjectIdentifier
 
+from madoguchi.core.dates import era_of
 from madoguchi.identity import cms as cms_signature
 
 OID_ARC = "1.2.392.200149.8.5.5"
@@ -31,16 +32,6 @@ OID_SEX = ObjectIdentifier(f"{OID_ARC}.3")
 OID_DATE_OF_BIRTH = ObjectIdentifier(f"{OID_ARC}.4")
 OID_ADDRESS = ObjectIdentifier(f"{OID_ARC}.5")
 OID_ADDRESS_SUBSTITUTE = ObjectIdentifier(f"{OID_ARC}.6")
-
-# Era digits used in the date of birth field: the digit, then the Gregorian YYYYMMDD.
-ERAS = [  # (first day, digit)
-    (datetime.date(2019, 5, 1), "5"),  # 令和
-    (datetime.date(1989, 1, 8), "4"),  # 平成
-    (datetime.date(1926, 12, 25), "3"),  # 昭和
-    (datetime.date(1912, 7, 30), "2"),  # 大正
-    (datetime.date(1868, 1, 25), "1"),  # 明治
-]
-
 
 class Reason:
     """Documented reason codes (docs/identity.md)."""
@@ -174,10 +165,7 @@ def parse_der_string(der: bytes) -> str:
 
 
 def encode_date_of_birth(d: datetime.date) -> str:
-    for start, digit in ERAS:
-        if d >= start:
-            return digit + d.strftime("%Y%m%d")
-    raise ValueError("date before 明治")
+    return era_of(d).jpki_digit + d.strftime("%Y%m%d")
 
 
 def decode_date_of_birth(value: str) -> datetime.date:

@@ -1,4 +1,4 @@
-"""Access logs (who saw whose personal data) and throttles shared by all processes."""
+"""Access logs: who saw whose personal data."""
 
 from django.conf import settings
 from django.db import models
@@ -21,10 +21,3 @@ class AccessLog(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
 
-
-class Throttle(models.Model):
-    """A fixed-window counter in the database, so limits hold across web processes."""
-
-    key = models.CharField(max_length=200, unique=True)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)

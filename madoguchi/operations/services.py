@@ -1,42 +1,11 @@
-"""Access logging and throttling, shared by the resident and back-office views."""
+"""The access log: who saw whose personal data."""
 
-import datetime
+from madoguchi.core.http import client_ip
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.utils import timezone
-
-from .models import AccessLog, Throttle
-
-
-def client_ip(http_request) -> str | None:
-    # Behind a proxy the deployment sets REMOTE_ADDR correctly (e.g. via the server's proxy module).
-    return http_request.META.get("REMOTE_ADDR") or None
+from .models import AccessLog
 
 
 def log_access(http_request, action: str, *, request=None, resident=None) -> None:
     staff = http_request.user
     AccessLog.objects.create(municipality_id=staff.municipality_id, staff=staff, action=action,
                              request=request, resident=resident, ip_address=client_ip(http_request))
-
-
-def hit(key: str, limit: int, window: datetime.timedelta) -> bool:
-    """Count one attempt for `key`; False when the limit for the current window is exhausted."""
-    now = timezone.now()
-    with transaction.atomic():
-        row = Throttle.objects.select_for_update().filter(key=key).first()
-        if row is None:
-            try:
-                with transaction.atomic():
-                    Throttle.objects.create(key=key, window_start=now, count=1)
-                return True
-            except IntegrityError:
-                row = Throttle.objects.select_for_update().get(key=key)
-        if row.window_start + window <= now:
-            row.window_start, row.count = now, 1
-            row.save(update_fields=["window_start", "count"])
-            return True
-        if row.count >= limit:
-            return False
-        Throttle.objects.filter(pk=row.pk).update(count=F("count") + 1)
-        return True

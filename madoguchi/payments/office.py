@@ -14,7 +14,7 @@ from madoguchi.applications import actions
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.backoffice.auth import staff_required
 from madoguchi.catalog.models import Channel
-from madoguchi.web.forms import Form
+from madoguchi.core.forms import Form
 
 from .models import ReconciliationMismatch
 from .simulation import ChannelLine, SimulationError, man_yen, simulate

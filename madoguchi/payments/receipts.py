@@ -18,8 +18,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from madoguchi.applications.models import CertificateRequest
+from madoguchi.core.dates import to_wareki
 from madoguchi.documents.fonts import MissingGlyph, certificate_font
-from madoguchi.documents.wareki import to_wareki
 
 from .models import Payment, PaymentStatus
 

@@ -5,12 +5,13 @@ ways of writing 丁目・番地・号 and numbers in addresses. A difference in 
 compatibility ideograph) is never treated as equal: it makes the match "near", for a clerk to judge.
 """
 
+import datetime
 import difflib
 import re
-import unicodedata
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from madoguchi.identity.jpki import BasicFour
+from madoguchi.core.text import loosen, normalize_width
 
 from .models import Koseki, Resident
 
@@ -19,32 +20,15 @@ KANJI_DIGITS = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六
 HYPHENS = "-‐‑‒–—―−ー－ｰ"
 
 
-def _is_variation_selector(ch: str) -> bool:
-    cp = ord(ch)
-    return 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
+class BasicFour(Protocol):
+    """The basic four as a verified identity gives them (identity.jpki.BasicFour has this shape)."""
 
-
-def _is_compatibility_ideograph(ch: str) -> bool:
-    cp = ord(ch)
-    return 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F
-
-
-def normalize_width(text: str) -> str:
-    """NFKC for width (ＡＢＣ→ABC, ｶﾅ→カナ) but leave ideographs and selectors exactly as recorded.
-
-    NFKC runs over each stretch between kept characters, not character by character, so that a
-    half-width voiced mark composes with its kana (ｼﾞ→ジ, not シ + a lone ゙).
-    """
-    out, run = [], []
-    for ch in text:
-        if _is_variation_selector(ch) or _is_compatibility_ideograph(ch):
-            out.append(unicodedata.normalize("NFKC", "".join(run)))
-            out.append(ch)
-            run = []
-        else:
-            run.append(ch)
-    out.append(unicodedata.normalize("NFKC", "".join(run)))
-    return "".join(out)
+    name: str
+    date_of_birth: datetime.date
+    sex: str
+    address: str
+    name_substitute: str
+    address_substitute: str
 
 
 def _without_spaces(text: str) -> str:
@@ -73,11 +57,6 @@ def normalize_address(address: str) -> str:
     text = re.sub(r"(丁目|番地|番|号|[" + HYPHENS + "])", "-", text)
     text = re.sub(r"-+", "-", text)
     return text.rstrip("-")
-
-
-def loosen(text: str) -> str:
-    """Drop variation selectors and fold compatibility ideographs: only for finding near matches."""
-    return unicodedata.normalize("NFC", "".join(ch for ch in text if not _is_variation_selector(ch)))
 
 
 def diff_segments(ours: str, theirs: str) -> list[list]:

@@ -6,14 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.catalog.models import CertificateType
 from madoguchi.catalog.services import MAX_COPIES, PURPOSES
-
-
-class Form(forms.Form):
-    """No trailing colon after labels: Japanese labels read as headings."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
+from madoguchi.core.forms import Form
 
 
 class CertificateTypeForm(Form):

@@ -19,8 +19,9 @@ from madoguchi.applications import actions, reception
 from madoguchi.applications.models import CertificateRequest, State
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
+from madoguchi.core.http import client_ip
+from madoguchi.core.throttle import hit
 from madoguchi.identity.providers import get_provider as get_identity_provider
-from madoguchi.operations.services import client_ip, hit
 from madoguchi.payments.views import notify_url, return_url
 from madoguchi.tenancy.models import Municipality
 

@@ -1,9 +1,7 @@
 from django import template
 
+from madoguchi.core import money
+
 register = template.Library()
 
-
-@register.filter
-def comma(value: int) -> str:
-    """12345 → 12,345 (amounts and counts as finance sections write them)."""
-    return f"{value:,}"
+register.filter("comma", money.comma)

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from madoguchi.applications.actions import canonical_bytes
+from madoguchi.core.forms import Form
 from madoguchi.identity.models import SigningChallenge
-from madoguchi.web.forms import Form
 
 from . import card as cards
 

@@ -4,7 +4,7 @@ from django import forms
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 
-from madoguchi.web.forms import Form
+from madoguchi.core.forms import Form
 
 from . import gateway
 from .models import SandboxCharge

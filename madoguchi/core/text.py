@@ -1,0 +1,45 @@
+"""Text as residents type it and as the registers record it.
+
+Width is normalized (ＡＢＣ→ABC, ｶﾅ→カナ); ideographic variation sequences and compatibility
+ideographs are kept exactly as recorded, since a variant kanji is part of a person's legal name.
+"""
+
+import unicodedata
+
+
+def is_variation_selector(ch: str) -> bool:
+    cp = ord(ch)
+    return 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
+
+
+def is_compatibility_ideograph(ch: str) -> bool:
+    cp = ord(ch)
+    return 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F
+
+
+def normalize_width(text: str) -> str:
+    """NFKC for width but leave ideographs and selectors exactly as recorded.
+
+    NFKC runs over each stretch between kept characters, not character by character, so that a
+    half-width voiced mark composes with its kana (ｼﾞ→ジ, not シ + a lone ゙).
+    """
+    out, run = [], []
+    for ch in text:
+        if is_variation_selector(ch) or is_compatibility_ideograph(ch):
+            out.append(unicodedata.normalize("NFKC", "".join(run)))
+            out.append(ch)
+            run = []
+        else:
+            run.append(ch)
+    out.append(unicodedata.normalize("NFKC", "".join(run)))
+    return "".join(out)
+
+
+def loosen(text: str) -> str:
+    """Drop variation selectors and fold compatibility ideographs: only for finding near matches."""
+    return unicodedata.normalize("NFC", "".join(ch for ch in text if not is_variation_selector(ch)))
+
+
+def digits_only(text: str) -> str:
+    """Accept what a resident types: full-width digits, hyphens of every kind, spaces."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text or "") if ch.isdigit())
