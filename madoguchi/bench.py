@@ -56,19 +56,19 @@ def demo():
 def awaiting_payment(municipality, resident):
     """A 住民票 request drafted, signed with the resident's sandbox card and sent to the gateway."""
     from madoguchi.applications import actions
+    from madoguchi.applications.signing_terms import canonical_bytes
     from madoguchi.identity.contrib.sandbox import card as cards
-    from madoguchi.payments.views import notify_url
 
     request = actions.create_draft(
         municipality, certificate_type="residence_certificate", copies=1, purpose="bank", purpose_detail="",
         options={"scope": "self", "members": "", "show_relationship": True, "show_honseki": False},
         postage_class="regular", notice_email="resident@example.jp")
-    challenge = actions.start_signing(request)
+    challenge = actions.start_signing(request, return_url="/pay/", retry_url="/sign/")
     certificate, signature = cards.sign(resident.sandbox_card, cards.DEMO_PIN,
-                                        actions.canonical_bytes(request, challenge.nonce))
+                                        canonical_bytes(request, challenge.nonce))
     actions.record_signature(request, nonce=challenge.nonce, certificate=certificate, signature=signature,
                              provider="sandbox")
-    actions.start_payment(request, "http://127.0.0.1:9/return", notify_url())
+    actions.start_payment(request, "/done/")
     return request
 
 

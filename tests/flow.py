@@ -7,10 +7,10 @@ from django.urls import reverse
 
 from madoguchi.applications import actions
 from madoguchi.applications.models import CertificateRequest
+from madoguchi.applications.signing_terms import canonical_bytes
 from madoguchi.identity.contrib.sandbox import card as cards
 from madoguchi.payments.contrib.sandbox import gateway
 from madoguchi.payments.models import Payment
-from madoguchi.payments.views import notify_url
 
 RESIDENCE_OPTIONS = {"scope": "self", "members": "", "show_relationship": True, "show_honseki": False}
 
@@ -22,17 +22,29 @@ def draft(municipality, **overrides) -> CertificateRequest:
     return actions.create_draft(municipality, **fields)
 
 
+def start_signing(request: CertificateRequest):
+    """Start signing as the web channel does: back to its pay page once signed, to its sign page to retry."""
+    args = [request.municipality.code, request.public_id]
+    return actions.start_signing(request, return_url=reverse("web:pay", args=args),
+                                 retry_url=reverse("web:sign", args=args))
+
+
+def start_payment(request: CertificateRequest) -> str:
+    """Start paying as the web channel does: the resident lands on its done page afterwards."""
+    return actions.start_payment(request, reverse("web:done", args=[request.municipality.code, request.public_id]))
+
+
 def sign(request: CertificateRequest, resident, pin: str = cards.DEMO_PIN) -> CertificateRequest:
-    challenge = actions.start_signing(request)
+    challenge = start_signing(request)
     card = cards.issue_card(resident)
-    certificate, signature = cards.sign(card, pin, actions.canonical_bytes(request, challenge.nonce))
+    certificate, signature = cards.sign(card, pin, canonical_bytes(request, challenge.nonce))
     return actions.record_signature(request, nonce=challenge.nonce, certificate=certificate,
                                     signature=signature, provider="sandbox")
 
 
 def pay(request: CertificateRequest) -> Payment:
     """Start the payment, pay on the gateway, deliver its signed notification to our endpoint."""
-    actions.start_payment(request, "http://testserver/payments/sandbox/return/", notify_url())
+    start_payment(request)
     payment = request.payments.get(status="pending")
     charge = gateway.capture(payment.provider_payment_id)
     body = gateway.notification_body(charge)

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from madoguchi.applications import actions
 from madoguchi.applications.models import State
+from madoguchi.applications.signing_terms import canonical_bytes
 from madoguchi.identity.contrib.digital_auth_app.client import (
     SHA256_DIGEST_INFO_PREFIX,
     b64url,
@@ -39,7 +39,7 @@ from madoguchi.identity.contrib.digital_auth_app.models import AuthorizationSess
 from madoguchi.identity.contrib.sandbox import card as cards
 from madoguchi.identity.models import SignatureEvidence
 
-from .flow import draft
+from .flow import draft, start_signing
 
 CLIENT_ID = "RP0000000001"
 REDIRECT_URI = "http://testserver/identity/digital-auth-app/callback/"
@@ -240,7 +240,7 @@ def service(client_key, encryption_key, settings, monkeypatch, municipality, res
 
 def go_to_app(client, request) -> tuple[str, dict]:
     """Start signing and follow our redirect to the app; returns (our callback URL, authorization query)."""
-    challenge = actions.start_signing(request)
+    challenge = start_signing(request)
     response = client.get(reverse("identity_digital_auth_app:start", args=[challenge.nonce]))
     assert response.status_code == 302, response.content
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(response.url).query))
@@ -272,7 +272,7 @@ def test_sign_with_the_app_end_to_end(service, client, municipality):
     assert set(query["scope"].split()) == {"openid", "name", "address", "birthdate", "gender", "sign"}
     # The DigestInfo covers exactly the request's canonical bytes.
     transaction = service.transactions[query["sign_transaction_id"]]
-    content = actions.canonical_bytes(request, session.challenge.nonce)
+    content = canonical_bytes(request, session.challenge.nonce)
     assert transaction["digest_info"] == SHA256_DIGEST_INFO_PREFIX + hashlib.sha256(content).digest()
     assert "窓口市" in transaction["title"]
     response = client.get(callback)
@@ -321,7 +321,7 @@ def test_failures_on_the_way_back_keep_the_request_unsigned(service, client, mun
 def test_service_timeout_is_a_clear_error(service, client, municipality):
     service.mode = "slow"
     request = draft(municipality)
-    challenge = actions.start_signing(request)
+    challenge = start_signing(request)
     response = client.get(reverse("identity_digital_auth_app:start", args=[challenge.nonce]))
     assert response.status_code == 302 and response.url.endswith("/sign/")
     assert any("接続できませんでした" in m for m in messages_of(response))
@@ -330,7 +330,7 @@ def test_service_timeout_is_a_clear_error(service, client, municipality):
 
 def test_service_down_is_a_clear_error(service, client, municipality, settings):
     settings.DIGITAL_AUTH_APP_BASE_URL = "http://127.0.0.1:9"
-    challenge = actions.start_signing(draft(municipality))
+    challenge = start_signing(draft(municipality))
     response = client.get(reverse("identity_digital_auth_app:start", args=[challenge.nonce]))
     assert any("接続できませんでした" in m for m in messages_of(response))
 
@@ -345,7 +345,7 @@ def test_misconfiguration_never_reaches_the_service(service, client, municipalit
         other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         monkeypatch.setenv(f"MADOGUCHI_DIGITAL_AUTH_APP_KEY_{CLIENT_ID}", other.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode())
-    challenge = actions.start_signing(draft(municipality))
+    challenge = start_signing(draft(municipality))
     response = client.get(reverse("identity_digital_auth_app:start", args=[challenge.nonce]))
     assert response.status_code == 302 and response.url.endswith("/sign/")
     assert not service.transactions

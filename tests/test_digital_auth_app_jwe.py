@@ -12,14 +12,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.urls import reverse
 
-from madoguchi.applications import actions
 from madoguchi.applications.models import State
 from madoguchi.identity.contrib.digital_auth_app.client import ProviderError, b64url, b64url_decode, decrypt_jwe
 from madoguchi.identity.contrib.digital_auth_app.models import AuthorizationSession
 from madoguchi.identity.models import SignatureEvidence
 
 from . import test_digital_auth_app as fake
-from .flow import draft
+from .flow import draft, start_signing
 from .test_digital_auth_app import CLIENT_ID, encrypt_jwe, go_to_app, messages_of, pem
 
 # The fake service and its keys, shared with the provider's main tests.
@@ -181,7 +180,7 @@ def test_a_missing_or_unusable_encryption_key_is_a_configuration_error(service, 
         monkeypatch.setenv(ENV_KEY, pem(ec.generate_private_key(ec.SECP256R1())))
     else:
         monkeypatch.setenv(ENV_KEY, pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)))
-    challenge = actions.start_signing(draft(municipality))
+    challenge = start_signing(draft(municipality))
     with caplog.at_level(logging.WARNING, logger=CALLBACK_LOGGER):
         response = client.get(reverse("identity_digital_auth_app:start", args=[challenge.nonce]))
     assert response.status_code == 302 and response.url.endswith("/sign/")

@@ -14,9 +14,8 @@ from madoguchi.applications import actions
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, Channel, Fee, FeeExemption, PostageClass
-from madoguchi.payments.views import notify_url
 
-from .flow import RESIDENCE_OPTIONS, draft, sign
+from .flow import RESIDENCE_OPTIONS, draft, sign, start_payment
 
 pytestmark = pytest.mark.django_db
 RESIDENCE = CertificateType.RESIDENCE
@@ -71,7 +70,7 @@ def test_payment_amount_is_the_amount_shown_even_if_the_campaign_ends_before_pay
     assert request.total_amount == 10 + 110
     Fee.objects.filter(amount=10).update(valid_until=today - datetime.timedelta(days=1), valid_from=today
                                          - datetime.timedelta(days=2))  # the campaign is over
-    actions.start_payment(request, "http://testserver/r", notify_url())
+    start_payment(request)
     assert request.payments.get().amount == 120
 
 

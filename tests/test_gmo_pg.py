@@ -14,11 +14,10 @@ from madoguchi.applications.models import RequestEvent, State
 from madoguchi.payments import services
 from madoguchi.payments.models import MismatchKind, PaymentStatus, ProviderNotification, Refund
 from madoguchi.payments.providers import get_provider
-from madoguchi.payments.views import notify_url
 from madoguchi.tenancy.models import Role, Staff
 
 from .fake_gmo_pg import FakeGmoPg
-from .flow import draft, sign
+from .flow import draft, sign, start_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SHOP_ID, SHOP_PASS = "tshop00012345", "shoppass9"
@@ -50,7 +49,7 @@ def open_page(url: str) -> int:
 
 def start(gmo, municipality, resident, **overrides):
     request = sign(draft(municipality, **overrides), resident)
-    url = actions.start_payment(request, "http://testserver/payments/gmo_pg/return/", notify_url(municipality))
+    url = start_payment(request)
     payment = request.payments.get(status=PaymentStatus.PENDING)
     assert open_page(url) == 200  # the resident opens GMO-PG's page: the URL hash is accepted
     return request, payment, url

@@ -15,17 +15,17 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.test import Client
 from django.urls import reverse
 
-from madoguchi.applications import actions, reception
+from madoguchi.applications import reception
 from madoguchi.applications.models import RequestEvent, State
+from madoguchi.payments import ledger
 from madoguchi.payments.contrib.sandbox import gateway
 from madoguchi.payments.contrib.sandbox.models import SandboxCharge
 from madoguchi.payments.contrib.sandbox.provider import MAX_BODY, TOLERANCE_SECONDS
 from madoguchi.payments.contrib.sandbox.views import CARD_DECLINED, CARD_OK
 from madoguchi.payments.models import Payment, PaymentStatus, ProviderNotification
-from madoguchi.payments.views import notify_url
 
 from .conftest import make_resident
-from .flow import draft, sign
+from .flow import draft, sign, start_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,8 +37,7 @@ class Order:
 
     def __init__(self, municipality, resident):
         self.request = sign(draft(municipality), resident)
-        return_url = "http://testserver" + reverse("payments:return", args=["sandbox"])
-        self.checkout_url = actions.start_payment(self.request, return_url, notify_url())
+        self.checkout_url = start_payment(self.request)
         self.payment = self.request.payments.get()
         self.charge = SandboxCharge.objects.get(merchant_order_id=self.payment.order_id)
 
@@ -320,13 +319,13 @@ def test_notification_that_failed_to_process_is_processed_when_the_gateway_retri
     order.pay_at_gateway()
     body = order.body()
     signature = gateway.sign_notification(body)
-    real = actions.capture_payment
+    real = ledger.capture
 
     def locked_once(*args, **kwargs):
-        monkeypatch.setattr(actions, "capture_payment", real)
+        monkeypatch.setattr(ledger, "capture", real)
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(actions, "capture_payment", locked_once)
+    monkeypatch.setattr(ledger, "capture", locked_once)
     assert post(body, signature, Client(raise_request_exception=False)).status_code == 500
     order.assert_unpaid()
     retry = post(body, signature)  # providers retry a failed delivery with the same event

@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from madoguchi.applications import actions
 from madoguchi.applications.models import CertificateRequest, RequestEvent, State
-from madoguchi.applications.tasks import refund_payment
 from madoguchi.payments import services
 from madoguchi.payments.contrib.sandbox import gateway
 from madoguchi.payments.contrib.sandbox.models import SandboxCharge, SandboxRefund
@@ -30,11 +29,11 @@ from madoguchi.payments.models import (
     Refund,
     RefundStatus,
 )
-from madoguchi.payments.views import notify_url
+from madoguchi.payments.tasks import refund_payment
 from madoguchi.tenancy.models import Role, Staff
 
 from .conftest import make_resident
-from .flow import draft, post_notification, received, sign
+from .flow import draft, post_notification, received, sign, start_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LATER = datetime.timedelta(minutes=11)
@@ -47,7 +46,7 @@ def clerk(municipality):
 
 def awaiting(municipality, resident, **overrides) -> tuple[CertificateRequest, Payment]:
     request = sign(draft(municipality, **overrides), resident)
-    actions.start_payment(request, "http://testserver/payments/sandbox/return/", notify_url())
+    start_payment(request)
     return request, request.payments.get()
 
 
@@ -202,7 +201,7 @@ def test_gateway_reporting_a_different_amount_on_return_does_not_settle(municipa
 def test_checkout_created_again_after_a_timeout_is_the_same_charge(municipality, resident):
     """The order id is the create call's idempotency key: a retry never makes a second charge."""
     request, payment = awaiting(municipality, resident)
-    actions.start_payment(request, "http://testserver/r", notify_url())
+    start_payment(request)
     assert request.payments.count() == 1
     assert SandboxCharge.objects.filter(merchant_order_id=payment.order_id).count() == 1
 

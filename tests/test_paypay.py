@@ -11,13 +11,13 @@ from django.utils import timezone
 from madoguchi.applications import actions
 from madoguchi.applications.models import RequestEvent, State
 from madoguchi.payments import services
+from madoguchi.payments.checkout import notify_url
 from madoguchi.payments.models import MismatchKind, Payment, PaymentStatus, ProviderNotification, Refund
-from madoguchi.payments.providers import get_provider
-from madoguchi.payments.views import notify_url, return_url
+from madoguchi.payments.providers import get_provider, provider_for
 from madoguchi.tenancy.models import Role, Staff
 
 from .fake_paypay import FakePayPay
-from .flow import draft, sign
+from .flow import draft, sign, start_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 KEY, SECRET, MERCHANT = "a_test_key", "c2VjcmV0LWZvci10ZXN0cw==", "958667152543465472"
@@ -35,24 +35,9 @@ def paypay(municipality, monkeypatch):
         yield fake
 
 
-class Web:
-    """The resident's browser: Django's test client for our pages."""
-
-    def __init__(self, municipality):
-        self.municipality = municipality
-        self.client = Client()
-
-    def return_url(self):
-        class Req:
-            def build_absolute_uri(self, path):
-                return "http://testserver" + path
-
-        return return_url(Req(), self.municipality)
-
-
 def start(municipality, resident, **overrides):
     request = sign(draft(municipality, **overrides), resident)
-    url = actions.start_payment(request, Web(municipality).return_url(), notify_url(municipality))
+    url = start_payment(request)
     return request, request.payments.get(status=PaymentStatus.PENDING), url
 
 
@@ -71,9 +56,9 @@ def test_paying_with_paypay_settles_the_request_once(paypay, municipality, resid
     assert url.startswith(paypay.base_url + "/checkout/")
     assert payment.provider == "paypay"
     assert paypay.payments[payment.order_id]["amount"] == {"amount": request.total_amount, "currency": "JPY"}
-    assert notify_url(municipality).endswith("/payments/paypay/notify/")
+    assert notify_url(provider_for(municipality).name).endswith("/payments/paypay/notify/")
     # A second click on 支払う reuses the same QR code.
-    assert actions.start_payment(request, "http://testserver/x", notify_url(municipality)) == url
+    assert start_payment(request) == url
     assert [p for p in paypay.requests if p == ("POST", "/v2/codes")] == [("POST", "/v2/codes")]
     paid = paypay.pay(payment.order_id)
     body = paypay.webhook_body(payment.order_id)
@@ -156,10 +141,10 @@ def test_create_that_timed_out_after_paypay_made_the_code_starts_a_fresh_attempt
     request = sign(draft(municipality), resident)
     paypay.fail_next("POST /v2/codes", "stall")
     with pytest.raises(actions.ActionError, match="決済サービスに接続できませんでした"):
-        actions.start_payment(request, "http://testserver/r", notify_url(municipality))
+        start_payment(request)
     first = request.payments.get()
     assert first.order_id in paypay.payments  # PayPay did create it
-    url = actions.start_payment(request, "http://testserver/r", notify_url(municipality))
+    url = start_payment(request)
     first.refresh_from_db()
     assert first.status == PaymentStatus.FAILED  # DUPLICATE_DYNAMIC_QR_REQUEST: never shown to anyone
     second = request.payments.get(status=PaymentStatus.PENDING)
@@ -170,11 +155,11 @@ def test_wrong_or_missing_credentials_give_a_clear_error(paypay, municipality, r
     request = sign(draft(municipality), resident)
     monkeypatch.setenv(f"MADOGUCHI_PAYPAY_API_SECRET_{municipality.code}", "d3Jvbmc=")
     with pytest.raises(actions.ActionError, match="お支払いを開始できませんでした"):
-        actions.start_payment(request, "http://testserver/r", notify_url(municipality))
+        start_payment(request)
     assert ("POST", "/v2/codes") in paypay.requests and not paypay.payments  # 401 UNAUTHORIZED
     monkeypatch.delenv(f"MADOGUCHI_PAYPAY_API_KEY_{municipality.code}")
     with pytest.raises(actions.ActionError, match="お支払いを開始できませんでした"):
-        actions.start_payment(request, "http://testserver/r", notify_url(municipality))
+        start_payment(request)
     assert not request.payments.filter(status=PaymentStatus.PENDING).exists()
 
 

@@ -5,12 +5,14 @@ from django.core import mail
 
 from madoguchi.applications import actions, reception
 from madoguchi.applications.models import CertificateRequest, Flag, RequestEvent, State
+from madoguchi.applications.signing_terms import canonical_bytes
 from madoguchi.notifications.models import Notice
+from madoguchi.payments import ledger
 from madoguchi.payments.contrib.sandbox.models import SandboxCharge
 from madoguchi.tenancy.models import Role, Staff
 
 from .conftest import make_resident
-from .flow import draft, pay, received, sign
+from .flow import draft, pay, received, sign, start_payment, start_signing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,9 +82,9 @@ def test_request_changed_after_signing_breaks_the_signature(municipality, reside
     from madoguchi.identity.contrib.sandbox import card as cards
 
     request = draft(municipality)
-    challenge = actions.start_signing(request)
+    challenge = start_signing(request)
     certificate, signature = cards.sign(cards.issue_card(resident), cards.DEMO_PIN,
-                                        actions.canonical_bytes(request, challenge.nonce))
+                                        canonical_bytes(request, challenge.nonce))
     CertificateRequest.objects.filter(pk=request.pk).update(copies=5, total_amount=1610)
     request.refresh_from_db()
     with pytest.raises(actions.SignatureRejected) as rejected:
@@ -96,12 +98,12 @@ def test_signature_cannot_be_replayed_for_another_request(municipality, resident
     from madoguchi.identity.contrib.sandbox import card as cards
 
     first, second = draft(municipality), draft(municipality)
-    challenge = actions.start_signing(first)
+    challenge = start_signing(first)
     certificate, signature = cards.sign(cards.issue_card(resident), cards.DEMO_PIN,
-                                        actions.canonical_bytes(first, challenge.nonce))
+                                        canonical_bytes(first, challenge.nonce))
     actions.record_signature(first, nonce=challenge.nonce, certificate=certificate, signature=signature,
                              provider="sandbox")
-    actions.start_signing(second)
+    start_signing(second)
     with pytest.raises(actions.SignatureRejected) as rejected:
         actions.record_signature(second, nonce=challenge.nonce, certificate=certificate, signature=signature,
                                  provider="sandbox")
@@ -112,9 +114,9 @@ def test_nonce_is_single_use_even_after_a_failed_try(municipality, resident):
     from madoguchi.identity.contrib.sandbox import card as cards
 
     request = draft(municipality)
-    challenge = actions.start_signing(request)
+    challenge = start_signing(request)
     certificate, signature = cards.sign(cards.issue_card(resident), cards.DEMO_PIN,
-                                        actions.canonical_bytes(request, challenge.nonce))
+                                        canonical_bytes(request, challenge.nonce))
     with pytest.raises(actions.SignatureRejected):
         actions.record_signature(request, nonce=challenge.nonce, certificate=certificate,
                                  signature=b"\x00" * 256, provider="sandbox")
@@ -129,9 +131,9 @@ def test_another_residents_certificate_with_my_signature_fails(municipality, res
 
     other = make_resident(municipality, "鈴木 一郎", sex="1", date_of_birth=datetime.date(1975, 1, 2))
     request = draft(municipality)
-    challenge = actions.start_signing(request)
+    challenge = start_signing(request)
     _, my_signature = cards.sign(cards.issue_card(resident), cards.DEMO_PIN,
-                                 actions.canonical_bytes(request, challenge.nonce))
+                                 canonical_bytes(request, challenge.nonce))
     with pytest.raises(actions.SignatureRejected) as rejected:
         actions.record_signature(request, nonce=challenge.nonce,
                                  certificate=bytes(cards.issue_card(other).certificate_der),
@@ -183,7 +185,7 @@ def test_clerk_of_another_municipality_cannot_act(municipality, other_municipali
 
 def test_abandoned_requests_expire_and_late_payment_is_refunded(municipality, resident):
     request = sign(draft(municipality), resident)
-    actions.start_payment(request, "http://testserver/r", "http://testserver/n")
+    start_payment(request)
     payment = request.payments.get()
     later = datetime.datetime.now(datetime.UTC) + actions.ABANDON_AFTER + datetime.timedelta(minutes=1)
     assert actions.expire_abandoned(later) == 1
@@ -193,7 +195,7 @@ def test_abandoned_requests_expire_and_late_payment_is_refunded(municipality, re
     from madoguchi.payments.contrib.sandbox import gateway
 
     gateway.capture(payment.provider_payment_id)
-    actions.capture_payment(payment.order_id, provider_payment_id=payment.provider_payment_id,
+    ledger.capture(payment.order_id, provider_payment_id=payment.provider_payment_id,
                             amount=payment.amount, source="return")
     payment.refresh_from_db()
     assert payment.status == "refunded"
@@ -204,7 +206,7 @@ def test_abandoned_requests_expire_and_late_payment_is_refunded(municipality, re
 def test_pay_is_idempotent(municipality, resident):
     request = sign(draft(municipality), resident)
     payment = pay(request)
-    again = actions.capture_payment(payment.order_id, provider_payment_id=payment.provider_payment_id,
+    again = ledger.capture(payment.order_id, provider_payment_id=payment.provider_payment_id,
                                     amount=payment.amount, source="return")
     assert again.pk == payment.pk
     request.refresh_from_db()

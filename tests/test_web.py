@@ -75,11 +75,12 @@ def test_unknown_municipality_is_404():
 
 
 def test_signed_callback_rejects_garbage(municipality):
+    """The card's hand-back (the identity provider's return leg, channel-neutral since issue 9)."""
     client = Client()
     walk_to_confirm(client, municipality.code)
     client.post(reverse("web:apply_confirm", args=[municipality.code]))
     request = CertificateRequest.objects.get()
-    url = reverse("web:signed", args=[municipality.code, request.public_id])
+    url = reverse("identity_sandbox:returned")
     assert client.post(url, {"nonce": "x", "certificate": "%%%", "signature": "AAAA"}).status_code == 400
     response = client.post(url, {"nonce": "x", "certificate": "AAAA", "signature": "AAAA"}, follow=True)
     assert "もう一度署名してください" in response.content.decode()

@@ -134,8 +134,32 @@ class CertificateRequest(models.Model):
         return [str(Flag(f).label) for f in self.flags]
 
 
+class EventKind(models.TextChoices):
+    """What happened to a request: one kind per thing an action does (see `applications.events`)."""
+
+    CREATED = "created", _("申請作成")
+    SIGNED = "signed", _("電子署名")
+    PAYMENT_STARTED = "payment_started", _("支払開始")
+    RECEIVED = "received", _("受付")
+    REVIEW_STARTED = "review_started", _("審査開始")
+    APPROVED = "approved", _("承認")
+    REJECTED = "rejected", _("却下")
+    ISSUED = "issued", _("発行(印刷)")
+    REPRINTED = "reprinted", _("再印刷")
+    MAILED = "mailed", _("発送")
+    COMPLETED = "completed", _("完了")
+    CANCELLED = "cancelled", _("取消")
+    EXPIRED = "expired", _("期限切れ")
+    REFUNDED = "refunded", _("返金")
+    COPIES_REDUCED = "copies_reduced", _("通数変更・一部返金")
+
+
 class RequestEvent(models.Model):
-    """Append-only history: every transition, who made it, and why."""
+    """Append-only history: every transition, who made it, and why.
+
+    `kind` and `data` are what statistics and audits query; `reason` is the same fact in words for
+    a person reading the history. Rows are built by `applications.events`, one function per kind.
+    """
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
     request = models.ForeignKey(CertificateRequest, on_delete=models.PROTECT, related_name="events")
@@ -143,6 +167,8 @@ class RequestEvent(models.Model):
     to_state = models.CharField(max_length=20, choices=State.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
     actor_kind = models.CharField(max_length=20)  # resident, staff, system, provider
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    data = models.JSONField(default=dict, blank=True)
     reason = models.CharField(max_length=500, blank=True)
     at = models.DateTimeField(auto_now_add=True)
 

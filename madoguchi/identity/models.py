@@ -26,6 +26,11 @@ class SigningChallenge(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE)
     request = models.ForeignKey(CertificateRequest, on_delete=models.CASCADE, related_name="challenges")
     nonce = models.CharField(max_length=64, unique=True)
+    # Set by the channel that started signing; the provider sends the resident to one of them and
+    # never names a channel's page: `return_url` once the signature is recorded, `retry_url` after
+    # a refusal. A path on this site or an absolute URL.
+    return_url = models.CharField(max_length=2000)
+    retry_url = models.CharField(max_length=2000)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)

@@ -32,6 +32,9 @@ class Payment(models.Model):
     provider_payment_id = models.CharField(max_length=64, blank=True)
     # The provider's page for this attempt, kept so that a second click reuses it.
     checkout_url = models.URLField(max_length=2000, blank=True)
+    # The channel's page the resident lands on after the provider's page (a path on this site or an
+    # absolute URL): the provider returns to our endpoint, which sends the resident here.
+    return_url = models.CharField(max_length=2000, blank=True)
     amount = models.PositiveIntegerField()
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     refunded_amount = models.PositiveIntegerField(default=0)

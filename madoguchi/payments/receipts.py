@@ -22,9 +22,17 @@ from madoguchi.core.dates import to_wareki
 from madoguchi.documents.fonts import MissingGlyph, certificate_font
 
 from .models import Payment, PaymentStatus
+from .providers import register
 
 RECEIPTED = [PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED]
-METHODS = {"sandbox": "クレジットカード(テスト)", "gmo_pg": "クレジットカード", "paypay": "PayPay"}
+
+
+def method(payment: Payment) -> str:
+    """The payment method as the provider names it; a provider no longer installed, by its name."""
+    try:
+        return str(register[payment.provider].label) or payment.provider
+    except KeyError:
+        return payment.provider
 
 
 def _paid_request(http_request, code: str, public_id) -> tuple[CertificateRequest, Payment]:
@@ -48,7 +56,7 @@ def lines(request: CertificateRequest, payment: Payment) -> dict:
         "amount": payment.amount,
         "refunded": payment.refunded_amount,
         "paid_on": to_wareki(timezone.localdate(payment.captured_at)),
-        "method": METHODS.get(payment.provider, payment.provider),
+        "method": method(payment),
         "purpose": _("{certificate}の交付手数料({fee}円×{copies}通)及び郵便料({postage}円)として").format(
             certificate=request.get_certificate_type_display(), fee=request.fee_per_copy,
             copies=request.copies, postage=request.postage_amount),

@@ -6,7 +6,7 @@
 - `retry_refunds`: refunds still requested (provider timed out, worker died) are sent again with
   their own idempotency key.
 - `reconcile`: the day's payments compared one by one with the provider's records; every
-  difference is stored as a ReconciliationMismatch, and the safe ones are repaired through actions.
+  difference is stored as a ReconciliationMismatch, and the safe ones are repaired through the ledger.
 """
 
 import datetime
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from madoguchi.tenancy.models import Municipality
 
+from . import ledger
 from .models import MismatchKind, Payment, PaymentStatus, ReconciliationMismatch, Refund, RefundStatus
 from .providers import ProviderStatus, ProviderUnavailable, get_provider, provider_for
 
@@ -30,14 +31,12 @@ RETRY_REFUNDS_AFTER = datetime.timedelta(minutes=5)
 
 def settle_from_status(payment: Payment, status: ProviderStatus, source: str) -> bool:
     """Apply a provider status we asked for; True if it captured the payment."""
-    from madoguchi.applications import actions
-
     if status.status not in {"captured", "partially_refunded", "refunded"}:
         return False
     try:
-        actions.capture_payment(payment.order_id, provider_payment_id=status.provider_payment_id,
-                                amount=status.amount, source=source)
-    except actions.ActionError as exc:
+        ledger.capture(payment.order_id, provider_payment_id=status.provider_payment_id,
+                       amount=status.amount, source=source)
+    except ledger.AmountMismatch as exc:
         logger.error("%s for %s refused: %s", source, payment.order_id, exc)
         return False
     return True
@@ -57,7 +56,7 @@ def recover_pending(now: datetime.datetime | None = None) -> int:
 
 
 def retry_refunds(now: datetime.datetime | None = None) -> int:
-    from madoguchi.applications.tasks import refund_payment
+    from .tasks import refund_payment  # the task module runs these sweeps
 
     cutoff = (now or timezone.now()) - RETRY_REFUNDS_AFTER
     stale = Refund.objects.filter(status=RefundStatus.REQUESTED, created_at__lt=cutoff).values_list("pk", flat=True)

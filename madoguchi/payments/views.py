@@ -1,36 +1,26 @@
-"""Provider endpoints: the signed server-to-server notification and the resident's return."""
+"""Provider endpoints: the signed server-to-server notification and the resident's return.
+
+Both settle through `ledger.capture`, which publishes `payment_captured` for the workflow; the
+return then sends the resident to the channel's page stored on the payment, whatever the channel.
+"""
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from madoguchi.applications import actions
-from madoguchi.tenancy.models import Municipality
-
+from . import ledger
 from .models import Payment, PaymentStatus, ProviderNotification
-from .providers import InvalidNotification, ProviderUnavailable, get_provider, provider_for
+from .providers import InvalidNotification, ProviderUnavailable, get_provider
 from .services import settle_from_status
 
 logger = logging.getLogger(__name__)
 CAPTURE_EVIDENCE = {"captured", "partially_refunded", "refunded"}
-
-
-def notify_url(municipality: Municipality | None = None) -> str:
-    provider = provider_for(municipality) if municipality else get_provider()
-    return settings.SITE_URL + reverse("payments:notify", args=[provider.name])
-
-
-def return_url(http_request, municipality: Municipality | None = None) -> str:
-    provider = provider_for(municipality) if municipality else get_provider()
-    return http_request.build_absolute_uri(reverse("payments:return", args=[provider.name]))
 
 
 @csrf_exempt  # authenticated by the provider's signature instead
@@ -59,20 +49,20 @@ def notify(http_request, provider_name):
                     provider=provider.name, event_id=event.event_id, payload=event.__dict__)
         except IntegrityError:
             # A replay: acknowledged, nothing done twice.
-            return HttpResponse(getattr(provider, "acknowledgement", b"duplicate"))
+            return HttpResponse(provider.duplicate_acknowledgement)
         record.outcome = "ignored"
         # A refund notice overtaking its capture notice still proves the capture; the refund itself
         # is only ever recorded from our own Refund rows (reconciliation lists the other cases).
         if event.status in CAPTURE_EVIDENCE:
             try:
-                payment = actions.capture_payment(event.order_id, provider_payment_id=event.provider_payment_id,
-                                                  amount=event.amount, source="notification")
+                payment = ledger.capture(event.order_id, provider_payment_id=event.provider_payment_id,
+                                         amount=event.amount, source="notification")
                 record.outcome = "captured" if payment else "unknown_order"
-            except actions.ActionError as exc:
+            except ledger.AmountMismatch as exc:
                 logger.error("notification %s refused: %s", event.event_id, exc)
                 record.outcome = "amount_mismatch"
         record.save(update_fields=["outcome"])
-    return HttpResponse(getattr(provider, "acknowledgement", b"ok"))
+    return HttpResponse(provider.acknowledgement)
 
 
 @require_GET
@@ -97,5 +87,8 @@ def provider_return(http_request, provider_name):
         except ProviderUnavailable:
             # The done page shows 支払待ち; the notification or recover_pending settles it later.
             logger.warning("status query for %s timed out on return", order_id)
-    request = payment.request
-    return redirect("web:done", code=request.municipality.code, public_id=request.public_id)
+    if not payment.return_url:
+        # An attempt made before return URLs were stored: no channel page to go back to.
+        return render(http_request, "web/error.html", {"message": _(
+            "お支払いの手続きが終わりました。申請の状況確認のページでご確認ください。")})
+    return redirect(payment.return_url)

@@ -12,7 +12,6 @@ urlpatterns = [
     path("m/<str:code>/apply/delivery/", views.apply_delivery, name="apply_delivery"),
     path("m/<str:code>/apply/confirm/", views.apply_confirm, name="apply_confirm"),
     path("m/<str:code>/r/<uuid:public_id>/sign/", views.sign, name="sign"),
-    path("m/<str:code>/r/<uuid:public_id>/signed/", views.signed, name="signed"),
     path("m/<str:code>/r/<uuid:public_id>/pay/", views.pay, name="pay"),
     path("m/<str:code>/r/<uuid:public_id>/done/", views.done, name="done"),
     path("m/<str:code>/status/", views.status, name="status"),

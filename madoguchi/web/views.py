@@ -4,16 +4,15 @@ Wizard answers live in the session until the confirm step creates the draft requ
 the request's public id in the session is what lets this browser continue it.
 """
 
-import base64
-import binascii
 import datetime
 
 from django.contrib import messages
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from madoguchi.applications import actions, reception
 from madoguchi.applications.models import CertificateRequest, State
@@ -22,7 +21,6 @@ from madoguchi.catalog.models import CertificateType, PostageClass
 from madoguchi.core.http import client_ip
 from madoguchi.core.throttle import hit
 from madoguchi.identity.providers import get_provider as get_identity_provider
-from madoguchi.payments.views import notify_url, return_url
 from madoguchi.tenancy.models import Municipality
 
 from . import forms
@@ -183,27 +181,11 @@ def sign(http_request, code, public_id):
     if request.state != State.DRAFT:
         return redirect("web:pay", code=code, public_id=public_id)
     if http_request.method == "POST":
-        challenge = actions.start_signing(request)
+        # The provider records the signature through the workflow and comes back to these pages.
+        challenge = actions.start_signing(request, return_url=reverse("web:pay", args=[code, public_id]),
+                                          retry_url=reverse("web:sign", args=[code, public_id]))
         return redirect(get_identity_provider().signing_url(challenge.nonce))
     return render(http_request, "web/sign.html", {"m": request.municipality, "r": request})
-
-
-@require_POST
-def signed(http_request, code, public_id):
-    """Where the identity provider returns the certificate and the signature."""
-    request = _owned_request(http_request, code, public_id)
-    try:
-        certificate = base64.b64decode(http_request.POST.get("certificate", ""), validate=True)
-        signature = base64.b64decode(http_request.POST.get("signature", ""), validate=True)
-    except (binascii.Error, ValueError):
-        return HttpResponseBadRequest(_("署名データの形式が正しくありません。"))
-    try:
-        actions.record_signature(request, nonce=http_request.POST.get("nonce", ""), certificate=certificate,
-                                 signature=signature, provider=get_identity_provider().name)
-    except actions.ActionError as exc:
-        messages.error(http_request, str(exc))
-        return redirect("web:sign", code=code, public_id=public_id)
-    return redirect("web:pay", code=code, public_id=public_id)
 
 
 @require_http_methods(["GET", "POST"])
@@ -215,8 +197,7 @@ def pay(http_request, code, public_id):
         return redirect("web:done", code=code, public_id=public_id)
     if http_request.method == "POST":
         try:
-            url = actions.start_payment(request, return_url(http_request, request.municipality),
-                                        notify_url(request.municipality))
+            url = actions.start_payment(request, reverse("web:done", args=[code, public_id]))
         except actions.ActionError as exc:
             messages.error(http_request, str(exc))
             return redirect("web:pay", code=code, public_id=public_id)

@@ -1,15 +1,14 @@
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
-from madoguchi.identity.providers import register
+from madoguchi.identity.providers import IdentityProvider, register
 
 
-class DigitalAuthAppProvider:
+@register("digital_auth_app")
+class DigitalAuthAppProvider(IdentityProvider):
     """デジタル認証アプリ: the resident signs in the Digital Agency's app on their phone."""
 
-    name = "digital_auth_app"
+    label = _("デジタル認証アプリ")
 
     def signing_url(self, nonce: str) -> str:
         return reverse("identity_digital_auth_app:start", args=[nonce])
-
-
-PROVIDER = register(DigitalAuthAppProvider())

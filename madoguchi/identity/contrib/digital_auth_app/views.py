@@ -1,24 +1,25 @@
 """The two legs of the trip to デジタル認証アプリ: out (start a sign transaction, redirect to the
 authorization endpoint) and back (check state, exchange the code, check the ID token's nonce, fetch
-the signature, hand it to `actions.record_signature`). Sequence: docs/identity.md."""
+the signature, publish it for the workflow, then send the resident to the challenge's return or
+retry URL). Sequence: docs/identity.md."""
 
 import datetime
 import logging
 import secrets
 
-from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from madoguchi.applications import actions
+from madoguchi.applications.signing_terms import canonical_bytes
 from madoguchi.identity.models import SigningChallenge
+from madoguchi.identity.returns import back_to_retry, hand_over
 
-from . import provider
 from .client import Client, ProviderError, pkce_pair
 from .models import AuthorizationSession, ClientConfiguration
+from .provider import DigitalAuthAppProvider
 
 log = logging.getLogger(__name__)
 # The resident has this long to finish in the app; the signing challenge itself lasts 15 minutes.
@@ -40,11 +41,6 @@ def _client(municipality) -> Client:
     return Client(config.client_id, config.redirect_uri)
 
 
-def _back_to_sign(http_request, request, message: str):
-    messages.error(http_request, message)
-    return redirect("web:sign", code=request.municipality.code, public_id=request.public_id)
-
-
 def start(http_request, nonce):
     challenge = (SigningChallenge.objects.select_related("request__municipality")
                  .filter(nonce=nonce, used_at__isnull=True, expires_at__gt=timezone.now()).first())
@@ -54,11 +50,11 @@ def start(http_request, nonce):
     try:
         client = _client(request.municipality)
         transaction_id = client.start_sign_transaction(
-            actions.canonical_bytes(request, nonce),
+            canonical_bytes(request, nonce),
             _("{municipality} 証明書の交付申請").format(municipality=request.municipality.full_name))
     except ProviderError as exc:
         log.warning("digital_auth_app start failed: %s", exc)
-        return _back_to_sign(http_request, request, resident_message(exc.code))
+        return back_to_retry(http_request, challenge, resident_message(exc.code))
     verifier, code_challenge = pkce_pair()
     session = AuthorizationSession.objects.create(
         municipality=request.municipality, challenge=challenge, state=secrets.token_urlsafe(32),
@@ -81,10 +77,11 @@ def callback(http_request):
                                             "申請画面からもう一度お試しください。"))
         session.used_at = timezone.now()
         session.save(update_fields=["used_at"])
-    request = session.challenge.request
+    challenge = session.challenge
+    request = challenge.request
     if "error" in http_request.GET:
         log.info("digital_auth_app returned error %s", http_request.GET.get("error"))
-        return _back_to_sign(http_request, request, resident_message(http_request.GET["error"]))
+        return back_to_retry(http_request, challenge, resident_message(http_request.GET["error"]))
     try:
         client = _client(request.municipality)
         access_token, _claims = client.exchange_code(http_request.GET.get("code", ""), session.code_verifier,
@@ -92,10 +89,6 @@ def callback(http_request):
         certificate, signature = client.sign_result(access_token, session.sign_transaction_id)
     except ProviderError as exc:
         log.warning("digital_auth_app callback failed: %s", exc)
-        return _back_to_sign(http_request, request, resident_message(exc.code))
-    try:
-        actions.record_signature(request, nonce=session.challenge.nonce, certificate=certificate,
-                                 signature=signature, provider=provider.PROVIDER.name)
-    except actions.ActionError as exc:
-        return _back_to_sign(http_request, request, str(exc))
-    return redirect("web:pay", code=request.municipality.code, public_id=request.public_id)
+        return back_to_retry(http_request, challenge, resident_message(exc.code))
+    return hand_over(http_request, challenge, certificate=certificate, signature=signature,
+                     provider=DigitalAuthAppProvider.name)

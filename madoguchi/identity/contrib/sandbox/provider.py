@@ -1,15 +1,14 @@
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
-from madoguchi.identity.providers import register
+from madoguchi.identity.providers import IdentityProvider, register
 
 
-class SandboxIdentityProvider:
+@register("sandbox")
+class SandboxIdentityProvider(IdentityProvider):
     """The virtual My Number Card: a page that plays the card reader and the JPKI applet."""
 
-    name = "sandbox"
+    label = _("マイナンバーカード(テスト用)")
 
     def signing_url(self, nonce: str) -> str:
         return reverse("identity_sandbox:card", args=[nonce])
-
-
-PROVIDER = register(SandboxIdentityProvider())

@@ -3,4 +3,7 @@ from django.urls import path
 from . import views
 
 app_name = "identity_sandbox"
-urlpatterns = [path("card/<str:nonce>/", views.card, name="card")]
+urlpatterns = [
+    path("card/<str:nonce>/", views.card, name="card"),
+    path("returned/", views.returned, name="returned"),
+]

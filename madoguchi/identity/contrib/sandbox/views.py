@@ -1,21 +1,28 @@
 """The sandbox card page. It shows what will be signed, asks for the card and the signing PIN,
-signs, and hands certificate and signature back to the request, as the real app would."""
+signs, and hands certificate and signature back through the resident's browser to `returned`, as
+the real app would; `returned` gives them to the workflow and sends the resident to the channel."""
 
 import base64
+import binascii
 
 from django import forms
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
-from madoguchi.applications.actions import canonical_bytes
+from madoguchi.applications.signing_terms import canonical_bytes
 from madoguchi.core.forms import Form
 from madoguchi.identity.models import SigningChallenge
+from madoguchi.identity.returns import hand_over
 
 from . import card as cards
+from .provider import SandboxIdentityProvider
+
+MAX_FIELD = 16 * 1024  # base64 of a certificate or a signature is a few kilobytes
 
 
 class CardForm(Form):
@@ -48,5 +55,26 @@ def card(http_request, nonce):
             else:
                 context.update(signed=True, nonce=nonce, certificate=base64.b64encode(certificate).decode(),
                                signature=base64.b64encode(signature).decode(),
-                               callback=reverse("web:signed", args=[request.municipality.code, request.public_id]))
+                               callback=reverse("identity_sandbox:returned"))
     return render(http_request, "identity_sandbox/card.html", context)
+
+
+@require_POST
+def returned(http_request):
+    """Where the card hands back the certificate and the signature for a challenge."""
+    fields = [http_request.POST.get(name, "") for name in ("nonce", "certificate", "signature")]
+    nonce, certificate_b64, signature_b64 = fields
+    try:
+        if any(len(field) > MAX_FIELD for field in fields):
+            raise ValueError("oversized")
+        certificate = base64.b64decode(certificate_b64, validate=True)
+        signature = base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError):
+        return HttpResponseBadRequest(_("署名データの形式が正しくありません。"))
+    challenge = (SigningChallenge.objects.select_related("request__municipality").filter(nonce=nonce).first()
+                 if nonce.isprintable() and len(nonce) <= 64 else None)
+    if challenge is None:
+        return render(http_request, "web/error.html", {"message": _(
+            "署名の有効期限が切れたか、すでに使われています。もう一度署名してください。")}, status=400)
+    return hand_over(http_request, challenge, certificate=certificate, signature=signature,
+                     provider=SandboxIdentityProvider.name)

@@ -28,11 +28,13 @@ from urllib.parse import parse_qsl
 
 import requests
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.payments.models import Payment
 from madoguchi.payments.providers import (
     InvalidNotification,
     Notification,
+    PaymentProvider,
     ProviderRefused,
     ProviderStatus,
     ProviderUnavailable,
@@ -113,9 +115,11 @@ def _amount(trade: dict[str, str]) -> int:
         raise ProviderUnavailable("gmo_pg SearchTrade: malformed amount") from None
 
 
-class GmoPgProvider:
-    name = "gmo_pg"
-    acknowledgement = b"0"  # what the result notification expects, or it is sent again
+@register("gmo_pg")
+class GmoPgProvider(PaymentProvider):
+    label = _("クレジットカード")
+    # What the result notification expects, to a first delivery and a replay alike, or it is sent again.
+    acknowledgement = duplicate_acknowledgement = b"0"
 
     def create_checkout(self, payment: Payment, return_url: str, notify_url: str) -> str:
         shop_id, shop_pass = shop(payment.municipality)
@@ -139,7 +143,7 @@ class GmoPgProvider:
 
     def verify_return(self, params: dict[str, str]) -> str:
         result = params.get("result", "")
-        alpha, _, gamma = result.partition(".")
+        alpha, _dot, gamma = result.partition(".")
         if not (alpha and len(gamma) == 64 and gamma.isascii() and len(result) <= 8192):
             raise InvalidNotification("malformed result")
         payment = self._payment(decode(alpha).get("OrderID"))
@@ -236,5 +240,3 @@ class GmoPgProvider:
             provider=self.name, created_at__gte=start, created_at__lt=start + datetime.timedelta(days=1))
         return [self.query(p) for p in payments.select_related("municipality")]
 
-
-PROVIDER = register(GmoPgProvider())

@@ -26,11 +26,13 @@ from urllib.parse import urlencode
 
 import paypayopa
 import requests
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.payments.models import Payment
 from madoguchi.payments.providers import (
     InvalidNotification,
     Notification,
+    PaymentProvider,
     ProviderRefused,
     ProviderStatus,
     ProviderUnavailable,
@@ -95,8 +97,9 @@ def _return_mac(municipality: Municipality, order_id: str) -> str:
     return hmac.new(secret.encode(), f"return:{order_id}".encode(), hashlib.sha256).hexdigest()
 
 
-class PayPayProvider:
-    name = "paypay"
+@register("paypay")
+class PayPayProvider(PaymentProvider):
+    label = _("PayPay")
 
     def create_checkout(self, payment: Payment, return_url: str, notify_url: str) -> str:
         query = urlencode({"order_id": payment.order_id,
@@ -193,5 +196,3 @@ class PayPayProvider:
             provider=self.name, created_at__gte=start, created_at__lt=start + datetime.timedelta(days=1))
         return [self.query(p) for p in payments.select_related("municipality")]
 
-
-PROVIDER = register(PayPayProvider())

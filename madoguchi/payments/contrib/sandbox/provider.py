@@ -7,11 +7,13 @@ import re
 import time
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.payments.models import Payment
 from madoguchi.payments.providers import (
     InvalidNotification,
     Notification,
+    PaymentProvider,
     ProviderRefused,
     ProviderStatus,
     ProviderUnavailable,
@@ -28,8 +30,9 @@ MAX_BODY = 16 * 1024
 HEX_MAC = re.compile(r"[0-9a-f]{64}")
 
 
-class SandboxProvider:
-    name = "sandbox"
+@register("sandbox")
+class SandboxProvider(PaymentProvider):
+    label = _("クレジットカード(テスト)")
 
     def create_checkout(self, payment: Payment, return_url: str, notify_url: str) -> str:
         from django.urls import reverse
@@ -104,5 +107,3 @@ class SandboxProvider:
                                                created_at__lt=start + datetime.timedelta(days=1))
         return [self._status(charge) for charge in charges.order_by("id")]
 
-
-PROVIDER = register(SandboxProvider())

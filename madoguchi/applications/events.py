@@ -1,0 +1,100 @@
+"""The history entries of a request, one function per kind, with typed parameters.
+
+Each function builds (does not save) the `RequestEvent` of one kind from the request as it is
+before the change: `from_state` is the request's current state. The workflow stores the entries
+that change state through `actions._base._transition` (the single writer of state) and the others
+with `record`. `data` holds the structured facts (serial numbers, order ids, amounts) that
+statistics and audits query; `reason` says the same in words for the person reading the history.
+"""
+
+from .models import CertificateRequest, EventKind, RequestEvent, State
+
+
+def _event(request: CertificateRequest, kind: str, to_state: str, *, actor_kind: str, actor=None,
+           reason: str = "", data: dict | None = None) -> RequestEvent:
+    return RequestEvent(municipality_id=request.municipality_id, request=request, kind=kind,
+                        from_state=request.state, to_state=to_state, actor=actor, actor_kind=actor_kind,
+                        reason=reason[:500], data=data or {})
+
+
+def record(*events: RequestEvent) -> None:
+    """Store entries that do not change the state (creation, reprints, fewer copies)."""
+    RequestEvent.objects.bulk_create(events)
+
+
+def created(request: CertificateRequest, *, channel: str) -> RequestEvent:
+    event = _event(request, EventKind.CREATED, State.DRAFT, actor_kind="resident", reason="created",
+                   data={"channel": channel})
+    event.from_state = ""
+    return event
+
+
+def signed(request: CertificateRequest, *, serial: str, match_result: str, provider: str) -> RequestEvent:
+    return _event(request, EventKind.SIGNED, State.SIGNED, actor_kind="resident",
+                  reason=f"jpki:{serial} match:{match_result}",
+                  data={"jpki_serial": serial, "match_result": match_result, "provider": provider})
+
+
+def payment_started(request: CertificateRequest, *, provider: str) -> RequestEvent:
+    return _event(request, EventKind.PAYMENT_STARTED, State.AWAITING_PAYMENT, actor_kind="resident",
+                  data={"provider": provider})
+
+
+def received(request: CertificateRequest, *, order_id: str, source: str, reception_number: str) -> RequestEvent:
+    """`source`: how the capture became known (notification, return, query, reconciliation)."""
+    return _event(request, EventKind.RECEIVED, State.RECEIVED, actor_kind="provider", reason=f"{source}:{order_id}",
+                  data={"order_id": order_id, "source": source, "reception_number": reception_number})
+
+
+def review_started(request: CertificateRequest, *, staff) -> RequestEvent:
+    return _event(request, EventKind.REVIEW_STARTED, State.IN_REVIEW, actor_kind="staff", actor=staff)
+
+
+def approved(request: CertificateRequest, *, staff, flags_acknowledged: list[str]) -> RequestEvent:
+    return _event(request, EventKind.APPROVED, State.APPROVED, actor_kind="staff", actor=staff,
+                  reason="flags acknowledged" if flags_acknowledged else "",
+                  data={"flags_acknowledged": flags_acknowledged} if flags_acknowledged else {})
+
+
+def rejected(request: CertificateRequest, *, staff, reason: str) -> RequestEvent:
+    return _event(request, EventKind.REJECTED, State.REJECTED, actor_kind="staff", actor=staff, reason=reason)
+
+
+def issued(request: CertificateRequest, *, staff, batch_id: int) -> RequestEvent:
+    return _event(request, EventKind.ISSUED, State.ISSUED, actor_kind="staff", actor=staff,
+                  reason=f"batch:{batch_id}", data={"batch_id": batch_id})
+
+
+def reprinted(request: CertificateRequest, *, staff, batch_id: int, reprint_of: int, reason: str) -> RequestEvent:
+    return _event(request, EventKind.REPRINTED, request.state, actor_kind="staff", actor=staff,
+                  reason=f"reprint:{batch_id} of batch:{reprint_of}: {reason}",
+                  data={"batch_id": batch_id, "reprint_of": reprint_of})
+
+
+def mailed(request: CertificateRequest, *, staff, tracking_number: str) -> RequestEvent:
+    return _event(request, EventKind.MAILED, State.MAILED, actor_kind="staff", actor=staff, reason=tracking_number,
+                  data={"tracking_number": tracking_number} if tracking_number else {})
+
+
+def completed(request: CertificateRequest) -> RequestEvent:
+    return _event(request, EventKind.COMPLETED, State.COMPLETED, actor_kind="system")
+
+
+def cancelled(request: CertificateRequest, *, actor_kind: str, actor=None, reason: str = "") -> RequestEvent:
+    return _event(request, EventKind.CANCELLED, State.CANCELLED, actor_kind=actor_kind, actor=actor, reason=reason)
+
+
+def expired(request: CertificateRequest) -> RequestEvent:
+    return _event(request, EventKind.EXPIRED, State.EXPIRED, actor_kind="system")
+
+
+def refunded(request: CertificateRequest, *, order_id: str, amount: int) -> RequestEvent:
+    return _event(request, EventKind.REFUNDED, State.REFUNDED, actor_kind="provider", reason=order_id,
+                  data={"order_id": order_id, "amount": amount})
+
+
+def copies_reduced(request: CertificateRequest, *, staff, old: int, new: int, refund_amount: int,
+                   order_id: str) -> RequestEvent:
+    return _event(request, EventKind.COPIES_REDUCED, request.state, actor_kind="staff", actor=staff,
+                  reason=f"copies {old}->{new}, refund {refund_amount}",
+                  data={"copies_from": old, "copies_to": new, "refund_amount": refund_amount, "order_id": order_id})
