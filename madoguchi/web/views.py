@@ -21,6 +21,7 @@ from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
 from madoguchi.core.http import client_ip
 from madoguchi.core.throttle import hit
+from madoguchi.documents.kinds import get_kind
 from madoguchi.identity.providers import get_provider as get_identity_provider
 from madoguchi.payments.views import notify_url, return_url
 from madoguchi.tenancy.models import Municipality
@@ -82,7 +83,7 @@ def apply_type(http_request, code):
 
 
 def _options_form(data, post=None):
-    return forms.options_form(data["certificate_type"], post, initial=data.get("options"))
+    return get_kind(data["certificate_type"]).options_form(post, initial=data.get("options"))
 
 
 @require_http_methods(["GET", "POST"])
