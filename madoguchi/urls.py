@@ -2,10 +2,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from madoguchi.backoffice.pages import site as office_pages
+
 urlpatterns = [
     path("", include("madoguchi.web.urls")),
     path("office/", include("madoguchi.backoffice.urls")),
-    path("office/payments/", include("madoguchi.payments.office_urls")),
+    path("office/", include(office_pages.urlpatterns())),  # pages other apps contribute (their office.py)
     path("payments/", include("madoguchi.payments.urls")),
     path("verify/", include("madoguchi.documents.urls")),
     path("identity/digital-auth-app/", include("madoguchi.identity.contrib.digital_auth_app.urls")),

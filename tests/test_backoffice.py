@@ -3,7 +3,7 @@ import io
 import pyotp
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import resolve, reverse
 from pypdf import PdfReader
 
 from madoguchi.applications.models import State
@@ -131,7 +131,7 @@ def test_batch_approve_skips_flagged_and_print_batch_contains_the_names(municipa
     assert (clean.state, flagged.state) == (State.APPROVED, State.RECEIVED)
     response = client.post(reverse("backoffice:batch"), {"operation": "print", "selected": [str(clean.public_id)]})
     assert response.status_code == 302
-    pdf = client.get(response.url + "print.pdf")
+    pdf = client.get(reverse("documents_office:batch_pdf", args=[resolve(response.url).kwargs["batch_id"]]))
     assert pdf["Content-Type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "山田" in text and "花子" in text

@@ -22,9 +22,10 @@ from pypdf import PdfReader
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.dates import to_wareki
-from madoguchi.documents.certificates import fiscal_year_label, render_certificate
 from madoguchi.documents.fonts import certificate_font
-from madoguchi.documents.render import PersonSelectionError
+from madoguchi.documents.kinds import get_kind
+from madoguchi.documents.kinds.tax_certificate import fiscal_year_label
+from madoguchi.documents.services import PersonSelectionError, render_certificate
 from madoguchi.registry.models import Koseki, KosekiMember, Resident, SealRegistration, TaxRecord
 from madoguchi.registry.synthetic import generate_replica, hard_cases
 
@@ -32,7 +33,6 @@ ISSUED_ON = datetime.date(2026, 11, 23)
 ISSUE_NUMBER = "1399981234567890"
 CODE = "ABCDEFGHJKMN"
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_DIR = ROOT / "tests" / "reference"
 DOCS_IMAGES = ROOT / "docs" / "images"
 UPDATE = os.environ.get("MADOGUCHI_UPDATE_REFERENCE_IMAGES") == "1"
 # Tolerances for font rasterisation noise between poppler and FreeType versions; a moved line or a
@@ -272,9 +272,9 @@ def rasterize(pdf: bytes) -> Image.Image:
 @pytest.mark.parametrize("certificate_type", CertificateType.values)
 def test_each_template_matches_its_reviewed_image(municipality, replica, certificate_type):
     image = rasterize(render(sample_requests(municipality, replica)[certificate_type]).pdf)
-    reference_path = REFERENCE_DIR / f"{certificate_type}.png"
+    reference_path = get_kind(certificate_type).reference_image
     if UPDATE:
-        REFERENCE_DIR.mkdir(exist_ok=True)
+        reference_path.parent.mkdir(exist_ok=True)
         DOCS_IMAGES.mkdir(exist_ok=True)
         image.save(reference_path, optimize=True)
         image.save(DOCS_IMAGES / f"{certificate_type}.png", optimize=True)
@@ -300,7 +300,7 @@ def test_a_changed_template_fails_the_image_comparison(municipality, replica):
     request = sample_requests(municipality, replica)[CertificateType.SEAL]
     request.municipality = municipality
     image = rasterize(render(request).pdf)
-    reference = Image.open(REFERENCE_DIR / f"{CertificateType.SEAL}.png").convert("L")
+    reference = Image.open(get_kind(CertificateType.SEAL).reference_image).convert("L")
     histogram = ImageChops.difference(image, reference).histogram()
     assert sum(histogram[64:]) / (image.size[0] * image.size[1]) > MAX_CHANGED_SHARE
 

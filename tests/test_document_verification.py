@@ -265,8 +265,8 @@ def test_a_mailed_request_cannot_be_reprinted(printed, clerk):
 def test_another_municipality_cannot_see_or_reprint_a_batch(printed, other_municipality):
     _request, _document, batch = printed
     outsider = signed_in(make_staff(other_municipality, "outsider"))
-    for name in ("batch_detail", "batch_pdf", "batch_mailing_csv"):
-        assert outsider.get(reverse(f"backoffice:{name}", args=[batch.pk])).status_code == 404
+    for name in ("backoffice:batch_detail", "documents_office:batch_pdf", "documents_office:batch_mailing_csv"):
+        assert outsider.get(reverse(name, args=[batch.pk])).status_code == 404
     for name in ("batch_reprint", "batch_mailed"):
         assert outsider.post(reverse(f"backoffice:{name}", args=[batch.pk]), {"reason": "x"}).status_code == 404
     assert PrintBatch.objects.count() == 1
@@ -305,7 +305,7 @@ def test_the_mailing_list_csv(printed, clerk):
     type(request).objects.filter(pk=request.pk).update(delivery_name="=HYPERLINK(\"http://evil\")")
     request.refresh_from_db()
     actions.mark_mailed(request, clerk, "1234-5678-9012")
-    response = signed_in(clerk).get(reverse("backoffice:batch_mailing_csv", args=[batch.pk]))
+    response = signed_in(clerk).get(reverse("documents_office:batch_mailing_csv", args=[batch.pk]))
     body = response.content
     assert response["Content-Type"].startswith("text/csv") and body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))

@@ -9,12 +9,9 @@ from pypdf import PdfReader
 
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.core.dates import to_wareki
-from madoguchi.documents.fonts import MissingGlyph, certificate_font
-from madoguchi.documents.render import (
-    PersonSelectionError,
-    render_print_batch,
-    render_residence_certificate,
-)
+from madoguchi.documents.fonts import certificate_font
+from madoguchi.documents.print_batch import render_print_batch
+from madoguchi.documents.services import MissingGlyph, PersonSelectionError, render_certificate
 
 from .conftest import make_resident
 
@@ -38,7 +35,7 @@ def make_request(resident, *, scope="self", members="", show_relationship=False,
 
 
 def render(request: CertificateRequest):
-    return render_residence_certificate(request, ISSUE_NUMBER, CODE, ISSUED_ON)
+    return render_certificate(request, ISSUE_NUMBER, CODE, ISSUED_ON)
 
 
 def text_of(pdf: bytes) -> str:

@@ -121,7 +121,7 @@ def test_mismatch_page_needs_sign_in():
 def test_partial_refund_form_refuses_bad_counts_in_japanese(municipality, resident, value, message):
     request = received(municipality, resident, copies=3)
     client = signed_in(make_staff(municipality, "clerk"))
-    url = reverse("payments_office:refund_copies", args=[request.public_id])
+    url = reverse("backoffice:refund_copies", args=[request.public_id])
     response = client.post(url, {"issuable_copies": value}, follow=True)
     assert message in response.content.decode()
     assert not Refund.objects.exists()
@@ -132,7 +132,7 @@ def test_partial_refund_form_refunds_the_difference(municipality, resident):
     client = signed_in(make_staff(municipality, "clerk"))
     detail = client.get(reverse("backoffice:detail", args=[request.public_id])).content.decode()
     assert "通数を減らして一部返金" in detail
-    response = client.post(reverse("payments_office:refund_copies", args=[request.public_id]),
+    response = client.post(reverse("backoffice:refund_copies", args=[request.public_id]),
                            {"issuable_copies": "2"}, follow=True)
     assert "300円の返金を手続きしました" in response.content.decode()
     assert Refund.objects.get().amount == 300
@@ -141,6 +141,6 @@ def test_partial_refund_form_refunds_the_difference(municipality, resident):
 def test_partial_refund_of_another_municipalitys_request_is_not_found(municipality, other_municipality, resident):
     request = received(municipality, resident, copies=3)
     client = signed_in(make_staff(other_municipality, "outsider"))
-    response = client.post(reverse("payments_office:refund_copies", args=[request.public_id]),
+    response = client.post(reverse("backoffice:refund_copies", args=[request.public_id]),
                            {"issuable_copies": "1"})
     assert response.status_code == 404 and not Refund.objects.exists()

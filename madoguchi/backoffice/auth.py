@@ -42,8 +42,27 @@ def check_totp(user: Staff, code: str) -> bool:
     return False
 
 
+# What a staff page may require: reviewing requests, reading the logs, managing the municipality's
+# settings (fees, reconciliation, revenue simulation).
+PERMISSIONS = frozenset({"review", "logs", "manage"})
+
+
+def has_permission(user, permission: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    if permission == "review":
+        return user.can_review()
+    if permission == "logs":
+        return user.can_read_logs()
+    if permission == "manage":
+        return user.municipality_id is not None and user.role == Role.MANAGER
+    raise ValueError(f"Unknown permission {permission!r}")
+
+
 def staff_required(permission: str = "review"):
     """Signed in with both factors, belongs to a municipality, and holds the permission."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"Unknown permission {permission!r}")
 
     def decorator(view):
         @wraps(view)
@@ -51,10 +70,7 @@ def staff_required(permission: str = "review"):
             user = http_request.user
             if not user.is_authenticated or not http_request.session.get(OTP_SESSION_KEY):
                 return redirect("backoffice:login")
-            allowed = {"review": user.can_review, "logs": user.can_read_logs,
-                       "manage": lambda: user.municipality_id is not None and user.role == Role.MANAGER,
-                       }[permission]()
-            if not allowed:
+            if not has_permission(user, permission):
                 raise PermissionDenied
             return view(http_request, *args, **kwargs)
 

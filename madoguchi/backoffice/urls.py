@@ -13,12 +13,11 @@ urlpatterns = [
     path("r/<uuid:public_id>/approve/", views.approve, name="approve"),
     path("r/<uuid:public_id>/reject/", views.reject, name="reject"),
     path("r/<uuid:public_id>/mailed/", views.mailed, name="mailed"),
+    path("r/<uuid:public_id>/refund-copies/", views.refund_copies, name="refund_copies"),
     path("r/<uuid:public_id>/document.pdf", views.document_pdf, name="document_pdf"),
     path("batch/", views.batch, name="batch"),
     path("batch/<int:batch_id>/", views.batch_detail, name="batch_detail"),
-    path("batch/<int:batch_id>/print.pdf", views.batch_pdf, name="batch_pdf"),
     path("batch/<int:batch_id>/reprint/", views.batch_reprint, name="batch_reprint"),
     path("batch/<int:batch_id>/mailed/", views.batch_mailed, name="batch_mailed"),
-    path("batch/<int:batch_id>/mailing.csv", views.batch_mailing_csv, name="batch_mailing_csv"),
     path("logs/", views.access_logs, name="logs"),
 ]

@@ -19,7 +19,6 @@ from madoguchi.applications import actions
 from madoguchi.applications.models import QUEUE_STATES, CertificateRequest, State
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.forms import Form
-from madoguchi.documents.mailing import mailing_list_csv
 from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.documents.services import signed_document_pdf
 from madoguchi.identity.trust import stale_anchors
@@ -157,6 +156,25 @@ def mailed(http_request, public_id):
     return _act(http_request, public_id, actions.mark_mailed, http_request.POST.get("tracking_number", ""))
 
 
+@staff_required()
+@require_POST
+def refund_copies(http_request, public_id):
+    """The partial refund when fewer copies than paid for can be issued."""
+    request = _get_request(http_request, public_id)
+    try:
+        issuable = int(http_request.POST.get("issuable_copies", ""))
+    except ValueError:
+        messages.error(http_request, _("発行できる通数を数字で入力してください。"))
+        return redirect("backoffice:detail", public_id=public_id)
+    try:
+        refund = actions.refund_unissuable_copies(request, http_request.user, issuable)
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+    else:
+        messages.success(http_request, _("{amount}円の返金を手続きしました。").format(amount=refund.amount))
+    return redirect("backoffice:detail", public_id=public_id)
+
+
 def _selected(http_request):
     ids = http_request.POST.getlist("selected")[:PAGE_SIZE * 5]
     valid = []
@@ -246,24 +264,6 @@ def batch_mailed(http_request, batch_id):
     for line in problems:
         messages.warning(http_request, line)
     return redirect("backoffice:batch_detail", batch_id=printed.pk)
-
-
-@staff_required()
-def batch_mailing_csv(http_request, batch_id):
-    printed = _batch(http_request, batch_id)
-    log_access(http_request, "download_mailing_list")
-    response = HttpResponse(mailing_list_csv(printed), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="mailing-list-{printed.pk}.csv"'
-    return response
-
-
-@staff_required()
-def batch_pdf(http_request, batch_id):
-    printed = _batch(http_request, batch_id)
-    log_access(http_request, "download_print_batch")
-    response = HttpResponse(bytes(printed.pdf), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="print-batch-{printed.pk}.pdf"'
-    return response
 
 
 @staff_required()

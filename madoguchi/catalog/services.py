@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.tenancy.models import Municipality
 
-from .models import CertificateType, Channel, Fee, FeeExemption, PostageClass
+from .models import Channel, Fee, FeeExemption, PostageClass
 
 MAX_COPIES = 10
 
@@ -44,10 +44,6 @@ def describe_options(options: dict) -> list[tuple[str, str]]:
             continue
         rows.append((str(label), str(values.get(value, value))))
     return rows
-
-
-# Types that go all the way to a printed document in this release.
-RENDERABLE_TYPES = set(CertificateType)
 
 
 class CatalogError(Exception):

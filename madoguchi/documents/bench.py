@@ -50,7 +50,7 @@ def sample_requests(municipality) -> list:
 def render(requests, count: int) -> tuple[float, list[tuple]]:
     from django.utils import timezone
 
-    from madoguchi.documents.certificates import render_certificate
+    from madoguchi.documents.services import render_certificate
 
     render_certificate(requests[0], "0" * 16, "WARMUPCODE00", timezone.localdate())
     pages, rendered = 0, []
@@ -64,7 +64,7 @@ def render(requests, count: int) -> tuple[float, list[tuple]]:
 
 
 def print_batch(municipality, rendered: list[tuple]) -> float:
-    from madoguchi.documents.render import render_print_batch
+    from madoguchi.documents.print_batch import render_print_batch
     from madoguchi.documents.signing import ensure_signing_key, sign_pdf
 
     ensure_signing_key(municipality)

@@ -1,18 +1,32 @@
-"""Creating issued documents and print batches. Called only from applications.actions."""
+"""The documents app's public API for the workflow (`applications.actions`): issuing a request's
+document, building and signing print batches, and the errors that stop issuance, with the messages
+the clerk reads."""
 
+import datetime
 import secrets
 
 from django.utils import timezone
 
 from madoguchi.applications.models import CertificateRequest
 
-from .certificates import render_certificate
+from .drawing import render_content
+from .fonts import MissingGlyph, describe
+from .kinds import NotEligible, PersonSelectionError, get_kind, is_kind
+from .layout import RenderedDocument
 from .models import IssuedDocument, PrintBatch
-from .render import render_print_batch
+from .print_batch import render_print_batch
 from .signing import sign_pdf
+
+__all__ = ["MissingGlyph", "NotEligible", "PersonSelectionError", "build_print_batch", "can_render", "describe",
+           "issue_document", "render_certificate", "signed_document_pdf"]
 
 # No 0/O or 1/I/L: the code is read off paper and typed by whoever receives the certificate.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def can_render(certificate_type: str) -> bool:
+    """Whether a certificate kind renders this type (what goes all the way to a printed document)."""
+    return is_kind(certificate_type)
 
 
 def new_issue_number(request: CertificateRequest) -> str:
@@ -21,6 +35,15 @@ def new_issue_number(request: CertificateRequest) -> str:
 
 def new_verification_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+
+
+def render_certificate(request: CertificateRequest, issue_number: str, verification_code: str,
+                       issued_on: datetime.date) -> RenderedDocument:
+    """One copy of the certificate `request` asks for (copies are repeated by the print batch).
+    Raises PersonSelectionError (NotEligible included) or MissingGlyph: nothing is issued."""
+    kind = get_kind(request.certificate_type)
+    kind.check_eligibility(request)
+    return render_content(request.municipality, kind.content(request), issue_number, verification_code, issued_on)
 
 
 def issue_document(request: CertificateRequest) -> IssuedDocument:

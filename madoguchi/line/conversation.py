@@ -2,7 +2,8 @@
 
 Each step asks one question, offers its answers as quick-reply buttons where the answers are known,
 and validates the answer with the same form field the web wizard uses, so the rules live in one
-place (`madoguchi.web.forms`, `madoguchi.catalog`). 「やり直す」 and 「やめる」 work at every step.
+place (the kind's options form in `madoguchi.documents.kinds`, the rest in `madoguchi.web.forms` and
+`madoguchi.catalog`). 「やり直す」 and 「やめる」 work at every step.
 """
 
 import datetime
@@ -30,6 +31,7 @@ from linebot.v3.messaging import (
 from madoguchi.applications import actions
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
+from madoguchi.documents.kinds import get_kind
 from madoguchi.tenancy.models import Municipality
 from madoguchi.web import forms
 
@@ -57,11 +59,11 @@ class Step:
 
 
 def _options_field(name: str) -> Callable[[Municipality, Answers], django_forms.Field]:
-    return lambda m, a: forms.options_form(a["certificate_type"]).fields[name]
+    return lambda m, a: get_kind(a["certificate_type"]).options_form().fields[name]
 
 
 def _has_option(name: str, extra: Callable[[Answers], bool] = lambda a: True):
-    return lambda m, a: name in forms.options_form(a["certificate_type"]).fields and extra(a)
+    return lambda m, a: name in get_kind(a["certificate_type"]).options_form().fields and extra(a)
 
 
 def _field_choices(field_of):
@@ -263,7 +265,7 @@ class Engine:
     def _validate(self) -> tuple[str, str] | None:
         """The web forms' whole-form rules over the collected answers: (step to ask again, message)."""
         terms = self._terms()
-        options = forms.options_form(terms["certificate_type"], {
+        options = get_kind(terms["certificate_type"]).options_form({
             k: v for k, v in terms["options"].items() if v not in (False, None)})
         if not options.is_valid():
             field, errors = next(iter(options.errors.items()))

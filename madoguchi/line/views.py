@@ -18,6 +18,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from linebot.v3.webhook import SignatureValidator
 
+from madoguchi.core.http import remember_request
+
 from . import liff
 from .channel import credentials
 from .models import LineChannel, RequestBinding, WebhookEvent
@@ -114,7 +116,7 @@ def liff_request(http_request, code, public_id):
             messages.error(http_request, str(exc))
             return redirect("line:liff_request", code=code, public_id=public_id)
         RequestBinding.objects.filter(pk=binding.pk).update(liff_verified_at=timezone.now())
-        http_request.session["requests"] = [*http_request.session.get("requests", [])[-9:], str(public_id)]
+        remember_request(http_request, public_id)
         return redirect("web:sign", code=code, public_id=public_id)
     nonce = secrets.token_urlsafe(24)
     http_request.session[session_key] = nonce

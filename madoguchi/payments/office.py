@@ -1,18 +1,14 @@
-"""Back-office pages of the payments area: reconciliation mismatches, the revenue simulation
-(managers), and the clerk's partial refund when fewer copies can be issued."""
+"""Back-office pages of the payments area, contributed to the back office (`register`, found by
+`backoffice.pages`): reconciliation mismatches and the revenue simulation, for managers. The back
+office signs staff in and checks the permission before these views run."""
 
 from decimal import Decimal
 
 from django import forms
-from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
 
-from madoguchi.applications import actions
-from madoguchi.applications.models import CertificateRequest
-from madoguchi.backoffice.auth import staff_required
 from madoguchi.catalog.models import Channel
 from madoguchi.core.forms import Form
 
@@ -22,7 +18,6 @@ from .simulation import ChannelLine, SimulationError, man_yen, simulate
 MISMATCH_PAGE = 500
 
 
-@staff_required("manage")
 def mismatches(http_request):
     rows = ReconciliationMismatch.objects.for_municipality(http_request.user.municipality)
     if http_request.GET.get("open") == "1":
@@ -73,7 +68,6 @@ class SimulationForm(Form):
                 for channel, label in Channel.choices]
 
 
-@staff_required("manage")
 def simulation(http_request):
     form = SimulationForm(http_request.GET or SimulationForm.default_data())
     result = None
@@ -94,20 +88,8 @@ def simulation(http_request):
     })
 
 
-@staff_required()
-@require_POST
-def refund_copies(http_request, public_id):
-    request = get_object_or_404(CertificateRequest.objects.for_municipality(http_request.user.municipality),
-                                public_id=public_id)
-    try:
-        issuable = int(http_request.POST.get("issuable_copies", ""))
-    except ValueError:
-        messages.error(http_request, _("発行できる通数を数字で入力してください。"))
-        return redirect("backoffice:detail", public_id=public_id)
-    try:
-        refund = actions.refund_unissuable_copies(request, http_request.user, issuable)
-    except actions.ActionError as exc:
-        messages.error(http_request, str(exc))
-    else:
-        messages.success(http_request, _("{amount}円の返金を手続きしました。").format(amount=refund.amount))
-    return redirect("backoffice:detail", public_id=public_id)
+def register(pages) -> None:
+    pages.add("mismatches/", mismatches, name="mismatches", permission="manage",
+              menu_label=gettext_lazy("決済の突合"))
+    pages.add("simulation/", simulation, name="simulation", permission="manage",
+              menu_label=gettext_lazy("収入シミュレーション"))

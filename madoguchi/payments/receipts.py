@@ -19,6 +19,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.core.dates import to_wareki
+from madoguchi.core.http import owns_request
 from madoguchi.documents.fonts import MissingGlyph, certificate_font
 
 from .models import Payment, PaymentStatus
@@ -37,7 +38,7 @@ def method(payment: Payment) -> str:
 
 def _paid_request(http_request, code: str, public_id) -> tuple[CertificateRequest, Payment]:
     """Only the browser that made the request sees its receipt (as for the done page)."""
-    if str(public_id) not in http_request.session.get("requests", []):
+    if not owns_request(http_request, public_id):
         raise Http404
     request = get_object_or_404(CertificateRequest.objects.select_related("municipality"),
                                 municipality__code=code, public_id=public_id)

@@ -18,8 +18,9 @@ from madoguchi.applications import actions, reception
 from madoguchi.applications.models import CertificateRequest, State
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
-from madoguchi.core.http import client_ip
+from madoguchi.core.http import client_ip, owns_request, remember_request
 from madoguchi.core.throttle import hit
+from madoguchi.documents.kinds import get_kind
 from madoguchi.identity.providers import get_provider as get_identity_provider
 from madoguchi.tenancy.models import Municipality
 
@@ -43,7 +44,7 @@ def _save_wizard(http_request, municipality: Municipality, data: dict) -> None:
 
 
 def _owned_request(http_request, code: str, public_id) -> CertificateRequest:
-    if str(public_id) not in http_request.session.get("requests", []):
+    if not owns_request(http_request, public_id):
         raise Http404
     return get_object_or_404(CertificateRequest.objects.select_related("municipality"),
                              municipality__code=code, public_id=public_id)
@@ -80,7 +81,7 @@ def apply_type(http_request, code):
 
 
 def _options_form(data, post=None):
-    return forms.options_form(data["certificate_type"], post, initial=data.get("options"))
+    return get_kind(data["certificate_type"]).options_form(post, initial=data.get("options"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -163,8 +164,7 @@ def apply_confirm(http_request, code):
         except actions.ActionError as exc:
             messages.error(http_request, str(exc))
             return redirect("web:apply_confirm", code=code)
-        http_request.session["requests"] = [*http_request.session.get("requests", [])[-9:],
-                                            str(request.public_id)]
+        remember_request(http_request, request.public_id)
         _save_wizard(http_request, municipality, {})
         return redirect("web:sign", code=code, public_id=request.public_id)
     purpose_label = dict(catalog.PURPOSES).get(data["purpose"], "")

@@ -3,7 +3,6 @@
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from madoguchi.catalog import services as catalog
 from madoguchi.payments import ledger
 from madoguchi.tenancy.models import Staff
 
@@ -25,15 +24,13 @@ def start_review(request: CertificateRequest, staff: Staff) -> CertificateReques
 def approve(request: CertificateRequest, staff: Staff, *, flags_acknowledged: bool = False) -> CertificateRequest:
     """Approve and render the document. Flagged requests (under 15, support measure, mismatch)
     are never approved without the clerk confirming they checked each flag."""
-    from madoguchi.documents.fonts import MissingGlyph, describe
-    from madoguchi.documents.render import PersonSelectionError
-    from madoguchi.documents.services import issue_document
+    from madoguchi.documents.services import MissingGlyph, PersonSelectionError, can_render, describe, issue_document
 
     request = _locked(request)
     _require_staff(request, staff)
     if not request.auto_acceptable and not flags_acknowledged:
         raise ActionError(_("確認が必要な項目があります。内容を確認してから個別に承認してください。"))
-    if request.certificate_type not in catalog.RENDERABLE_TYPES:
+    if not can_render(request.certificate_type):
         raise ActionError(_("この種類の証明書は、まだこのシステムから発行できません。"))
     _transition(request, events.approved(request, staff=staff, flags_acknowledged=list(request.flags)))
     try:
