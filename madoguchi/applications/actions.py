@@ -18,7 +18,7 @@ from madoguchi.catalog import services as catalog
 from madoguchi.identity import jpki, trust
 from madoguchi.identity.models import SignatureEvidence, SigningChallenge
 from madoguchi.notifications.outbox import enqueue_notice
-from madoguchi.payments.models import REFUNDABLE, Payment, PaymentStatus, Refund, RefundStatus
+from madoguchi.payments.models import REFUNDABLE, Payment, PaymentStatus, Refund, RefundStatus, new_order_id
 from madoguchi.payments.providers import ProviderRefused, ProviderUnavailable
 from madoguchi.payments.providers import get_provider as get_payment_provider
 from madoguchi.payments.providers import provider_for as get_payment_provider_for
@@ -207,7 +207,7 @@ def start_payment(request: CertificateRequest, return_url: str, notify_url: str)
             if payment is None:
                 payment = Payment.objects.create(
                     municipality=request.municipality, request=request, provider=provider.name,
-                    order_id="MD" + secrets.token_hex(12).upper(), amount=request.total_amount)
+                    order_id=new_order_id(request.municipality), amount=request.total_amount)
         if payment.checkout_url:
             return payment.checkout_url
         try:
@@ -229,7 +229,7 @@ def capture_payment(order_id: str, *, provider_payment_id: str, amount: int, sou
     """Settle a payment the provider reports as captured. Idempotent: replays and the
     notification/return race all end in one captured payment and one 受付."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
+        payment = Payment.objects.select_for_update().by_order_id(order_id).first()
         if payment is None:
             return None
         # An expired attempt can still be paid on the provider's page; it is settled, then refunded.

@@ -68,9 +68,10 @@ class Flag(models.TextChoices):
 
 class CertificateRequest(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="requests")
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Resident URLs name the municipality next to it (/m/<code>/r/<public_id>/): unique per municipality.
+    public_id = models.UUIDField(default=uuid.uuid4, editable=False)
     # 16 digits, the last a Luhn check digit; assigned at 受付. Random, so not guessable.
-    reception_number = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    reception_number = models.CharField(max_length=16, null=True, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
     channel = models.CharField(max_length=10, default="web")
     certificate_type = models.CharField(max_length=40, choices=CertificateType.choices)
@@ -105,6 +106,10 @@ class CertificateRequest(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["municipality", "state", "received_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "public_id"], name="request_public_id_unique"),
+            models.UniqueConstraint(fields=["municipality", "reception_number"], name="reception_number_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.formatted_reception_number or str(self.public_id)

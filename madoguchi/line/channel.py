@@ -2,7 +2,6 @@
 
 import hashlib
 import hmac
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +9,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, MessagingApiBlob
+
+from madoguchi.tenancy import vault
 
 from .models import LineChannel
 
@@ -27,8 +28,10 @@ def _development_value(kind: str, code: str) -> str:
 
 
 def credentials(municipality_code: str) -> Credentials:
-    secret = os.environ.get(f"MADOGUCHI_LINE_CHANNEL_SECRET_{municipality_code}", "")
-    token = os.environ.get(f"MADOGUCHI_LINE_ACCESS_TOKEN_{municipality_code}", "")
+    """The channel secret and access token of the municipality's Messaging API channel, from its
+    encrypted secrets (LINE_CHANNEL_SECRET, LINE_ACCESS_TOKEN; `manage.py secrets set`)."""
+    secret = vault.get_secret(municipality_code, "LINE_CHANNEL_SECRET") or ""
+    token = vault.get_secret(municipality_code, "LINE_ACCESS_TOKEN") or ""
     if not (secret and token):
         if not settings.LINE_EMULATOR:
             raise ImproperlyConfigured(f"LINE channel secret and access token for {municipality_code} are not set.")

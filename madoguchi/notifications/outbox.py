@@ -31,7 +31,7 @@ def enqueue_notice(request: CertificateRequest, kind: str, *, key: str = "",
                     channel=channel.name, recipient=recipient, subject=subject[:200], body=body,
                     next_attempt_at=timezone.now())
         except IntegrityError:
-            notice = Notice.objects.get(dedupe_key=dedupe_key)
+            notice = Notice.objects.for_municipality(request.municipality).get(dedupe_key=dedupe_key)
         else:
             from .tasks import deliver_notice
 
