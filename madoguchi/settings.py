@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "madoguchi.web",
     "madoguchi.backoffice",
 ]
+# The demo (seed_demo, the synthetic replica) is not part of a production deployment.
+DEMO_ENABLED = env_bool("MADOGUCHI_DEMO", DEBUG or TESTING)
+if DEMO_ENABLED:
+    INSTALLED_APPS.append("madoguchi.demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -22,11 +22,11 @@ from pypdf import PdfReader
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.dates import to_wareki
+from madoguchi.demo.synthetic import generate_replica, hard_cases
 from madoguchi.documents.certificates import fiscal_year_label, render_certificate
 from madoguchi.documents.fonts import certificate_font
 from madoguchi.documents.render import PersonSelectionError
 from madoguchi.registry.models import Koseki, KosekiMember, Resident, SealRegistration, TaxRecord
-from madoguchi.registry.synthetic import generate_replica, hard_cases
 
 ISSUED_ON = datetime.date(2026, 11, 23)
 ISSUE_NUMBER = "1399981234567890"

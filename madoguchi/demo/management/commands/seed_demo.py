@@ -11,10 +11,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from madoguchi.demo.synthetic import generate_replica, hard_cases
 from madoguchi.identity.contrib.sandbox.card import DEMO_PIN, ensure_authority, issue_card
 from madoguchi.line.models import LineChannel
 from madoguchi.registry.models import Resident
-from madoguchi.registry.synthetic import generate_replica, hard_cases
 from madoguchi.tenancy.models import Municipality, Role, Staff
 from madoguchi.tenancy.onboarding import create_municipality
 
