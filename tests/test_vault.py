@@ -204,7 +204,7 @@ def test_providers_read_credentials_from_the_vault(keys, municipality, other_mun
 
 
 def test_line_credentials_come_from_the_vault(keys, municipality, settings):
-    from madoguchi.line.channel import credentials
+    from madoguchi.line.account import credentials
 
     vault.set_secret(municipality, "LINE_CHANNEL_SECRET", "channel-secret")
     vault.set_secret(municipality, "LINE_ACCESS_TOKEN", "access-token")

@@ -66,6 +66,14 @@ class Flag(models.TextChoices):
     SUBSTITUTE_CHARACTERS = "substitute_characters", _("署名用電子証明書に代替文字あり")
 
 
+class RequestChannel(models.TextChoices):
+    """Where a request came from (the request channel; docs/glossary.md tells it from the fee
+    channel, the notice transport and the LINE account). The kiosk adds its value here."""
+
+    WEB = "web", _("Web")
+    LINE = "line", _("LINE")
+
+
 class CertificateRequest(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="requests")
     # Resident URLs name the municipality next to it (/m/<code>/r/<public_id>/): unique per municipality.
@@ -73,7 +81,7 @@ class CertificateRequest(models.Model):
     # 16 digits, the last a Luhn check digit; assigned at 受付. Random, so not guessable.
     reception_number = models.CharField(max_length=16, null=True, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
-    channel = models.CharField(max_length=10, default="web")
+    channel = models.CharField(max_length=10, choices=RequestChannel.choices, default=RequestChannel.WEB)
     certificate_type = models.CharField(max_length=40, choices=CertificateType.choices)
     options = models.JSONField(default=dict)
     copies = models.PositiveSmallIntegerField(default=1)

@@ -8,10 +8,12 @@ from madoguchi.registry.models import Resident
 from madoguchi.tenancy.models import Municipality, TenantOneToOneField, TenantQuerySet
 
 
-class LineChannel(models.Model):
-    """Each municipality connects its own channels; secrets stay in the environment (see docs/line.md)."""
+class LineAccount(models.Model):
+    """A municipality's LINE official account: the ids of its two LINE Platform channels (LINE's own
+    word, kept in the field names); their secrets are the municipality's encrypted secrets
+    LINE_CHANNEL_SECRET and LINE_ACCESS_TOKEN (`tenancy.vault`, docs/line.md)."""
 
-    municipality = models.OneToOneField(Municipality, on_delete=models.PROTECT, related_name="line_channel")
+    municipality = models.OneToOneField(Municipality, on_delete=models.PROTECT, related_name="line_account")
     # The Messaging API channel of the official account (webhook, reply, push).
     channel_id = models.CharField(_("Messaging APIチャネルID"), max_length=20)
     # The LINE Login channel that holds the LIFF app: the audience of LIFF ID tokens.
@@ -22,8 +24,8 @@ class LineChannel(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("LINEチャネル")
-        verbose_name_plural = _("LINEチャネル")
+        verbose_name = _("LINE公式アカウント")
+        verbose_name_plural = _("LINE公式アカウント")
 
     def __str__(self) -> str:
         return f"{self.municipality} {self.channel_id}"

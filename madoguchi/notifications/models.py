@@ -19,7 +19,8 @@ class Notice(models.Model):
     request = models.ForeignKey(CertificateRequest, on_delete=models.PROTECT, related_name="notices")
     # One notice per (request, event): e.g. "received", "mailed", "rejected".
     dedupe_key = models.CharField(max_length=100)
-    channel = models.CharField(max_length=10, default="email")
+    # Which notice transport delivers it (`transports`): "email", "line".
+    transport = models.CharField(max_length=10, default="email")
     recipient = models.CharField(max_length=254)
     subject = models.CharField(max_length=200)
     body = models.TextField()

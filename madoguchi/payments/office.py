@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from madoguchi.applications import actions
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.backoffice.auth import staff_required
-from madoguchi.catalog.models import Channel
+from madoguchi.catalog.models import FeeChannel as Channel  # the fee channel (docs/glossary.md)
 from madoguchi.core.forms import Form
 
 from .models import ReconciliationMismatch

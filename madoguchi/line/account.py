@@ -1,4 +1,4 @@
-"""A municipality's channel: its secrets from the environment and a Messaging API client for it."""
+"""A municipality's LINE account: its secrets (`tenancy.vault`) and a Messaging API client for it."""
 
 import hashlib
 import hmac
@@ -12,7 +12,7 @@ from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, Messagi
 
 from madoguchi.tenancy import vault
 
-from .models import LineChannel
+from .models import LineAccount
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,16 @@ def credentials(municipality_code: str) -> Credentials:
 
 
 @contextmanager
-def messaging_api(channel: LineChannel) -> Iterator[MessagingApi]:
+def messaging_api(account: LineAccount) -> Iterator[MessagingApi]:
     configuration = Configuration(host=settings.LINE_API_BASE_URL,
-                                  access_token=credentials(channel.municipality.code).access_token)
+                                  access_token=credentials(account.municipality.code).access_token)
     with ApiClient(configuration) as client:
         yield MessagingApi(client)
 
 
 @contextmanager
-def messaging_blob_api(channel: LineChannel) -> Iterator[MessagingApiBlob]:
+def messaging_blob_api(account: LineAccount) -> Iterator[MessagingApiBlob]:
     configuration = Configuration(host=settings.LINE_API_DATA_BASE_URL,
-                                  access_token=credentials(channel.municipality.code).access_token)
+                                  access_token=credentials(account.municipality.code).access_token)
     with ApiClient(configuration) as client:
         yield MessagingApiBlob(client)
