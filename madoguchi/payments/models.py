@@ -35,8 +35,12 @@ def new_order_id(municipality: Municipality) -> str:
 
 class PaymentQuerySet(TenantQuerySet):
     def by_order_id(self, order_id: str) -> "PaymentQuerySet":
-        """The payment of an order id a provider hands back, within the municipality its code names."""
-        municipality = Municipality.objects.filter(code=order_id[:6]).first() if order_id[:6].isdigit() else None
+        """The payment of an order id a provider hands back, within the municipality its code names.
+        Anything but an ASCII alphanumeric id of ours (NUL bytes, surrogates, over-long) finds none."""
+        if not (isinstance(order_id, str) and 0 < len(order_id) <= 40 and order_id.isascii() and order_id.isalnum()
+                and order_id[:6].isdigit()):
+            return self.none()
+        municipality = Municipality.objects.filter(code=order_id[:6]).first()
         return self.filter(municipality=municipality, order_id=order_id) if municipality else self.none()
 
 
