@@ -2,7 +2,6 @@
 
 import base64
 import io
-import os
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,7 +11,7 @@ from madoguchi.tenancy import vault
 from madoguchi.tenancy.models import MunicipalitySecret
 
 KEY_A = base64.b64encode(b"A" * 32).decode()
-KEY_B = base64.b64encode(os.urandom(32)).decode()
+KEY_B = base64.b64encode(bytes(range(32))).decode()
 
 
 @pytest.fixture
