@@ -42,7 +42,7 @@ def report(name: str, value: float, unit: str) -> None:
 @functools.cache
 def demo():
     """A municipality with a 1,000-resident synthetic replica and a clerk, created once per run."""
-    from madoguchi.registry.synthetic import generate_replica
+    from madoguchi.demo.synthetic import generate_replica
     from madoguchi.tenancy.models import Role, Staff
     from madoguchi.tenancy.onboarding import create_municipality
 

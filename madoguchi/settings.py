@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "madoguchi.web",
     "madoguchi.backoffice",
 ]
+# The demo (seed_demo, the synthetic replica) is not part of a production deployment.
+DEMO_ENABLED = env_bool("MADOGUCHI_DEMO", DEBUG or TESTING)
+if DEMO_ENABLED:
+    INSTALLED_APPS.append("madoguchi.demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -158,8 +162,8 @@ SANDBOX_PAYMENT_SECRET = os.environ.get("MADOGUCHI_SANDBOX_PAYMENT_SECRET", "") 
     "sandbox-payment:" + SECRET_KEY if (DEBUG or TESTING) else ""
 )
 
-# LINE: each municipality's channel secret and access token come from the environment
-# (MADOGUCHI_LINE_CHANNEL_SECRET_<code>, MADOGUCHI_LINE_ACCESS_TOKEN_<code>; see docs/line.md).
+# LINE: each municipality's channel secret and access token are its encrypted secrets
+# LINE_CHANNEL_SECRET and LINE_ACCESS_TOKEN (tenancy.vault; see docs/line.md).
 # With DEBUG the local LINE Platform emulator is mounted under /line-emulator/ and is the default
 # API, so the demo works without LINE; production talks to LINE's hosts.
 LINE_EMULATOR = DEBUG or TESTING

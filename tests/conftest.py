@@ -2,7 +2,7 @@ import datetime
 
 import pytest
 
-from madoguchi.catalog.models import CertificateType, Channel, Fee, PostageClass
+from madoguchi.catalog.models import CertificateType, Fee, FeeChannel, PostageClass
 from madoguchi.registry.models import Household, Resident
 from madoguchi.tenancy.models import Municipality
 
@@ -12,7 +12,7 @@ def make_municipality(code: str = "139998", name: str = "窓口市", prefecture:
         code=code, name=name, prefecture=prefecture, certifier_title=f"{prefecture}{name}長",
         certifier_name="窓口 太郎", contact="市民課 03-0000-0000")
     for certificate_type in CertificateType.values:
-        for channel in Channel.values:
+        for channel in FeeChannel.values:
             Fee.objects.create(municipality=municipality, certificate_type=certificate_type, channel=channel,
                                amount=300)
     PostageClass.objects.create(municipality=municipality, code="regular", name="普通郵便", amount=110)

@@ -10,13 +10,13 @@ import time
 from django.test import Client
 from django.urls import reverse
 
-from madoguchi.line.channel import credentials
+from madoguchi.line.account import credentials
 from madoguchi.line.emulator.views import PLATFORM
-from madoguchi.line.models import LineChannel
+from madoguchi.line.models import LineAccount
 
 
-def make_channel(municipality) -> LineChannel:
-    return LineChannel.objects.create(municipality=municipality, channel_id="2000000001",
+def make_channel(municipality) -> LineAccount:
+    return LineAccount.objects.create(municipality=municipality, channel_id="2000000001",
                                       login_channel_id=f"20000{municipality.code}", liff_id=f"liff-{municipality.code}")
 
 

@@ -10,9 +10,9 @@ from pypdf import PdfReader
 from madoguchi.applications import actions
 from madoguchi.applications.models import State
 from madoguchi.catalog.models import CertificateType
+from madoguchi.demo.synthetic import generate_replica
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.registry.models import Koseki, Resident, SealRegistration, TaxRecord
-from madoguchi.registry.synthetic import generate_replica
 
 from .flow import received
 from .test_backoffice import make_staff, signed_in

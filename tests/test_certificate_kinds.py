@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from madoguchi.applications import actions
 from madoguchi.applications.models import State
 from madoguchi.catalog.models import CertificateType
+from madoguchi.demo.synthetic import generate_replica
 from madoguchi.documents import kinds as kinds_module
 from madoguchi.documents.kinds import (
     CertificateKind,
@@ -21,7 +22,6 @@ from madoguchi.documents.kinds import (
 from madoguchi.documents.kinds.residence_certificate import ResidenceCertificate, ResidenceOptionsForm
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.documents.services import can_render
-from madoguchi.registry.synthetic import generate_replica
 from madoguchi.web.forms import CertificateTypeForm
 
 from .flow import received

@@ -22,12 +22,12 @@ from pypdf import PdfReader
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.dates import to_wareki
+from madoguchi.demo.synthetic import generate_replica, hard_cases
 from madoguchi.documents.fonts import certificate_font
 from madoguchi.documents.kinds import get_kind
 from madoguchi.documents.kinds.tax_certificate import fiscal_year_label
 from madoguchi.documents.services import PersonSelectionError, render_certificate
 from madoguchi.registry.models import Koseki, KosekiMember, Resident, SealRegistration, TaxRecord
-from madoguchi.registry.synthetic import generate_replica, hard_cases
 
 ISSUED_ON = datetime.date(2026, 11, 23)
 ISSUE_NUMBER = "1399981234567890"

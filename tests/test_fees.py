@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from madoguchi.applications import actions
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog import services as catalog
-from madoguchi.catalog.models import CertificateType, Channel, Fee, FeeExemption, PostageClass
+from madoguchi.catalog.models import CertificateType, Fee, FeeChannel, FeeExemption, PostageClass
 
 from .flow import RESIDENCE_OPTIONS, draft, sign, start_payment
 
@@ -26,7 +26,7 @@ DAYS = st.dates(min_value=datetime.date(2025, 1, 1), max_value=datetime.date(202
 def only_fees(municipality, *rows):
     Fee.objects.filter(municipality=municipality).delete()
     for row in rows:
-        Fee.objects.create(municipality=municipality, certificate_type=RESIDENCE, channel=Channel.ONLINE, **row)
+        Fee.objects.create(municipality=municipality, certificate_type=RESIDENCE, channel=FeeChannel.ONLINE, **row)
 
 
 @PROPERTY
@@ -36,10 +36,10 @@ def test_campaign_applies_exactly_from_its_first_to_its_last_day(municipality, s
     only_fees(municipality, dict(amount=300),
               dict(amount=campaign, valid_from=start, valid_until=end, campaign_name="10円キャンペーン"))
     expected = campaign if start <= day <= end else 300
-    assert catalog.fee_for(municipality, RESIDENCE, Channel.ONLINE, day) == expected
+    assert catalog.fee_for(municipality, RESIDENCE, FeeChannel.ONLINE, day) == expected
     for edge, inside in ((start - datetime.timedelta(days=1), False), (start, True), (end, True),
                          (end + datetime.timedelta(days=1), False)):
-        assert catalog.fee_for(municipality, RESIDENCE, Channel.ONLINE, edge) == (campaign if inside else 300)
+        assert catalog.fee_for(municipality, RESIDENCE, FeeChannel.ONLINE, edge) == (campaign if inside else 300)
 
 
 @PROPERTY
@@ -48,7 +48,7 @@ def test_a_fee_revision_takes_over_on_its_first_day(municipality, change, day):
     """A standing fee ends the day before the revised one starts (both rows without campaign)."""
     only_fees(municipality, dict(amount=300, valid_until=change - datetime.timedelta(days=1)),
               dict(amount=350, valid_from=change))
-    assert catalog.fee_for(municipality, RESIDENCE, Channel.ONLINE, day) == (350 if day >= change else 300)
+    assert catalog.fee_for(municipality, RESIDENCE, FeeChannel.ONLINE, day) == (350 if day >= change else 300)
 
 
 @PROPERTY
@@ -90,7 +90,7 @@ def test_unknown_postage_class_and_missing_fee_are_refused(municipality):
 
 def test_database_refuses_a_period_that_ends_before_it_starts(municipality):
     with pytest.raises(IntegrityError):
-        Fee.objects.create(municipality=municipality, certificate_type=RESIDENCE, channel=Channel.ONLINE,
+        Fee.objects.create(municipality=municipality, certificate_type=RESIDENCE, channel=FeeChannel.ONLINE,
                            amount=10, valid_from=datetime.date(2026, 5, 1), valid_until=datetime.date(2026, 4, 30))
 
 

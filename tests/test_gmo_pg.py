@@ -14,6 +14,7 @@ from madoguchi.applications.models import RequestEvent, State
 from madoguchi.payments import services
 from madoguchi.payments.models import MismatchKind, PaymentStatus, ProviderNotification, Refund
 from madoguchi.payments.providers import get_provider
+from madoguchi.tenancy import vault
 from madoguchi.tenancy.models import Role, Staff
 
 from .fake_gmo_pg import FakeGmoPg
@@ -27,8 +28,9 @@ SHOP_ID, SHOP_PASS = "tshop00012345", "shoppass9"
 def gmo(municipality, monkeypatch):
     with FakeGmoPg(SHOP_ID, SHOP_PASS) as fake:
         code = municipality.code
-        for name, value in {f"MADOGUCHI_PAYMENT_PROVIDER_{code}": "gmo_pg", f"MADOGUCHI_GMO_PG_SHOP_ID_{code}": SHOP_ID,
-                            f"MADOGUCHI_GMO_PG_SHOP_PASS_{code}": SHOP_PASS, "MADOGUCHI_GMO_PG_API_URL": fake.base_url,
+        vault.set_secret(municipality, "GMO_PG_SHOP_ID", SHOP_ID)
+        vault.set_secret(municipality, "GMO_PG_SHOP_PASS", SHOP_PASS)
+        for name, value in {f"MADOGUCHI_PAYMENT_PROVIDER_{code}": "gmo_pg", "MADOGUCHI_GMO_PG_API_URL": fake.base_url,
                             "MADOGUCHI_GMO_PG_LINK_URL": fake.base_url, "MADOGUCHI_GMO_PG_TIMEOUT": "0.5"}.items():
             monkeypatch.setenv(name, value)
         yield fake
@@ -200,7 +202,7 @@ def test_reconciliation_repairs_a_sale_whose_notification_never_came(gmo, munici
 
 def test_wrong_shop_password_is_refused_not_retried(gmo, municipality, resident, monkeypatch):
     _request, payment, _url = start(gmo, municipality, resident)
-    monkeypatch.setenv(f"MADOGUCHI_GMO_PG_SHOP_PASS_{municipality.code}", "wrong")
+    vault.set_secret(municipality, "GMO_PG_SHOP_PASS", "wrong")
     from madoguchi.payments.providers import ProviderRefused
 
     with pytest.raises(ProviderRefused, match="E01030002"):

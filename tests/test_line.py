@@ -278,7 +278,7 @@ def test_every_state_change_is_pushed_once(channel, municipality, resident, cler
     tap(municipality.code, ALICE, press_again)
     assert SatisfactionAnswer.objects.get(request=request).score == 4
     assert "すでに回答" in last(municipality.code, ALICE)["text"]
-    notices = Notice.objects.filter(request=request, channel="line")
+    notices = Notice.objects.filter(request=request, transport="line")
     assert sorted(n.subject for n in notices) == ["completed", "issued", "mailed", "received"]
     assert {n.status for n in notices} == {NoticeStatus.SENT}
     # A replayed delivery task does nothing; a re-sent push with the same retry key is refused by LINE.

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from madoguchi.catalog.models import Channel
+from madoguchi.catalog.models import FeeChannel
 from madoguchi.payments import services
 from madoguchi.payments.contrib.sandbox.models import SandboxCharge
 from madoguchi.payments.models import Refund
@@ -34,21 +34,21 @@ def test_ryugasaki_10yen_campaign_is_reproduced_exactly():
     assert result.net_loss == 10_040_000  # 減収額 1,004万円
     assert man_yen(result.net_loss) == "1,004.0万円"
     assert [(line.channel, line.volume, line.fee) for line in result.after] == [
-        (Channel.COUNTER, 30_000, 300), (Channel.CONVENIENCE_STORE, 30_000, 10)]
+        (FeeChannel.COUNTER, 30_000, 300), (FeeChannel.CONVENIENCE_STORE, 30_000, 10)]
 
 
 def test_provider_percentage_fee_is_a_cost_rounded_to_the_yen():
-    result = simulate([ChannelLine(Channel.COUNTER, 1000, 300),
-                       ChannelLine(Channel.ONLINE, 0, 300, rate_percent=Decimal("3.24"))],
-                      shift={Channel.ONLINE: 333}, campaign_fee={})
+    result = simulate([ChannelLine(FeeChannel.COUNTER, 1000, 300),
+                       ChannelLine(FeeChannel.ONLINE, 0, 300, rate_percent=Decimal("3.24"))],
+                      shift={FeeChannel.ONLINE: 333}, campaign_fee={})
     assert result.after[1].cost == round(333 * 300 * 0.0324)  # 3236.76 → 3237
     assert result.revenue_change == 0
 
 
-@pytest.mark.parametrize("shift", [{Channel.ONLINE: 1001}, {Channel.ONLINE: -1}, {Channel.COUNTER: 1}])
+@pytest.mark.parametrize("shift", [{FeeChannel.ONLINE: 1001}, {FeeChannel.ONLINE: -1}, {FeeChannel.COUNTER: 1}])
 def test_simulation_refuses_impossible_shifts(shift):
     with pytest.raises(SimulationError):
-        simulate([ChannelLine(Channel.COUNTER, 1000, 300)], shift=shift, campaign_fee={})
+        simulate([ChannelLine(FeeChannel.COUNTER, 1000, 300)], shift=shift, campaign_fee={})
 
 
 def test_simulate_command_prints_the_ryugasaki_numbers():

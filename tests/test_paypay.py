@@ -14,6 +14,7 @@ from madoguchi.payments import services
 from madoguchi.payments.checkout import notify_url
 from madoguchi.payments.models import MismatchKind, Payment, PaymentStatus, ProviderNotification, Refund
 from madoguchi.payments.providers import get_provider, provider_for
+from madoguchi.tenancy import vault
 from madoguchi.tenancy.models import Role, Staff
 
 from .fake_paypay import FakePayPay
@@ -28,10 +29,10 @@ def paypay(municipality, monkeypatch):
     with FakePayPay(KEY, SECRET, MERCHANT) as fake:
         code = municipality.code
         for name, value in {f"MADOGUCHI_PAYMENT_PROVIDER_{code}": "paypay",
-                            f"MADOGUCHI_PAYPAY_API_KEY_{code}": KEY, f"MADOGUCHI_PAYPAY_API_SECRET_{code}": SECRET,
-                            f"MADOGUCHI_PAYPAY_MERCHANT_ID_{code}": MERCHANT,
                             "MADOGUCHI_PAYPAY_BASE_URL": fake.base_url, "MADOGUCHI_PAYPAY_TIMEOUT": "0.5"}.items():
             monkeypatch.setenv(name, value)
+        for name, value in {"PAYPAY_API_KEY": KEY, "PAYPAY_API_SECRET": SECRET, "PAYPAY_MERCHANT_ID": MERCHANT}.items():
+            vault.set_secret(municipality, name, value)
         yield fake
 
 
@@ -153,11 +154,11 @@ def test_create_that_timed_out_after_paypay_made_the_code_starts_a_fresh_attempt
 
 def test_wrong_or_missing_credentials_give_a_clear_error(paypay, municipality, resident, monkeypatch):
     request = sign(draft(municipality), resident)
-    monkeypatch.setenv(f"MADOGUCHI_PAYPAY_API_SECRET_{municipality.code}", "d3Jvbmc=")
+    vault.set_secret(municipality, "PAYPAY_API_SECRET", "d3Jvbmc=")
     with pytest.raises(actions.ActionError, match="お支払いを開始できませんでした"):
         start_payment(request)
     assert ("POST", "/v2/codes") in paypay.requests and not paypay.payments  # 401 UNAUTHORIZED
-    monkeypatch.delenv(f"MADOGUCHI_PAYPAY_API_KEY_{municipality.code}")
+    vault.delete_secret(municipality, "PAYPAY_API_KEY")
     with pytest.raises(actions.ActionError, match="お支払いを開始できませんでした"):
         start_payment(request)
     assert not request.payments.filter(status=PaymentStatus.PENDING).exists()

@@ -68,4 +68,4 @@ def test_reception_number_collisions_without_end_fail_and_leave_the_request_unpa
 
 def test_web_request_notice_goes_by_email_only(municipality, resident):
     request = received(municipality, resident)
-    assert list(Notice.objects.filter(request=request).values_list("channel", flat=True)) == ["email"]
+    assert list(Notice.objects.filter(request=request).values_list("transport", flat=True)) == ["email"]

@@ -4,8 +4,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from madoguchi.registry.models import Household, Resident, Sex
-from madoguchi.registry.synthetic import (
+from madoguchi.demo.synthetic import (
     REFERENCE_DATE,
     VARIANT_IDEOGRAPHS,
     age_at,
@@ -14,6 +13,7 @@ from madoguchi.registry.synthetic import (
     has_compatibility_ideograph,
     has_variation_selector,
 )
+from madoguchi.registry.models import Household, Resident, Sex
 
 JAPANESE_NAME = re.compile(r"^\S+ \S+$")
 HIRAGANA_NAME = re.compile(r"^[ぁ-ゖー]+ [ぁ-ゖー]+$")

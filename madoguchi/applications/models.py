@@ -66,13 +66,22 @@ class Flag(models.TextChoices):
     SUBSTITUTE_CHARACTERS = "substitute_characters", _("署名用電子証明書に代替文字あり")
 
 
+class RequestChannel(models.TextChoices):
+    """Where a request came from (the request channel; docs/glossary.md tells it from the fee
+    channel, the notice transport and the LINE account). The kiosk adds its value here."""
+
+    WEB = "web", _("Web")
+    LINE = "line", _("LINE")
+
+
 class CertificateRequest(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="requests")
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Resident URLs name the municipality next to it (/m/<code>/r/<public_id>/): unique per municipality.
+    public_id = models.UUIDField(default=uuid.uuid4, editable=False)
     # 16 digits, the last a Luhn check digit; assigned at 受付. Random, so not guessable.
-    reception_number = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    reception_number = models.CharField(max_length=16, null=True, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
-    channel = models.CharField(max_length=10, default="web")
+    channel = models.CharField(max_length=10, choices=RequestChannel.choices, default=RequestChannel.WEB)
     certificate_type = models.CharField(max_length=40, choices=CertificateType.choices)
     options = models.JSONField(default=dict)
     copies = models.PositiveSmallIntegerField(default=1)
@@ -105,6 +114,10 @@ class CertificateRequest(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["municipality", "state", "received_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "public_id"], name="request_public_id_unique"),
+            models.UniqueConstraint(fields=["municipality", "reception_number"], name="reception_number_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.formatted_reception_number or str(self.public_id)

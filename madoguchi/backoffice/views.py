@@ -21,6 +21,7 @@ from madoguchi.catalog.models import CertificateType
 from madoguchi.core.forms import Form
 from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.documents.services import signed_document_pdf
+from madoguchi.identity.models import SignatureEvidence
 from madoguchi.identity.trust import stale_anchors
 from madoguchi.operations.models import AccessLog
 from madoguchi.operations.services import log_access
@@ -113,12 +114,16 @@ def queue(http_request):
 def detail(http_request, public_id):
     request = _get_request(http_request, public_id)
     log_access(http_request, "view_request", request=request, resident=request.resident)
-    evidence = getattr(request, "evidence", None)
+    # Each related table is read with the municipality too, so a distributed database asks one node.
+    municipality = request.municipality_id
     return render(http_request, "backoffice/detail.html", {
-        "r": request, "evidence": evidence, "events": request.events.select_related("actor"),
-        "document": IssuedDocument.objects.filter(request=request).first(),
-        "household": request.resident.household.members.order_by("id") if request.resident else [],
-        "payment": request.payments.order_by("-id").first(),
+        "r": request,
+        "evidence": SignatureEvidence.objects.filter(municipality=municipality, request=request).first(),
+        "events": request.events.filter(municipality=municipality).select_related("actor"),
+        "document": IssuedDocument.objects.filter(municipality=municipality, request=request).first(),
+        "household": (request.resident.household.members.filter(municipality=municipality).order_by("id")
+                      if request.resident else []),
+        "payment": request.payments.filter(municipality=municipality).order_by("-id").first(),
     })
 
 

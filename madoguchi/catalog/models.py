@@ -18,7 +18,7 @@ class CertificateType(models.TextChoices):
     TAX = "tax_certificate", _("課税(非課税)・所得証明書")
 
 
-class Channel(models.TextChoices):
+class FeeChannel(models.TextChoices):
     COUNTER = "counter", _("窓口")
     MAIL = "mail", _("郵送")
     CONVENIENCE_STORE = "convenience_store", _("コンビニ")
@@ -30,7 +30,7 @@ class Fee(models.Model):
 
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="fees")
     certificate_type = models.CharField(max_length=40, choices=CertificateType.choices)
-    channel = models.CharField(max_length=20, choices=Channel.choices)
+    channel = models.CharField(max_length=20, choices=FeeChannel.choices)
     amount = models.PositiveIntegerField(_("手数料(円)"))
     valid_from = models.DateField(default=datetime.date(2000, 1, 1))
     valid_until = models.DateField(null=True, blank=True)

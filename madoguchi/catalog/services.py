@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.tenancy.models import Municipality
 
-from .models import Channel, Fee, FeeExemption, PostageClass
+from .models import Fee, FeeChannel, FeeExemption, PostageClass
 
 MAX_COPIES = 10
 
@@ -100,7 +100,7 @@ def exemption_for(municipality: Municipality, certificate_type: str, purpose: st
 
 
 def quote(municipality: Municipality, certificate_type: str, copies: int, postage_code: str,
-          on: datetime.date, channel: str = Channel.ONLINE, purpose: str = "") -> Quote:
+          on: datetime.date, channel: str = FeeChannel.ONLINE, purpose: str = "") -> Quote:
     """What the resident is shown and, unchanged, charged: fee × copies + postage, the fee waived
     when the 条例 exempts the purpose (postage is still paid)."""
     if not 1 <= copies <= MAX_COPIES:

@@ -4,19 +4,26 @@ from django.conf import settings
 from django.db import models
 
 from madoguchi.applications.models import CertificateRequest
-from madoguchi.tenancy.models import Municipality, TenantQuerySet
+from madoguchi.tenancy.models import Municipality, TenantOneToOneField, TenantQuerySet
 
 
 class IssuedDocument(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
-    request = models.OneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="document")
-    issue_number = models.CharField(max_length=20, unique=True)
+    request = TenantOneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="document")
+    # The municipality code and 10 random digits; the verification page finds the town by the code.
+    issue_number = models.CharField(max_length=20)
     verification_code = models.CharField(max_length=16)
     pdf = models.BinaryField()
     pages = models.PositiveSmallIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "request"], name="one_document_per_request"),
+            models.UniqueConstraint(fields=["municipality", "issue_number"], name="issue_number_unique"),
+        ]
 
 
 class PrintBatch(models.Model):

@@ -22,6 +22,7 @@ from madoguchi.catalog.models import CertificateType
 from madoguchi.core.forms import Form
 from madoguchi.core.http import client_ip
 from madoguchi.core.throttle import hit
+from madoguchi.tenancy.models import Municipality
 
 from .models import IssuedDocument
 from .signing import verify_pdf
@@ -54,8 +55,11 @@ def verify(http_request, issue_number: str):
         if not allowed:
             context["throttled"] = True
             return render(http_request, "documents/verify.html", context, status=429)
-        document = (IssuedDocument.objects.filter(issue_number=issue_number)
-                    .select_related("municipality", "request").first())
+        # The issue number starts with the municipality code (`services.new_issue_number`) and is
+        # unique within that municipality: the lookup names both.
+        municipality = Municipality.objects.filter(code=issue_number[:6]).first()
+        document = (IssuedDocument.objects.filter(municipality=municipality, issue_number=issue_number)
+                    .select_related("municipality", "request").first() if municipality else None)
         code = form.cleaned_data["verification_code"]
         if document is None or not secrets.compare_digest(document.verification_code.encode(), code.encode()):
             context["not_found"] = True

@@ -3,7 +3,7 @@
 from django.db import models
 
 from madoguchi.applications.models import CertificateRequest
-from madoguchi.tenancy.models import Municipality, TenantQuerySet
+from madoguchi.tenancy.models import Municipality, TenantOneToOneField, TenantQuerySet
 
 
 class TrustAnchor(models.Model):
@@ -25,7 +25,7 @@ class SigningChallenge(models.Model):
 
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE)
     request = models.ForeignKey(CertificateRequest, on_delete=models.CASCADE, related_name="challenges")
-    nonce = models.CharField(max_length=64, unique=True)
+    nonce = models.CharField(max_length=64)
     # Set by the channel that started signing; the provider sends the resident to one of them and
     # never names a channel's page: `return_url` once the signature is recorded, `retry_url` after
     # a refusal. A path on this site or an absolute URL.
@@ -37,12 +37,15 @@ class SigningChallenge(models.Model):
 
     objects = TenantQuerySet.as_manager()
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "nonce"], name="signing_nonce_unique")]
+
 
 class SignatureEvidence(models.Model):
     """Kept per request so the verification can be repeated later (audit, disclosure)."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
-    request = models.OneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="evidence")
+    request = TenantOneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="evidence")
     provider = models.CharField(max_length=30)
     certificate_der = models.BinaryField()
     signature = models.BinaryField()
@@ -56,6 +59,9 @@ class SignatureEvidence(models.Model):
     verified_at = models.DateTimeField()
 
     objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "request"], name="one_evidence_per_request")]
 
 
 class RevocationList(models.Model):

@@ -1,9 +1,9 @@
 from django.contrib import admin
 
-from .models import LineChannel
+from .models import LineAccount
 
 
-@admin.register(LineChannel)
+@admin.register(LineAccount)
 class LineChannelAdmin(admin.ModelAdmin):
     """Service operators register a municipality's channels here; secrets stay in the environment."""
 

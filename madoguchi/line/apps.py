@@ -6,8 +6,8 @@ class LineConfig(AppConfig):
     label = "line"
 
     def ready(self) -> None:
-        from madoguchi.notifications import channels
+        from madoguchi.notifications import transports
 
-        from .notify import LINE_CHANNEL
+        from .notify import LINE_TRANSPORT
 
-        channels.register(LINE_CHANNEL)
+        transports.register(LINE_TRANSPORT)

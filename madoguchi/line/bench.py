@@ -131,11 +131,11 @@ def ingest(port: int, path: str, secret: str, municipality) -> float:
 def run(report) -> None:
     from django.urls import reverse
 
-    from madoguchi.line.channel import credentials
-    from madoguchi.line.models import LineChannel
+    from madoguchi.line.account import credentials
+    from madoguchi.line.models import LineAccount
 
     municipality, _clerk = demo()
-    LineChannel.objects.get_or_create(municipality=municipality, defaults=dict(
+    LineAccount.objects.get_or_create(municipality=municipality, defaults=dict(
         channel_id="2000000001", login_channel_id="2000000002", liff_id="2000000002-bench"))
     secret = credentials(municipality.code).channel_secret
     path = reverse("line:webhook", args=[municipality.code])

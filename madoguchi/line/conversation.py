@@ -29,13 +29,14 @@ from linebot.v3.messaging import (
 )
 
 from madoguchi.applications import actions
+from madoguchi.applications.models import RequestChannel
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
 from madoguchi.documents.kinds import get_kind
 from madoguchi.tenancy.models import Municipality
 from madoguchi.web import forms
 
-from .models import Conversation, LineChannel, LineUser, RequestBinding
+from .models import Conversation, LineAccount, LineUser, RequestBinding
 
 PROCEDURE = "certificate_request"
 # A conversation untouched for this long is greeted before it continues.
@@ -151,9 +152,9 @@ def _controls() -> list[tuple[str, str]]:
 class Engine:
     """Runs one user's input against their conversation. The caller holds the LineUser row lock."""
 
-    def __init__(self, channel: LineChannel, user: LineUser):
-        self.channel = channel
-        self.municipality = channel.municipality
+    def __init__(self, account: LineAccount, user: LineUser):
+        self.account = account
+        self.municipality = account.municipality
         self.user = user
         self.conversation = Conversation.objects.filter(line_user=user).first()
 
@@ -302,7 +303,7 @@ class Engine:
             self._touch()
             return [text(problem[1]), self.ask()]
         try:
-            request = actions.create_draft(self.municipality, channel="line", **self._terms())
+            request = actions.create_draft(self.municipality, channel=RequestChannel.LINE, **self._terms())
         except actions.ActionError as exc:
             return [text(str(exc)), self.ask()]
         RequestBinding.objects.create(municipality=self.municipality, request=request, line_user=self.user)
@@ -312,12 +313,12 @@ class Engine:
             altText=_("申請の続き: マイナンバーカードで署名して、お支払いへ進んでください。"),
             template=ButtonsTemplate(
                 text=_("申請内容を保存しました。次にマイナンバーカードで署名して、お支払いへ進んでください。"),
-                actions=[URIAction(label=_("署名とお支払いへ"), uri=liff_url(self.channel, request.public_id))]))]
+                actions=[URIAction(label=_("署名とお支払いへ"), uri=liff_url(self.account, request.public_id))]))]
 
 
-def liff_url(channel: LineChannel, public_id) -> str:
+def liff_url(account: LineAccount, public_id) -> str:
     """LIFF opens `<endpoint URL>/r/<id>/` inside LINE (the LIFF app's endpoint is /line/<code>/liff)."""
-    return f"{settings.LINE_LIFF_URL}/{channel.liff_id}/r/{public_id}/"
+    return f"{settings.LINE_LIFF_URL}/{account.liff_id}/r/{public_id}/"
 
 
 def status_messages(user: LineUser) -> list[Message]:

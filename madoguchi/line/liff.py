@@ -21,7 +21,7 @@ import urllib.request
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from .models import LineChannel
+from .models import LineAccount
 
 ISSUER = "https://access.line.me"
 TIMEOUT = 5
@@ -42,10 +42,10 @@ def _carries_nonce(id_token: str) -> bool:
     return isinstance(claims, dict) and "nonce" in claims
 
 
-def verify_id_token(channel: LineChannel, id_token: str, nonce: str) -> dict:
+def verify_id_token(account: LineAccount, id_token: str, nonce: str) -> dict:
     if not id_token or len(id_token) > 4096 or not nonce:
         raise IdTokenRejected(_("LINEでの本人確認ができませんでした。LINEのトーク画面からもう一度開いてください。"))
-    params = {"id_token": id_token, "client_id": channel.login_channel_id}
+    params = {"id_token": id_token, "client_id": account.login_channel_id}
     if _carries_nonce(id_token):
         params["nonce"] = nonce
     data = urllib.parse.urlencode(params).encode()
@@ -59,7 +59,7 @@ def verify_id_token(channel: LineChannel, id_token: str, nonce: str) -> dict:
     except (urllib.error.URLError, OSError, ValueError):
         raise IdTokenRejected(_("LINEに接続できませんでした。しばらくしてからもう一度お試しください。")) from None
     now = time.time()
-    if not (isinstance(claims, dict) and claims.get("iss") == ISSUER and claims.get("aud") == channel.login_channel_id
+    if not (isinstance(claims, dict) and claims.get("iss") == ISSUER and claims.get("aud") == account.login_channel_id
             and isinstance(claims.get("exp"), int) and claims["exp"] > now and isinstance(claims.get("sub"), str)
             and (claims.get("nonce") == nonce if "nonce" in claims
                  else isinstance(claims.get("iat"), int) and now - FRESH_FOR <= claims["iat"] <= now + 60)):

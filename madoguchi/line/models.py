@@ -5,13 +5,15 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.registry.models import Resident
-from madoguchi.tenancy.models import Municipality, TenantQuerySet
+from madoguchi.tenancy.models import Municipality, TenantOneToOneField, TenantQuerySet
 
 
-class LineChannel(models.Model):
-    """Each municipality connects its own channels; secrets stay in the environment (see docs/line.md)."""
+class LineAccount(models.Model):
+    """A municipality's LINE official account: the ids of its two LINE Platform channels (LINE's own
+    word, kept in the field names); their secrets are the municipality's encrypted secrets
+    LINE_CHANNEL_SECRET and LINE_ACCESS_TOKEN (`tenancy.vault`, docs/line.md)."""
 
-    municipality = models.OneToOneField(Municipality, on_delete=models.PROTECT, related_name="line_channel")
+    municipality = models.OneToOneField(Municipality, on_delete=models.PROTECT, related_name="line_account")
     # The Messaging API channel of the official account (webhook, reply, push).
     channel_id = models.CharField(_("Messaging APIチャネルID"), max_length=20)
     # The LINE Login channel that holds the LIFF app: the audience of LIFF ID tokens.
@@ -22,8 +24,8 @@ class LineChannel(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("LINEチャネル")
-        verbose_name_plural = _("LINEチャネル")
+        verbose_name = _("LINE公式アカウント")
+        verbose_name_plural = _("LINE公式アカウント")
 
     def __str__(self) -> str:
         return f"{self.municipality} {self.channel_id}"
@@ -76,7 +78,7 @@ class Conversation(models.Model):
     """Where a user is in a procedure. In the database, so any web or worker process can continue it."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
-    line_user = models.OneToOneField(LineUser, on_delete=models.CASCADE, related_name="conversation")
+    line_user = TenantOneToOneField(LineUser, on_delete=models.CASCADE, related_name="conversation")
     procedure = models.CharField(max_length=40)
     step = models.CharField(max_length=40)
     answers = models.JSONField(default=dict)
@@ -84,17 +86,23 @@ class Conversation(models.Model):
 
     objects = TenantQuerySet.as_manager()
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "line_user"], name="line_conversation_once")]
+
 
 class RequestBinding(models.Model):
     """The request started in the chat belongs to this LINE user; LIFF proves it before signing."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
-    request = models.OneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="line_binding")
+    request = TenantOneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="line_binding")
     line_user = models.ForeignKey(LineUser, on_delete=models.PROTECT, related_name="bindings")
     created_at = models.DateTimeField(auto_now_add=True)
     liff_verified_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "request"], name="line_binding_once")]
 
 
 class FriendDaily(models.Model):
@@ -115,12 +123,13 @@ class SatisfactionAnswer(models.Model):
     """KPI: the resident's 1–5 answer after 完了; the first answer per request counts."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
-    request = models.OneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="satisfaction")
+    request = TenantOneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="satisfaction")
     score = models.PositiveSmallIntegerField()
     answered_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5),
+        constraints = [models.UniqueConstraint(fields=["municipality", "request"], name="line_satisfaction_once"),
+                       models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5),
                                               name="line_satisfaction_1_to_5")]

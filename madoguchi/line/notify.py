@@ -12,13 +12,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from linebot.v3.messaging import ApiException, Message, PushMessageRequest
 
-from madoguchi.applications.models import CertificateRequest
-from madoguchi.notifications.channels import Undeliverable
+from madoguchi.applications.models import CertificateRequest, RequestChannel
 from madoguchi.notifications.models import Notice
+from madoguchi.notifications.transports import Undeliverable
 
-from .channel import messaging_api
+from .account import messaging_api
 from .conversation import postback, text
-from .models import LineChannel, LineUser, RequestBinding
+from .models import LineAccount, LineUser, RequestBinding
 
 RETRY_KEY_NAMESPACE = uuid.UUID("5b0c1f9e-3f0e-4d55-9a57-6d61646f6775")
 CONSENT_TEXT = gettext_lazy(
@@ -28,12 +28,12 @@ CONSENT_TEXT = gettext_lazy(
     "いつでも「連携解除」と送ると解除できます。")
 
 
-class LineNoticeChannel:
+class LineTransport:
     name = "line"
     kinds = frozenset({"received", "rejected", "refunded", "partially_refunded", "issued", "mailed", "completed"})
 
     def recipient(self, request: CertificateRequest) -> str:
-        if request.channel != "line":
+        if request.channel != RequestChannel.LINE:
             return ""  # only requests started in the chat are bound to a LINE user
         binding = RequestBinding.objects.filter(request=request).select_related("line_user").first()
         return binding.line_user.user_id if binding else ""
@@ -59,10 +59,10 @@ class LineNoticeChannel:
         user = LineUser.objects.filter(municipality=notice.municipality, user_id=notice.recipient).first()
         if user is None or not user.following:
             raise Undeliverable("the LINE user has blocked the account")
-        channel = LineChannel.objects.select_related("municipality").get(municipality=notice.municipality)
+        account = LineAccount.objects.select_related("municipality").get(municipality=notice.municipality)
         retry_key = str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{notice.municipality_id}:{notice.pk}"))
         try:
-            with messaging_api(channel) as api:
+            with messaging_api(account) as api:
                 api.push_message(PushMessageRequest(to=notice.recipient, messages=self.messages(notice, user)),
                                  x_line_retry_key=retry_key)
         except ApiException as exc:
@@ -71,4 +71,4 @@ class LineNoticeChannel:
             raise
 
 
-LINE_CHANNEL = LineNoticeChannel()
+LINE_TRANSPORT = LineTransport()

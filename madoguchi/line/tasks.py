@@ -14,12 +14,12 @@ from linebot.v3.messaging import Message, ReplyMessageRequest
 from madoguchi.applications.models import State
 
 from . import conversation
-from .channel import messaging_api
+from .account import messaging_api
 from .conversation import Input, parse_postback, postback, text
 from .models import (
     EventOutcome,
     FriendDaily,
-    LineChannel,
+    LineAccount,
     LineUser,
     RequestBinding,
     SatisfactionAnswer,
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 @task()
 def process_events(municipality_id: int, event_ids: list[str]) -> int:
-    channel = LineChannel.objects.select_related("municipality").get(municipality_id=municipality_id)
+    account = LineAccount.objects.select_related("municipality").get(municipality_id=municipality_id)
     handled = 0
     for event_id in event_ids:
         replies: list[Message] = []
@@ -43,7 +43,7 @@ def process_events(municipality_id: int, event_ids: list[str]) -> int:
                 continue  # a redelivery, or another worker got it first
             try:
                 with transaction.atomic():
-                    outcome, replies = handle_event(channel, event.payload)
+                    outcome, replies = handle_event(account, event.payload)
             except Exception:
                 logger.exception("LINE event %s failed", event_id)
                 outcome, replies = EventOutcome.FAILED, []
@@ -52,7 +52,7 @@ def process_events(municipality_id: int, event_ids: list[str]) -> int:
             event.save(update_fields=["outcome", "processed_at"])
             reply_token = event.payload.get("replyToken", "")
         if replies and reply_token:
-            reply(channel, reply_token, replies)
+            reply(account, reply_token, replies)
         handled += 1
     return handled
 
@@ -69,49 +69,49 @@ def process_stale(older_than: datetime.timedelta = datetime.timedelta(minutes=2)
     return sum(process_events.call(m, ids) for m, ids in by_municipality.items())
 
 
-def reply(channel: LineChannel, reply_token: str, messages: list[Message]) -> None:
+def reply(account: LineAccount, reply_token: str, messages: list[Message]) -> None:
     """A reply token is single-use and short-lived: a failed reply is logged, not retried."""
     try:
-        with messaging_api(channel) as api:
+        with messaging_api(account) as api:
             api.reply_message(ReplyMessageRequest(replyToken=reply_token, messages=messages[:5]))
     except Exception as exc:
-        logger.warning("LINE reply failed for %s: %s", channel.municipality.code, exc)
+        logger.warning("LINE reply failed for %s: %s", account.municipality.code, exc)
 
 
-def _user(channel: LineChannel, user_id: str) -> LineUser:
+def _user(account: LineAccount, user_id: str) -> LineUser:
     """The user row, locked: events of one user are handled one after another across processes."""
-    user, _created = LineUser.objects.get_or_create(municipality=channel.municipality, user_id=user_id)
+    user, _created = LineUser.objects.get_or_create(municipality=account.municipality, user_id=user_id)
     return LineUser.objects.select_for_update().get(pk=user.pk)
 
 
-def _count_friend(channel: LineChannel, field: str) -> None:
+def _count_friend(account: LineAccount, field: str) -> None:
     day = timezone.localdate()
-    FriendDaily.objects.get_or_create(municipality=channel.municipality, day=day)
-    FriendDaily.objects.filter(municipality=channel.municipality, day=day).update(**{field: F(field) + 1})
+    FriendDaily.objects.get_or_create(municipality=account.municipality, day=day)
+    FriendDaily.objects.filter(municipality=account.municipality, day=day).update(**{field: F(field) + 1})
 
 
-def handle_event(channel: LineChannel, event: dict) -> tuple[str, list[Message]]:
+def handle_event(account: LineAccount, event: dict) -> tuple[str, list[Message]]:
     kind = event.get("type")
     source = event.get("source") or {}
     user_id = source.get("userId") if source.get("type") == "user" else None
     if kind not in {"follow", "unfollow", "message", "postback"} or not isinstance(user_id, str) or not user_id:
         return EventOutcome.IGNORED, []
-    user = _user(channel, user_id[:40])
+    user = _user(account, user_id[:40])
     if kind == "unfollow":
         user.following = False
         user.blocked_at = timezone.now()
         user.save(update_fields=["following", "blocked_at"])
-        _count_friend(channel, "unfollows")
+        _count_friend(account, "unfollows")
         return EventOutcome.HANDLED, []
     if kind == "follow":
         user.following = True
         user.blocked_at = None
         user.save(update_fields=["following", "blocked_at"])
-        _count_friend(channel, "follows")
+        _count_friend(account, "follows")
         return EventOutcome.HANDLED, [text(
             _("{name}の公式アカウントです。友だち追加ありがとうございます。"
               "住民票の写しなどの証明書を、LINEから申請して郵送で受け取れます。").format(
-                name=channel.municipality.full_name), [(_("証明書の申請"), postback("start"))])]
+                name=account.municipality.full_name), [(_("証明書の申請"), postback("start"))])]
     if kind == "message":
         message = event.get("message") or {}
         if message.get("type") != "text":
@@ -119,10 +119,10 @@ def handle_event(channel: LineChannel, event: dict) -> tuple[str, list[Message]]
         given = Input(text=str(message.get("text", ""))[:500])
     else:
         given = Input(data=parse_postback(str((event.get("postback") or {}).get("data", ""))))
-    return EventOutcome.HANDLED, dispatch(channel, user, given)
+    return EventOutcome.HANDLED, dispatch(account, user, given)
 
 
-def dispatch(channel: LineChannel, user: LineUser, given: Input) -> list[Message]:
+def dispatch(account: LineAccount, user: LineUser, given: Input) -> list[Message]:
     action = (given.data or {}).get("a", "")
     typed = given.text.strip()
     if action == "survey":
@@ -133,7 +133,7 @@ def dispatch(channel: LineChannel, user: LineUser, given: Input) -> list[Message
         return unlink(user)
     if typed == "申請状況" or action == "status":
         return conversation.status_messages(user)
-    return conversation.Engine(channel, user).handle(given)
+    return conversation.Engine(account, user).handle(given)
 
 
 def _own_request(user: LineUser, data: dict):

@@ -21,8 +21,8 @@ from linebot.v3.webhook import SignatureValidator
 from madoguchi.core.http import remember_request
 
 from . import liff
-from .channel import credentials
-from .models import LineChannel, RequestBinding, WebhookEvent
+from .account import credentials
+from .models import LineAccount, RequestBinding, WebhookEvent
 from .tasks import process_events
 
 MAX_EVENTS = 100
@@ -56,7 +56,7 @@ def webhook(http_request, code):
         return _refuse(400, "invalid content length")
     if length > settings.LINE_WEBHOOK_MAX_BODY:
         return _refuse(413, "body too large")
-    municipality_id = (LineChannel.objects.filter(municipality__code=code, active=True)
+    municipality_id = (LineAccount.objects.filter(municipality__code=code, active=True)
                        .values_list("municipality_id", flat=True).first())
     if municipality_id is None:
         return _refuse(404, "unknown channel")
@@ -104,12 +104,12 @@ def liff_request(http_request, code, public_id):
     """Opened inside LINE (LIFF): proves with the LIFF ID token that this LINE user started this request,
     then hands the browser the request so the web pages can sign and pay."""
     binding = _liff_binding(code, public_id)
-    channel = get_object_or_404(LineChannel, municipality=binding.municipality, active=True)
+    account = get_object_or_404(LineAccount, municipality=binding.municipality, active=True)
     session_key = f"liff_nonce:{public_id}"
     if http_request.method == "POST":
         nonce = http_request.session.pop(session_key, "")
         try:
-            claims = liff.verify_id_token(channel, http_request.POST.get("id_token", ""), nonce)
+            claims = liff.verify_id_token(account, http_request.POST.get("id_token", ""), nonce)
             if claims["sub"] != binding.line_user.user_id:
                 raise liff.IdTokenRejected(_("この申請は別のLINEアカウントで始められたものです。"))
         except liff.IdTokenRejected as exc:
@@ -121,5 +121,5 @@ def liff_request(http_request, code, public_id):
     nonce = secrets.token_urlsafe(24)
     http_request.session[session_key] = nonce
     return _liff_csp(render(http_request, "line/liff.html", {
-        "m": binding.municipality, "r": binding.request, "nonce": nonce, "liff_id": channel.liff_id,
+        "m": binding.municipality, "r": binding.request, "nonce": nonce, "liff_id": account.liff_id,
         "sdk_url": settings.LINE_LIFF_SDK_URL}))

@@ -18,8 +18,9 @@ class Notice(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
     request = models.ForeignKey(CertificateRequest, on_delete=models.PROTECT, related_name="notices")
     # One notice per (request, event): e.g. "received", "mailed", "rejected".
-    dedupe_key = models.CharField(max_length=100, unique=True)
-    channel = models.CharField(max_length=10, default="email")
+    dedupe_key = models.CharField(max_length=100)
+    # Which notice transport delivers it (`transports`): "email", "line".
+    transport = models.CharField(max_length=10, default="email")
     recipient = models.CharField(max_length=254)
     subject = models.CharField(max_length=200)
     body = models.TextField()
@@ -34,3 +35,4 @@ class Notice(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        constraints = [models.UniqueConstraint(fields=["municipality", "dedupe_key"], name="notice_once")]

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from . import channels
+from . import transports
 from .models import Notice, NoticeStatus
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def _claim(notice_id: int) -> Notice | None:
 
 
 def send(notice: Notice) -> None:
-    channels.get(notice.channel).send(notice)
+    transports.get(notice.transport).send(notice)
 
 
 @task()
@@ -43,7 +43,7 @@ def deliver_notice(notice_id: int) -> str:
         return "skipped"
     try:
         send(notice)
-    except channels.Undeliverable as exc:
+    except transports.Undeliverable as exc:
         Notice.objects.filter(pk=notice.pk).update(status=NoticeStatus.UNDELIVERABLE, last_error=str(exc)[:500])
         return "undeliverable"
     except Exception as exc:  # any transport failure: retry later

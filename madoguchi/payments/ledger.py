@@ -5,7 +5,6 @@ subscribes to, so that the provider endpoints, recovery and reconciliation settl
 knowing what a request is.
 """
 
-import secrets
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,7 +12,7 @@ from django.utils import timezone
 from madoguchi.applications.models import CertificateRequest
 
 from . import events
-from .models import REFUNDABLE, Payment, PaymentStatus, Refund, RefundStatus
+from .models import REFUNDABLE, Payment, PaymentStatus, Refund, RefundStatus, new_order_id
 
 # A payment in these statuses can still be captured: an expired attempt can be paid on the
 # provider's page after all (it is settled, then refunded by the workflow).
@@ -31,7 +30,7 @@ def create_attempt(request: CertificateRequest, provider: str, return_url: str) 
     if payment is None:
         payment = Payment.objects.create(
             municipality=request.municipality, request=request, provider=provider,
-            order_id="MD" + secrets.token_hex(12).upper(), amount=request.total_amount, return_url=return_url)
+            order_id=new_order_id(request.municipality), amount=request.total_amount, return_url=return_url)
     return payment
 
 
@@ -57,7 +56,7 @@ def capture(order_id: str, *, provider_payment_id: str, amount: int, source: str
     Idempotent: replays and the notification/return race all end in one captured payment, and
     `payment_captured` is published once."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
+        payment = Payment.objects.select_for_update().by_order_id(order_id).first()
         if payment is None or payment.status not in CAPTURABLE:
             return payment
         if amount != payment.amount:

@@ -1,5 +1,7 @@
 """Payments: one row per attempt; provider notifications kept for idempotency."""
 
+import secrets
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -23,12 +25,31 @@ class PaymentStatus(models.TextChoices):
 SETTLED = ["authorized", "captured", "partially_refunded", "refunded"]
 
 
+def new_order_id(municipality: Municipality) -> str:
+    """The municipality code and 80 random bits: 26 characters, within GMO-PG's 27 for OrderID.
+
+    Providers hand the order id back in notifications and returns that name no municipality; the
+    code in front finds the town (and, distributed, its shard) before the payment is read."""
+    return f"{municipality.code}{secrets.token_hex(10).upper()}"
+
+
+class PaymentQuerySet(TenantQuerySet):
+    def by_order_id(self, order_id: str) -> "PaymentQuerySet":
+        """The payment of an order id a provider hands back, within the municipality its code names.
+        Anything but an ASCII alphanumeric id of ours (NUL bytes, surrogates, over-long) finds none."""
+        if not (isinstance(order_id, str) and 0 < len(order_id) <= 40 and order_id.isascii() and order_id.isalnum()
+                and order_id[:6].isdigit()):
+            return self.none()
+        municipality = Municipality.objects.filter(code=order_id[:6]).first()
+        return self.filter(municipality=municipality, order_id=order_id) if municipality else self.none()
+
+
 class Payment(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
     request = models.ForeignKey(CertificateRequest, on_delete=models.PROTECT, related_name="payments")
     provider = models.CharField(max_length=30)
-    # Our order id, sent to the provider; also the idempotency key of the create call.
-    order_id = models.CharField(max_length=40, unique=True)
+    # Our order id (`new_order_id`), sent to the provider; also the idempotency key of the create call.
+    order_id = models.CharField(max_length=40)
     provider_payment_id = models.CharField(max_length=64, blank=True)
     # The provider's page for this attempt, kept so that a second click reuses it.
     checkout_url = models.URLField(max_length=2000, blank=True)
@@ -42,15 +63,16 @@ class Payment(models.Model):
     captured_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects = PaymentQuerySet.as_manager()
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["municipality", "order_id"], name="payment_order_id_unique"),
             # A request can be paid for once: at most one payment that holds or held its money.
-            models.UniqueConstraint(fields=["request"], condition=Q(status__in=SETTLED),
+            models.UniqueConstraint(fields=["municipality", "request"], condition=Q(status__in=SETTLED),
                                     name="one_settled_payment_per_request"),
             # ...and has one open attempt at a time, which is the one that can become captured.
-            models.UniqueConstraint(fields=["request"], condition=Q(status="pending"),
+            models.UniqueConstraint(fields=["municipality", "request"], condition=Q(status="pending"),
                                     name="one_pending_payment_per_request"),
             models.CheckConstraint(condition=Q(refunded_amount__lte=F("amount")), name="refund_within_amount"),
         ]
@@ -75,7 +97,7 @@ class Refund(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.PositiveIntegerField()
-    idempotency_key = models.CharField(max_length=80, unique=True)
+    idempotency_key = models.CharField(max_length=80)
     reason = models.CharField(max_length=200)
     status = models.CharField(max_length=12, choices=RefundStatus.choices, default=RefundStatus.REQUESTED)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -84,7 +106,9 @@ class Refund(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
+        constraints = [models.UniqueConstraint(fields=["municipality", "idempotency_key"],
+                                               name="refund_idempotency_key_unique"),
+                       models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
 
 
 class MismatchKind(models.TextChoices):
@@ -114,13 +138,17 @@ class ReconciliationMismatch(models.Model):
 
     class Meta:
         ordering = ["-day", "order_id"]
-        constraints = [models.UniqueConstraint(fields=["provider", "order_id", "day", "kind"],
+        constraints = [models.UniqueConstraint(fields=["municipality", "provider", "order_id", "day", "kind"],
                                                name="mismatch_once_per_day")]
 
 
 class ProviderNotification(models.Model):
-    """Every server-to-server notification, stored once by its event id (replays are no-ops)."""
+    """Every server-to-server notification, stored once by its event id (replays are no-ops).
 
+    The municipality is that of the payment the notification names (its order id carries the
+    municipality code); none when it names no order of ours, and then nothing is done with it."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, null=True, blank=True)
     provider = models.CharField(max_length=30)
     event_id = models.CharField(max_length=80)
     payload = models.JSONField()
@@ -128,4 +156,8 @@ class ProviderNotification(models.Model):
     outcome = models.CharField(max_length=40, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="notification_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "provider", "event_id"], name="notification_once"),
+            models.UniqueConstraint(fields=["provider", "event_id"], condition=Q(municipality__isnull=True),
+                                    name="orphan_notification_once"),
+        ]

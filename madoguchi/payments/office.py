@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from madoguchi.catalog.models import Channel
+from madoguchi.catalog.models import FeeChannel
 from madoguchi.core.forms import Form
 
 from .models import ReconciliationMismatch
@@ -28,23 +28,23 @@ def mismatches(http_request):
 
 # 龍ケ崎市's 10円 campaign prefills the form: the reference case finance sections know.
 DEFAULTS = {
-    Channel.COUNTER: dict(volume=50_000, fee=300, shift=0, campaign_fee=None, unit_cost=0, rate=0),
-    Channel.CONVENIENCE_STORE: dict(volume=10_000, fee=200, shift=20_000, campaign_fee=10, unit_cost=117, rate=0),
-    Channel.ONLINE: dict(volume=0, fee=300, shift=0, campaign_fee=None, unit_cost=0, rate=0),
-    Channel.MAIL: dict(volume=0, fee=300, shift=0, campaign_fee=None, unit_cost=0, rate=0),
+    FeeChannel.COUNTER: dict(volume=50_000, fee=300, shift=0, campaign_fee=None, unit_cost=0, rate=0),
+    FeeChannel.CONVENIENCE_STORE: dict(volume=10_000, fee=200, shift=20_000, campaign_fee=10, unit_cost=117, rate=0),
+    FeeChannel.ONLINE: dict(volume=0, fee=300, shift=0, campaign_fee=None, unit_cost=0, rate=0),
+    FeeChannel.MAIL: dict(volume=0, fee=300, shift=0, campaign_fee=None, unit_cost=0, rate=0),
 }
 
 
 class SimulationForm(Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for channel, label in Channel.choices:
+        for channel, label in FeeChannel.choices:
             d = DEFAULTS[channel]
             self.fields[f"{channel}_volume"] = forms.IntegerField(
                 label=gettext_lazy("{c} 年間件数").format(c=label), min_value=0, max_value=10**8, initial=d["volume"])
             self.fields[f"{channel}_fee"] = forms.IntegerField(
                 label=gettext_lazy("{c} 手数料(円)").format(c=label), min_value=0, max_value=100_000, initial=d["fee"])
-            if channel != Channel.COUNTER:
+            if channel != FeeChannel.COUNTER:
                 self.fields[f"{channel}_shift"] = forms.IntegerField(
                     label=gettext_lazy("{c} へ窓口から移る件数").format(c=label), min_value=0, max_value=10**8,
                     initial=d["shift"])
@@ -65,7 +65,7 @@ class SimulationForm(Form):
     def channels(self):
         """The fields grouped per channel, for the template."""
         return [(label, [self[name] for name in self.fields if name.startswith(f"{channel}_")])
-                for channel, label in Channel.choices]
+                for channel, label in FeeChannel.choices]
 
 
 def simulation(http_request):
@@ -74,10 +74,11 @@ def simulation(http_request):
     if form.is_valid():
         c = form.cleaned_data
         lines = [ChannelLine(ch, c[f"{ch}_volume"], c[f"{ch}_fee"], c[f"{ch}_unit_cost"], Decimal(c[f"{ch}_rate"]))
-                 for ch in Channel.values]
+                 for ch in FeeChannel.values]
         try:
-            result = simulate(lines, shift={ch: c[f"{ch}_shift"] for ch in Channel.values if ch != Channel.COUNTER},
-                              campaign_fee={ch: c[f"{ch}_campaign_fee"] for ch in Channel.values
+            result = simulate(lines,
+                              shift={ch: c[f"{ch}_shift"] for ch in FeeChannel.values if ch != FeeChannel.COUNTER},
+                              campaign_fee={ch: c[f"{ch}_campaign_fee"] for ch in FeeChannel.values
                                             if c[f"{ch}_campaign_fee"] is not None})
         except SimulationError:
             form.add_error(None, _("窓口から移る件数の合計が、窓口の年間件数を超えています。"))

@@ -9,7 +9,7 @@ after moving residents from the counter to online or the convenience store (ofte
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from madoguchi.catalog.models import Channel
+from madoguchi.catalog.models import FeeChannel as Channel  # the fee channel (docs/glossary.md)
 
 
 @dataclass(frozen=True)

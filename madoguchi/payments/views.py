@@ -42,11 +42,15 @@ def notify(http_request, provider_name):
         return HttpResponseBadRequest("invalid notification")
     # Recording the event and acting on it commit together: if processing fails, the provider's
     # retry of the same event is processed again instead of being taken for a duplicate.
+    # The notification is filed under the municipality of the payment it names (docs/scale.md).
+    municipality_id = (Payment.objects.by_order_id(event.order_id).filter(provider=provider.name)
+                       .values_list("municipality_id", flat=True).first())
     with transaction.atomic():
         try:
             with transaction.atomic():
                 record = ProviderNotification.objects.create(
-                    provider=provider.name, event_id=event.event_id, payload=event.__dict__)
+                    municipality_id=municipality_id, provider=provider.name, event_id=event.event_id,
+                    payload=event.__dict__)
         except IntegrityError:
             # A replay: acknowledged, nothing done twice.
             return HttpResponse(provider.duplicate_acknowledgement)
@@ -76,8 +80,8 @@ def provider_return(http_request, provider_name):
         return render(http_request, "web/error.html", {"message": _(
             "お支払いの結果を確認できませんでした。"
             "お手数ですが、申請の状況確認のページでご確認ください。")}, status=400)
-    payment = Payment.objects.select_related("request__municipality").filter(
-        order_id=order_id, provider=provider.name).first()
+    payment = Payment.objects.select_related("request__municipality").by_order_id(order_id).filter(
+        provider=provider.name).first()
     if payment is None:
         return render(http_request, "web/error.html", {"message": _("お支払いの情報が見つかりませんでした。")},
                       status=404)

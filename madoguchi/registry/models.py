@@ -7,7 +7,7 @@ down. Names are stored exactly as recorded, including ideographic variation sequ
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from madoguchi.tenancy.models import Municipality, TenantQuerySet
+from madoguchi.tenancy.models import Municipality, TenantOneToOneField, TenantQuerySet
 
 
 class Sex(models.TextChoices):
@@ -72,7 +72,7 @@ class SealRegistration(models.Model):
     """印鑑登録 (each municipality's 印鑑条例): one registered seal per resident, with its impression."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="seal_registrations")
-    resident = models.OneToOneField(Resident, on_delete=models.CASCADE, related_name="seal_registration")
+    resident = TenantOneToOneField(Resident, on_delete=models.CASCADE, related_name="seal_registration")
     registration_number = models.CharField(_("印鑑登録番号"), max_length=16)
     registered_on = models.DateField(_("登録日"))
     impression_png = models.BinaryField(_("印影(PNG)"))
@@ -81,7 +81,8 @@ class SealRegistration(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "registration_number"],
-                                               name="seal_registration_number_unique")]
+                                               name="seal_registration_number_unique"),
+                       models.UniqueConstraint(fields=["municipality", "resident"], name="one_seal_per_resident")]
 
 
 class Koseki(models.Model):
@@ -146,7 +147,8 @@ class TaxRecord(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["resident", "fiscal_year"], name="tax_record_per_year")]
+        constraints = [models.UniqueConstraint(fields=["municipality", "resident", "fiscal_year"],
+                                               name="tax_record_per_year")]
 
     @property
     def taxable_income(self) -> int:

@@ -58,6 +58,27 @@ class TenantQuerySet(models.QuerySet):
     def for_municipality(self, municipality: Municipality) -> "TenantQuerySet":
         return self.filter(municipality=municipality)
 
+    def sole(self):
+        """The one row a lookup by a random token selects, before the municipality is known (a
+        nonce or OAuth state in a callback URL). Such tokens are unique per municipality only
+        (docs/scale.md): two matches are refused (None) rather than one picked."""
+        rows = list(self[:2])
+        return rows[0] if len(rows) == 1 else None
+
+
+class TenantOneToOneField(models.OneToOneField):
+    """A one-to-one link between two rows of one municipality.
+
+    A plain OneToOneField puts UNIQUE on the link column alone; a table distributed by municipality
+    can only enforce uniqueness together with `municipality` (docs/scale.md). This field keeps the
+    one-to-one accessors and leaves the uniqueness to a `UniqueConstraint(fields=["municipality",
+    <field>])` the model declares (tests/test_tenancy_rules.py checks that it does).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._unique = False
+
 
 class Role(models.TextChoices):
     CLERK = "clerk", _("審査・発行担当")
@@ -106,3 +127,27 @@ class DocumentSigningKey(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality"], condition=models.Q(retired_at__isnull=True),
                                                name="one_active_signing_key")]
+
+
+class MunicipalitySecret(models.Model):
+    """One provider credential of one municipality (a PayPay API key, a GMO-PG shop password, a
+    LINE channel secret), entered by the service operator with `manage.py secrets set`.
+
+    Encrypted with AES-256-GCM under a master key from the environment (`tenancy.vault`); the
+    municipality code and the name are the associated data, so a ciphertext copied to another row
+    or another town does not decrypt. `key_id` names the master key, so keys can be rotated.
+    """
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=40)
+    ciphertext = models.BinaryField()  # 12-byte nonce followed by the GCM ciphertext and tag
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "name"], name="secret_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.municipality.code} {self.name}"

@@ -7,7 +7,7 @@ them afterwards. Postage follows Japan Post's rates from 2024-10-01 (定形 25g 
 
 from django.db import transaction
 
-from madoguchi.catalog.models import CertificateType, Channel, Fee, PostageClass
+from madoguchi.catalog.models import CertificateType, Fee, FeeChannel, PostageClass
 from madoguchi.documents.signing import ensure_signing_key
 
 from .models import Municipality
@@ -22,7 +22,7 @@ STANDARD_FEES = {
     CertificateType.KOSEKI_FUHYO: (300, 300, 300, 300),
     CertificateType.TAX: (300, 300, 200, 300),
 }
-CHANNEL_ORDER = (Channel.COUNTER, Channel.MAIL, Channel.CONVENIENCE_STORE, Channel.ONLINE)
+CHANNEL_ORDER = (FeeChannel.COUNTER, FeeChannel.MAIL, FeeChannel.CONVENIENCE_STORE, FeeChannel.ONLINE)
 POSTAGE = [("regular", "普通郵便", 110), ("express", "速達", 410), ("registered", "簡易書留", 460)]
 
 

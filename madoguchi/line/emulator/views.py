@@ -24,9 +24,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from madoguchi.line import richmenu
-from madoguchi.line.channel import credentials
+from madoguchi.line.account import credentials
 from madoguchi.line.liff import ISSUER
-from madoguchi.line.models import LineChannel
+from madoguchi.line.models import LineAccount
 
 DEMO_USER = "U" + hashlib.md5(b"madoguchi-demo-user").hexdigest()
 USER_COOKIE = "line_emulator_user"
@@ -70,7 +70,7 @@ def _channel_code(http_request) -> str | None:
     if not header.startswith("Bearer "):
         return None
     token = header[len("Bearer "):]
-    for code in LineChannel.objects.values_list("municipality__code", flat=True):
+    for code in LineAccount.objects.values_list("municipality__code", flat=True):
         if hmac.compare_digest(credentials(code).access_token, token):
             return code
     return None
@@ -177,22 +177,22 @@ def _b64(data: bytes) -> str:
 
 
 def _login_secret(login_channel_id: str) -> tuple[str, bytes] | None:
-    channel = LineChannel.objects.select_related("municipality").filter(login_channel_id=login_channel_id).first()
-    if channel is None:
+    account = LineAccount.objects.select_related("municipality").filter(login_channel_id=login_channel_id).first()
+    if account is None:
         return None
-    return channel.municipality.code, credentials(channel.municipality.code).channel_secret.encode()
+    return account.municipality.code, credentials(account.municipality.code).channel_secret.encode()
 
 
-def issue_id_token(channel: LineChannel, user_id: str, nonce: str | None, lifetime: int = 3600,
+def issue_id_token(account: LineAccount, user_id: str, nonce: str | None, lifetime: int = 3600,
                    issued_at: int | None = None) -> str:
     """A LINE Login ID token; without `nonce` it is like the ones the LIFF browser obtains itself."""
     now = issued_at or int(time.time())
-    claims = {"iss": ISSUER, "sub": user_id, "aud": channel.login_channel_id, "exp": now + lifetime, "iat": now,
+    claims = {"iss": ISSUER, "sub": user_id, "aud": account.login_channel_id, "exp": now + lifetime, "iat": now,
               "amr": ["linesso"], "name": "デモ利用者"}
     if nonce is not None:
         claims["nonce"] = nonce
     signing_input = _b64(b'{"alg":"HS256","typ":"JWT"}') + "." + _b64(json.dumps(claims).encode())
-    key = credentials(channel.municipality.code).channel_secret.encode()
+    key = credentials(account.municipality.code).channel_secret.encode()
     return signing_input + "." + _b64(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())
 
 
@@ -247,19 +247,19 @@ def liff_sdk(http_request):
 
 @require_GET
 def liff_token(http_request):
-    channel = LineChannel.objects.select_related("municipality").filter(
+    account = LineAccount.objects.select_related("municipality").filter(
         liff_id=http_request.GET.get("liff_id", "")).first()
     user = http_request.COOKIES.get(USER_COOKIE, "")
-    if channel is None or not user:
+    if account is None or not user:
         return HttpResponse(status=403)
-    return HttpResponse(issue_id_token(channel, user, http_request.GET.get("nonce", "")), content_type="text/plain")
+    return HttpResponse(issue_id_token(account, user, http_request.GET.get("nonce", "")), content_type="text/plain")
 
 
 @require_GET
 def liff_open(http_request, liff_id, rest):
     """https://liff.line.me/<liffId>/<path> opens <endpoint URL>/<path> inside LINE."""
-    channel = get_object_or_404(LineChannel.objects.select_related("municipality"), liff_id=liff_id)
-    return HttpResponseRedirect(f"/line/{channel.municipality.code}/liff/{rest}")
+    account = get_object_or_404(LineAccount.objects.select_related("municipality"), liff_id=liff_id)
+    return HttpResponseRedirect(f"/line/{account.municipality.code}/liff/{rest}")
 
 
 # --- the demo user's LINE app -------------------------------------------------------------------------
@@ -285,7 +285,7 @@ def _user(http_request) -> str:
 
 
 def chat(http_request, code):
-    channel = get_object_or_404(LineChannel.objects.select_related("municipality"), municipality__code=code)
+    account = get_object_or_404(LineAccount.objects.select_related("municipality"), municipality__code=code)
     user = _user(http_request)
     with PLATFORM.lock:
         history = list(PLATFORM.chats[(code, user)])
@@ -296,7 +296,7 @@ def chat(http_request, code):
     quick = [i["action"] for i in (last_bot or {}).get("quickReply", {}).get("items", [])] if (
         history and history[-1]["from"] == "bot") else []
     response = render(http_request, "line_emulator/chat.html", {
-        "m": channel.municipality, "user": user, "history": history, "quick": quick,
+        "m": account.municipality, "user": user, "history": history, "quick": quick,
         "menu": [a["action"] for a in menu["areas"]], "blocked": blocked, "count": len(history)})
     response.set_cookie(USER_COOKIE, user, samesite="Lax")
     return response
@@ -312,7 +312,7 @@ def count(http_request, code):
 @require_POST
 def send(http_request, code):
     """The demo user taps or types; the emulator turns it into a signed webhook event."""
-    get_object_or_404(LineChannel, municipality__code=code)
+    get_object_or_404(LineAccount, municipality__code=code)
     user = _user(http_request)
     kind = http_request.POST.get("kind", "")
     reply_token = secrets.token_hex(16)

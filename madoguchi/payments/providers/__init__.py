@@ -10,6 +10,7 @@ import os
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from madoguchi.tenancy import vault
 from madoguchi.tenancy.models import Municipality
 
 from .base import (
@@ -39,9 +40,14 @@ def provider_for(municipality: Municipality) -> PaymentProvider:
 
 
 def municipality_setting(prefix: str, municipality: Municipality, name: str, default: str | None = None) -> str:
-    """A provider credential of one municipality from the environment, e.g.
-    MADOGUCHI_PAYPAY_API_KEY_082082; never stored in the database."""
-    value = os.environ.get(f"{prefix}_{name}_{municipality.code}", default)
+    """A provider credential of one municipality, e.g. PAYPAY_API_KEY for the prefix
+    MADOGUCHI_PAYPAY: from the municipality's encrypted secrets (`tenancy.vault`, set with
+    `manage.py secrets set 082082 PAYPAY_API_KEY`)."""
+    secret_name = f"{prefix.removeprefix('MADOGUCHI_')}_{name}"
+    try:
+        value = vault.get_secret(municipality, secret_name) or default
+    except vault.SecretError as exc:
+        raise ProviderRefused(str(exc)) from None
     if not value:
-        raise ProviderRefused(f"{prefix}_{name}_{municipality.code} is not set")
+        raise ProviderRefused(f"secret {secret_name} of {municipality.code} is not set")
     return value

@@ -27,7 +27,7 @@ class AuthorizationSession(models.Model):
 
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE)
     challenge = models.ForeignKey(SigningChallenge, on_delete=models.CASCADE, related_name="+")
-    state = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=64)
     nonce = models.CharField(max_length=64)
     code_verifier = models.CharField(max_length=128)
     sign_transaction_id = models.CharField(max_length=64)
@@ -36,3 +36,6 @@ class AuthorizationSession(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "state"], name="authorization_state_unique")]

@@ -43,7 +43,7 @@ def _client(municipality) -> Client:
 
 def start(http_request, nonce):
     challenge = (SigningChallenge.objects.select_related("request__municipality")
-                 .filter(nonce=nonce, used_at__isnull=True, expires_at__gt=timezone.now()).first())
+                 .filter(nonce=nonce, used_at__isnull=True, expires_at__gt=timezone.now()).sole())
     if challenge is None:
         raise Http404
     request = challenge.request
@@ -69,7 +69,7 @@ def callback(http_request):
     with transaction.atomic():
         session = (AuthorizationSession.objects.select_for_update()
                    .select_related("challenge__request__municipality")
-                   .filter(state=state, used_at__isnull=True, expires_at__gt=timezone.now()).first()
+                   .filter(state=state, used_at__isnull=True, expires_at__gt=timezone.now()).sole()
                    if state else None)
         if session is None:
             # Unknown, replayed or expired state: nothing of ours to continue (CSRF defence, RFC 6749 §10.12).

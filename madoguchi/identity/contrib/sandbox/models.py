@@ -17,8 +17,9 @@ class SandboxAuthority(models.Model):
 
 class SandboxCard(models.Model):
     resident = models.OneToOneField(Resident, on_delete=models.CASCADE, related_name="sandbox_card")
-    # What the demo tells a tester to type: the resident's 宛名番号 stands in for the card.
-    card_code = models.CharField(max_length=32, unique=True)
+    # What the demo tells a tester to type: the resident's 宛名番号 stands in for the card. Unique
+    # only within a municipality, as 宛名番号 are; `card.find_card` looks it up within the town.
+    card_code = models.CharField(max_length=32, db_index=True)
     private_key_pem = models.TextField()
     certificate_der = models.BinaryField()
     pin_salt = models.CharField(max_length=32)

@@ -33,7 +33,7 @@ class CardForm(Form):
 
 def card(http_request, nonce):
     challenge = (SigningChallenge.objects.select_related("request__municipality")
-                 .filter(nonce=nonce, used_at__isnull=True, expires_at__gt=timezone.now()).first())
+                 .filter(nonce=nonce, used_at__isnull=True, expires_at__gt=timezone.now()).sole())
     if challenge is None:
         raise Http404
     request = challenge.request

@@ -2,7 +2,7 @@
 
     jpki verify --cert FILE --signature FILE --content FILE [--cms] [--trust DIR] [--crl FILE]...
                 [--ocsp URL] [--ocsp-response FILE]... [--at ISO8601]
-    jpki verify-request (--reception-number N | --request UUID) [--export DIR]
+    jpki verify-request (--reception-number N | --request UUID) [--municipality CODE] [--export DIR]
     jpki load-trust FILE... [--crl-url URL] [--ocsp-url URL]
     jpki load-crl FILE...
     jpki refresh
@@ -99,6 +99,8 @@ class Command(BaseCommand):
         which = again.add_mutually_exclusive_group(required=True)
         which.add_argument("--reception-number")
         which.add_argument("--request", help="the request's public id")
+        again.add_argument("--municipality", help="the municipality code (needed when the number is "
+                                                  "used in more than one municipality)")
         again.add_argument("--export", help="write the evidence as files usable with `jpki verify`")
         roots = commands.add_parser("load-trust", help="register JPKI signing CA roots")
         roots.add_argument("files", nargs="+")
@@ -138,15 +140,21 @@ class Command(BaseCommand):
 
     def handle_verify_request(self, options: dict) -> None:
         found = SignatureEvidence.objects.select_related("request")
+        if options["municipality"]:
+            found = found.filter(municipality__code=options["municipality"])
         if options["reception_number"]:
             number = options["reception_number"].replace("-", "")
-            evidence = found.filter(request__reception_number=number).first()
+            found = found.filter(request__reception_number=number)
         else:
             try:
                 public_id = uuid.UUID(options["request"])
             except ValueError as exc:
                 raise usage_error(f"--request {options['request']}: not a request id") from exc
-            evidence = found.filter(request__public_id=public_id).first()
+            found = found.filter(request__public_id=public_id)
+        # Reception numbers and public ids are unique per municipality: never pick one of several.
+        if found[1:2].exists():
+            raise usage_error("that request exists in more than one municipality: add --municipality CODE")
+        evidence = found.first()
         if evidence is None:
             raise CommandError("no signature evidence for that request", returncode=USAGE)
         used = evidence.result.get("revocation", [])

@@ -136,7 +136,8 @@ class GmoPgProvider(PaymentProvider):
     def _payment(self, order_id: object) -> Payment:
         if not isinstance(order_id, str) or not 0 < len(order_id) <= 40:
             raise InvalidNotification("malformed order id")
-        payment = Payment.objects.select_related("municipality").filter(order_id=order_id, provider=self.name).first()
+        payment = (Payment.objects.select_related("municipality").by_order_id(order_id)
+                   .filter(provider=self.name).first())
         if payment is None:
             raise InvalidNotification("unknown order")
         return payment

@@ -122,8 +122,8 @@ class PayPayProvider(PaymentProvider):
 
     def verify_return(self, params: dict[str, str]) -> str:
         order_id, sig = params.get("order_id", ""), params.get("sig", "")
-        payment = Payment.objects.select_related("municipality").filter(order_id=order_id[:40],
-                                                                        provider=self.name).first()
+        payment = Payment.objects.select_related("municipality").by_order_id(order_id[:40]).filter(
+            provider=self.name).first()
         if payment is None or not sig.isascii():
             raise InvalidNotification("unknown order on return")
         try:
@@ -145,8 +145,8 @@ class PayPayProvider(PaymentProvider):
         if not (isinstance(order_id, str) and isinstance(state, str) and 0 < len(order_id) <= 40
                 and 0 < len(state) <= 20):
             raise InvalidNotification("malformed body")
-        payment = Payment.objects.select_related("municipality").filter(order_id=order_id,
-                                                                        provider=self.name).first()
+        payment = Payment.objects.select_related("municipality").by_order_id(order_id).filter(
+            provider=self.name).first()
         if payment is None:
             return Notification(f"paypay:{order_id}:{state}", order_id, "", 0, "unverified")
         status = self.query(payment)  # the webhook only says "ask"; the API answers

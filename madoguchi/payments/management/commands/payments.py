@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from madoguchi.catalog.models import Channel
+from madoguchi.catalog.models import FeeChannel
 from madoguchi.payments import services
 from madoguchi.payments.simulation import ChannelLine, SimulationError, man_yen, simulate
 
@@ -28,8 +28,8 @@ PAIR = re.compile(r"(?P<channel>[a-z_]+)=(?P<value>\d{1,9})")
 
 
 def _channel(name: str) -> str:
-    if name not in Channel.values:
-        raise CommandError(f"unknown channel {name!r}; one of {', '.join(Channel.values)}")
+    if name not in FeeChannel.values:
+        raise CommandError(f"unknown channel {name!r}; one of {', '.join(FeeChannel.values)}")
     return name
 
 

@@ -1,8 +1,7 @@
-"""A municipality's channel: its secrets from the environment and a Messaging API client for it."""
+"""A municipality's LINE account: its secrets (`tenancy.vault`) and a Messaging API client for it."""
 
 import hashlib
 import hmac
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +10,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, MessagingApiBlob
 
-from .models import LineChannel
+from madoguchi.tenancy import vault
+
+from .models import LineAccount
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,10 @@ def _development_value(kind: str, code: str) -> str:
 
 
 def credentials(municipality_code: str) -> Credentials:
-    secret = os.environ.get(f"MADOGUCHI_LINE_CHANNEL_SECRET_{municipality_code}", "")
-    token = os.environ.get(f"MADOGUCHI_LINE_ACCESS_TOKEN_{municipality_code}", "")
+    """The channel secret and access token of the municipality's Messaging API channel, from its
+    encrypted secrets (LINE_CHANNEL_SECRET, LINE_ACCESS_TOKEN; `manage.py secrets set`)."""
+    secret = vault.get_secret(municipality_code, "LINE_CHANNEL_SECRET") or ""
+    token = vault.get_secret(municipality_code, "LINE_ACCESS_TOKEN") or ""
     if not (secret and token):
         if not settings.LINE_EMULATOR:
             raise ImproperlyConfigured(f"LINE channel secret and access token for {municipality_code} are not set.")
@@ -38,16 +41,16 @@ def credentials(municipality_code: str) -> Credentials:
 
 
 @contextmanager
-def messaging_api(channel: LineChannel) -> Iterator[MessagingApi]:
+def messaging_api(account: LineAccount) -> Iterator[MessagingApi]:
     configuration = Configuration(host=settings.LINE_API_BASE_URL,
-                                  access_token=credentials(channel.municipality.code).access_token)
+                                  access_token=credentials(account.municipality.code).access_token)
     with ApiClient(configuration) as client:
         yield MessagingApi(client)
 
 
 @contextmanager
-def messaging_blob_api(channel: LineChannel) -> Iterator[MessagingApiBlob]:
+def messaging_blob_api(account: LineAccount) -> Iterator[MessagingApiBlob]:
     configuration = Configuration(host=settings.LINE_API_DATA_BASE_URL,
-                                  access_token=credentials(channel.municipality.code).access_token)
+                                  access_token=credentials(account.municipality.code).access_token)
     with ApiClient(configuration) as client:
         yield MessagingApiBlob(client)

@@ -10,10 +10,10 @@ import datetime
 import random
 from collections import defaultdict
 
+from madoguchi.registry.matching import koseki_lookup_key
+from madoguchi.registry.models import Koseki, KosekiMember, Resident, SealRegistration, Sex, TaxRecord
 from madoguchi.tenancy.models import Municipality
 
-from .matching import koseki_lookup_key
-from .models import Koseki, KosekiMember, Resident, SealRegistration, Sex, TaxRecord
 from .seal_impression import seal_impression_png
 
 SEAL_SHARE = 0.55

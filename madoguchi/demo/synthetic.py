@@ -21,9 +21,9 @@ from typing import Generic, TypeVar
 
 from django.db import transaction
 
+from madoguchi.registry.models import Household, Resident, Sex
 from madoguchi.tenancy.models import Municipality
 
-from .models import Household, Resident, Sex
 from .synthetic_records import generate_records
 
 REFERENCE_DATE = datetime.date(2026, 4, 1)

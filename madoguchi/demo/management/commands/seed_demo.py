@@ -11,10 +11,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from madoguchi.demo.synthetic import generate_replica, hard_cases
 from madoguchi.identity.contrib.sandbox.card import DEMO_PIN, ensure_authority, issue_card
-from madoguchi.line.models import LineChannel
+from madoguchi.line.models import LineAccount
 from madoguchi.registry.models import Resident
-from madoguchi.registry.synthetic import generate_replica, hard_cases
 from madoguchi.tenancy.models import Municipality, Role, Staff
 from madoguchi.tenancy.onboarding import create_municipality
 
@@ -49,7 +49,7 @@ class Command(BaseCommand):
                     staff.set_password(DEMO_PASSWORD)
                     staff.save()
         ensure_authority()
-        LineChannel.objects.get_or_create(municipality=municipality, defaults=dict(
+        LineAccount.objects.get_or_create(municipality=municipality, defaults=dict(
             channel_id="2000000001", login_channel_id="2000000002", liff_id="2000000002-demo"))
         cases = hard_cases(list(Resident.objects.for_municipality(municipality).select_related("household")))
         for resident in cases.values():

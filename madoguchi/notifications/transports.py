@@ -1,5 +1,5 @@
-"""Notice channels: e-mail here, LINE registered by the `line` app. Each channel decides whom a
-request's notice goes to, renders it, and sends it."""
+"""Notice transports: e-mail here, LINE registered by the `line` app. Each transport decides whom a
+request's notice goes to, renders it, and sends it. ("Transport", not "channel": docs/glossary.md.)"""
 
 from typing import Protocol
 
@@ -16,7 +16,7 @@ class Undeliverable(Exception):
     """The recipient cannot be reached (e.g. blocked the account): the notice is dropped, not retried."""
 
 
-class NoticeChannel(Protocol):
+class NoticeTransport(Protocol):
     name: str
     kinds: frozenset[str]
 
@@ -36,7 +36,7 @@ SUBJECTS = {
 }
 
 
-class EmailChannel:
+class EmailTransport:
     name = "email"
     kinds = frozenset(SUBJECTS)
 
@@ -53,19 +53,19 @@ class EmailChannel:
         message.send(fail_silently=False)
 
 
-_CHANNELS: dict[str, NoticeChannel] = {}
+_TRANSPORTS: dict[str, NoticeTransport] = {}
 
 
-def register(channel: NoticeChannel) -> None:
-    _CHANNELS[channel.name] = channel
+def register(transport: NoticeTransport) -> None:
+    _TRANSPORTS[transport.name] = transport
 
 
-def get(name: str) -> NoticeChannel:
-    return _CHANNELS[name]
+def get(name: str) -> NoticeTransport:
+    return _TRANSPORTS[name]
 
 
-def registered() -> list[NoticeChannel]:
-    return list(_CHANNELS.values())
+def registered() -> list[NoticeTransport]:
+    return list(_TRANSPORTS.values())
 
 
-register(EmailChannel())
+register(EmailTransport())
