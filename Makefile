@@ -29,6 +29,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
+# make bench ONLY="documents line" runs those modules of madoguchi/bench/ only.
 bench: $(STAMP)
-	DEBUG=1 $(BIN)/python -m madoguchi.bench
+	DEBUG=1 $(BIN)/python -m madoguchi.bench $(ONLY)

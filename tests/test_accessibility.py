@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from madoguchi.identity.contrib.sandbox.card import DEMO_PIN
-from madoguchi.tenancy.onboarding import create_municipality
+from madoguchi.operations.onboarding import create_municipality
 
 from .conftest import make_resident
 from .test_browser import CHROMIUM, browser  # noqa: F401 (fixture)

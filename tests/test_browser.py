@@ -11,8 +11,8 @@ import pytest
 from pypdf import PdfReader
 
 from madoguchi.identity.contrib.sandbox.card import DEMO_PIN
+from madoguchi.operations.onboarding import create_municipality
 from madoguchi.tenancy.models import Role, Staff
-from madoguchi.tenancy.onboarding import create_municipality
 
 from .conftest import make_resident
 

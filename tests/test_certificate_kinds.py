@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from madoguchi.applications import actions
+from madoguchi.applications.forms import CertificateTypeForm
 from madoguchi.applications.models import State
 from madoguchi.catalog.models import CertificateType
 from madoguchi.demo.synthetic import generate_replica
@@ -22,7 +23,6 @@ from madoguchi.documents.kinds import (
 from madoguchi.documents.kinds.residence_certificate import ResidenceCertificate, ResidenceOptionsForm
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.documents.services import can_render
-from madoguchi.web.forms import CertificateTypeForm
 
 from .flow import received
 from .test_backoffice import make_staff

@@ -19,8 +19,8 @@ from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.documents.signing import active_key, rotate_signing_key, sign_pdf, verify_pdf
 from madoguchi.notifications.models import Notice
 from madoguchi.operations.models import AccessLog
+from madoguchi.operations.onboarding import create_municipality
 from madoguchi.tenancy.models import DocumentSigningKey
-from madoguchi.tenancy.onboarding import create_municipality
 
 from .flow import received
 from .test_backoffice import make_staff, signed_in

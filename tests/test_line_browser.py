@@ -12,8 +12,8 @@ from madoguchi.applications.models import CertificateRequest, State
 from madoguchi.identity.contrib.sandbox.card import DEMO_PIN
 from madoguchi.line.emulator.views import PLATFORM
 from madoguchi.line.models import FriendDaily, SatisfactionAnswer
+from madoguchi.operations.onboarding import create_municipality
 from madoguchi.tenancy.models import Role, Staff
-from madoguchi.tenancy.onboarding import create_municipality
 
 from .conftest import make_resident
 from .line_helpers import make_channel

@@ -7,7 +7,10 @@ class LineConfig(AppConfig):
 
     def ready(self) -> None:
         from madoguchi.notifications import transports
+        from madoguchi.operations import housekeeping
 
         from .notify import LINE_TRANSPORT
+        from .tasks import process_stale
 
         transports.register(LINE_TRANSPORT)
+        housekeeping.register("line_stale_events", "handled {n} LINE events", process_stale)

@@ -2,8 +2,8 @@
 
 Each step asks one question, offers its answers as quick-reply buttons where the answers are known,
 and validates the answer with the same form field the web wizard uses, so the rules live in one
-place (the kind's options form in `madoguchi.documents.kinds`, the rest in `madoguchi.web.forms` and
-`madoguchi.catalog`). 「やり直す」 and 「やめる」 work at every step.
+place (the kind's options form in `madoguchi.documents.kinds`, the rest in `madoguchi.applications.forms`
+and `madoguchi.catalog`). 「やり直す」 and 「やめる」 work at every step.
 """
 
 import datetime
@@ -28,13 +28,12 @@ from linebot.v3.messaging import (
     URIAction,
 )
 
-from madoguchi.applications import actions
+from madoguchi.applications import actions, forms
 from madoguchi.applications.models import RequestChannel
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
 from madoguchi.documents.kinds import get_kind
 from madoguchi.tenancy.models import Municipality
-from madoguchi.web import forms
 
 from .models import Conversation, LineAccount, LineUser, RequestBinding
 

@@ -1,45 +1,9 @@
-"""Resident forms. Every label and error is plain Japanese; choices keep typing to a minimum."""
+"""Resident pages' own forms (the request terms every channel asks are in applications.forms)."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from madoguchi.catalog.services import MAX_COPIES, PURPOSES
 from madoguchi.core.forms import Form
-from madoguchi.documents.kinds import all_kinds
-
-
-def _certificate_type_choices() -> list[tuple[str, str]]:
-    """The types a certificate kind renders, in the catalog's order."""
-    return [(kind.code, kind.label) for kind in all_kinds()]
-
-
-class CertificateTypeForm(Form):
-    certificate_type = forms.ChoiceField(label=_("必要な証明書"), choices=_certificate_type_choices,
-                                         widget=forms.RadioSelect)
-
-
-class CopiesPurposeForm(Form):
-    copies = forms.TypedChoiceField(label=_("通数"), coerce=int, initial=1,
-                                    choices=[(n, _("{n}通").format(n=n)) for n in range(1, MAX_COPIES + 1)])
-    purpose = forms.ChoiceField(label=_("使いみち"), choices=PURPOSES, widget=forms.RadioSelect)
-    purpose_detail = forms.CharField(label=_("使いみち(その他の場合)"), required=False, max_length=100)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("purpose") == "other" and not data.get("purpose_detail", "").strip():
-            self.add_error("purpose_detail", _("使いみちを入力してください。"))
-        return data
-
-
-class DeliveryForm(Form):
-    postage_class = forms.ChoiceField(label=_("郵送方法"), widget=forms.RadioSelect)
-    notice_email = forms.EmailField(label=_("お知らせを受け取るメールアドレス(任意)"), required=False)
-
-    def __init__(self, *args, postage_choices, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["postage_class"].choices = postage_choices
-        if len(postage_choices) == 1:
-            self.fields["postage_class"].initial = postage_choices[0][0]
 
 
 class StatusForm(Form):

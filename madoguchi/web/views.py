@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from madoguchi.applications import actions, reception
+from madoguchi.applications import forms as terms
 from madoguchi.applications.models import CertificateRequest, State
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
@@ -70,7 +71,7 @@ def _step(http_request, code, step, form, extra=None):
 def apply_type(http_request, code):
     municipality = _municipality(code)
     data = _wizard(http_request, municipality)
-    form = forms.CertificateTypeForm(http_request.POST or None, initial=data)
+    form = terms.CertificateTypeForm(http_request.POST or None, initial=data)
     if http_request.method == "POST" and form.is_valid():
         if form.cleaned_data["certificate_type"] != data.get("certificate_type"):
             data = {}
@@ -105,7 +106,7 @@ def apply_copies(http_request, code):
     data = _wizard(http_request, municipality)
     if "options" not in data:
         return redirect("web:apply_options", code=code)
-    form = forms.CopiesPurposeForm(http_request.POST or None, initial=data)
+    form = terms.CopiesPurposeForm(http_request.POST or None, initial=data)
     if http_request.method == "POST" and form.is_valid():
         data.update(form.cleaned_data)
         _save_wizard(http_request, municipality, data)
@@ -124,7 +125,7 @@ def apply_delivery(http_request, code):
     data = _wizard(http_request, municipality)
     if "copies" not in data:
         return redirect("web:apply_copies", code=code)
-    form = forms.DeliveryForm(http_request.POST or None, initial=data,
+    form = terms.DeliveryForm(http_request.POST or None, initial=data,
                               postage_choices=_postage_choices(municipality))
     if http_request.method == "POST" and form.is_valid():
         data.update(form.cleaned_data)

@@ -14,9 +14,9 @@ from django.db import transaction
 from madoguchi.demo.synthetic import generate_replica, hard_cases
 from madoguchi.identity.contrib.sandbox.card import DEMO_PIN, ensure_authority, issue_card
 from madoguchi.line.models import LineAccount
+from madoguchi.operations.onboarding import create_municipality
 from madoguchi.registry.models import Resident
 from madoguchi.tenancy.models import Municipality, Role, Staff
-from madoguchi.tenancy.onboarding import create_municipality
 
 DEMO_CODE = "139998"  # fictional 東京都窓口市; the last digit is the 総務省 check digit
 DEMO_PASSWORD = "madoguchi-demo-2026"

@@ -1,6 +1,8 @@
 """`make bench`: prints `BENCH <name> <value> <unit>` lines.
 
-Each installed app may have a `bench` module with `run(report)`; they run in INSTALLED_APPS order.
+Each module of this package (one per concern: identity, applications, payments, documents, line, …)
+has `run(report)`; they run in alphabetical order, or only those named (`make bench ONLY=documents`).
+The package sits on top of every layer, next to the demo, so a benchmark may drive any of them.
 On the embedded default each module runs in a process of its own with a fresh SQLite file under
 .bench/, so what one benchmark leaves behind (a 100,000-serial CRL, a thousand requests, a warm
 heap) does not weigh on the next. With DATABASE_URL set they run in one process on that database.
@@ -8,13 +10,13 @@ heap) does not weigh on the next. With DATABASE_URL set they run in one process 
 """
 
 import functools
-import importlib.util
+import importlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent.parent / ".bench"
+BENCH_DIR = Path(__file__).resolve().parent.parent.parent / ".bench"
 
 
 def setup_django(name: str = "bench") -> None:
@@ -43,8 +45,8 @@ def report(name: str, value: float, unit: str) -> None:
 def demo():
     """A municipality with a 1,000-resident synthetic replica and a clerk, created once per run."""
     from madoguchi.demo.synthetic import generate_replica
+    from madoguchi.operations.onboarding import create_municipality
     from madoguchi.tenancy.models import Role, Staff
-    from madoguchi.tenancy.onboarding import create_municipality
 
     municipality = create_municipality(code="139998", name="窓口市", prefecture="東京都",
                                        certifier_name="窓口 一郎", contact="市民課")
@@ -72,28 +74,24 @@ def awaiting_payment(municipality, resident):
     return request
 
 
-def bench_modules() -> list[str]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
-    from django.conf import settings
-
-    return [f"{app}.bench" for app in settings.INSTALLED_APPS
-            if app.startswith("madoguchi.") and importlib.util.find_spec(f"{app}.bench")]
+def bench_modules(only: list[str] | None = None) -> list[str]:
+    names = sorted(p.stem for p in Path(__file__).parent.glob("*.py") if not p.stem.startswith("_"))
+    unknown = set(only or ()) - set(names)
+    if unknown:
+        raise SystemExit(f"unknown benchmark module(s): {', '.join(sorted(unknown))}; known: {', '.join(names)}")
+    return [f"madoguchi.bench.{name}" for name in names if not only or name in only]
 
 
 def main(argv: list[str]) -> int:
-    if argv:  # one module, in this process
-        setup_django(argv[0].replace(".", "_"))
-        importlib.import_module(argv[0]).run(report)
+    if argv and argv[0] == "--module":  # one module, in this process
+        setup_django(argv[1].replace(".", "_"))
+        importlib.import_module(argv[1]).run(report)
         return 0
-    modules = bench_modules()
+    modules = bench_modules(argv)
     if "DATABASE_URL" in os.environ:
         setup_django()
         for module in modules:
             importlib.import_module(module).run(report)
         return 0
-    failed = [m for m in modules if subprocess.run([sys.executable, "-m", "madoguchi.bench", m]).returncode]
+    failed = [m for m in modules if subprocess.run([sys.executable, "-m", "madoguchi.bench", "--module", m]).returncode]
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -9,8 +9,7 @@ from django.db import transaction
 
 from madoguchi.catalog.models import CertificateType, Fee, FeeChannel, PostageClass
 from madoguchi.documents.signing import ensure_signing_key
-
-from .models import Municipality
+from madoguchi.tenancy.models import Municipality
 
 STANDARD_FEES = {
     # type: (counter, mail, convenience store or None, online)
