@@ -4,27 +4,38 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint install
+AXE := node_modules/axe-core/axe.min.js
 
-$(STAMP): pyproject.toml requirements.lock package.json package-lock.json
+.PHONY: demo test bench lint install system-deps
+
+# Debian packages (chromium, IPAmj明朝, poppler, ...): installed as root, otherwise the one command to
+# run is printed and make stops here, before anything else (the order-only prerequisites below).
+system-deps:
+	PYTHON=$(PYTHON) scripts/system-deps
+
+$(STAMP): pyproject.toml requirements.lock | system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
-	# axe-core for the accessibility tests; skipped where node is absent (those tests then skip).
-	if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; fi
 	touch $(STAMP)
 
-install: $(STAMP)
+# axe-core for the accessibility tests.
+$(AXE): package.json package-lock.json | system-deps
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
+install: $(STAMP) $(AXE)
 
 # Demo: SQLite, synthetic municipality, worker in the background, server on 127.0.0.1:8000.
-demo: $(STAMP)
+demo: system-deps $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput --verbosity 0
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py db_worker --interval 0.5 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP)
+# Browser tests fail when Chromium or axe-core is missing; MADOGUCHI_SKIP_BROWSER=1 skips them on purpose.
+test: system-deps $(STAMP) $(AXE)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)

@@ -6,6 +6,12 @@ from madoguchi.catalog.models import CertificateType, Fee, FeeChannel, PostageCl
 from madoguchi.registry.models import Household, Resident
 from madoguchi.tenancy.models import Municipality
 
+from .browser_gate import BrowserGate
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(BrowserGate(config), "madoguchi-browser-gate")
+
 
 def make_municipality(code: str = "139998", name: str = "窓口市", prefecture: str = "東京都") -> Municipality:
     municipality = Municipality.objects.create(
