@@ -7,12 +7,12 @@ def _on_request_event(sender, instance, created: bool, raw: bool = False, **kwar
     issuance history records who a certificate names when its content is fixed (approval)."""
     if not created or raw:
         return
-    from madoguchi.applications.models import State
+    from madoguchi.applications.models import EventKind
 
     from . import disclosure, stats
 
     stats.on_request_event(instance)
-    if instance.to_state == State.APPROVED:
+    if instance.kind == EventKind.APPROVED:
         disclosure.record_subjects(instance.request)
 
 

@@ -9,13 +9,13 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from madoguchi.catalog.models import Channel, Fee
+from madoguchi.catalog.models import Fee, FeeChannel
 
 from .models import DailyStat, Metric
 
 # Request channel (how it was asked) → fee channel (which fee applies).
-FEE_CHANNEL = {"web": Channel.ONLINE, "line": Channel.ONLINE, "kiosk": Channel.CONVENIENCE_STORE,
-               "counter": Channel.COUNTER, "mail": Channel.MAIL}
+FEE_CHANNEL = {"web": FeeChannel.ONLINE, "line": FeeChannel.ONLINE, "kiosk": FeeChannel.CONVENIENCE_STORE,
+               "counter": FeeChannel.COUNTER, "mail": FeeChannel.MAIL}
 
 
 @dataclass
@@ -49,7 +49,7 @@ def _volumes(municipality, certificate_type: str, start: datetime.date, end: dat
     rows = (DailyStat.objects.for_municipality(municipality)
             .filter(metric=Metric.RECEIVED, certificate_type=certificate_type, day__gte=start, day__lte=end)
             .values_list("channel").annotate(n=Sum("requests")).order_by())
-    volumes = {channel: 0 for channel in Channel.values}
+    volumes = {channel: 0 for channel in FeeChannel.values}
     for channel, n in rows:
         volumes[FEE_CHANNEL.get(channel, channel)] = volumes.get(FEE_CHANNEL.get(channel, channel), 0) + n
     return volumes
@@ -75,10 +75,10 @@ def simulation_query(municipality, window: Window, campaign: Fee) -> dict[str, s
                    .filter(certificate_type=campaign.certificate_type, campaign_name="")
                    .order_by("valid_from").values_list("channel", "amount"))
     data = {}
-    for channel in Channel.values:
+    for channel in FeeChannel.values:
         data[f"{channel}_volume"] = str(window.annual(channel))
         data[f"{channel}_fee"] = str(regular.get(channel, 0))
-        if channel != Channel.COUNTER:
+        if channel != FeeChannel.COUNTER:
             data[f"{channel}_shift"] = "0"
         data[f"{channel}_campaign_fee"] = str(campaign.amount) if channel == campaign.channel else ""
         data[f"{channel}_unit_cost"] = "0"

@@ -107,7 +107,8 @@ def append(spec: ChainSpec, **values):
         values["seq"] = head.seq + 1
         digest = row_hash(head.hash, serialise(spec, [values.get(c) for c in spec.columns]))
         obj = spec.model.objects.create(prev_hash=head.hash, hash=digest, **values)
-        ChainHead.objects.filter(pk=head.pk).update(seq=values["seq"], hash=digest)
+        ChainHead.objects.filter(pk=head.pk, municipality_id=head.municipality_id).update(
+            seq=values["seq"], hash=digest)
         return obj
 
 

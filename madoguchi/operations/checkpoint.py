@@ -197,7 +197,7 @@ def prune(municipality, older_than: datetime.datetime) -> Checkpoint | None:
                 removed[log] = 0
                 continue
             removed[log], _ = spec.model.objects.filter(municipality_id=municipality_id, seq__lte=seq).delete()
-            ChainHead.objects.filter(pk=head.pk).update(base_seq=seq, base_hash=digest)
+            ChainHead.objects.filter(pk=head.pk, municipality_id=municipality_id).update(base_seq=seq, base_hash=digest)
     record(AuditAction.RETENTION_PRUNED, municipality=municipality,
            target=("operations.checkpoint", checkpoint.pk, checkpoint.created_at.isoformat(timespec="seconds")),
            after={"audit_through": through[Log.AUDIT][0], "access_through": through[Log.ACCESS][0],

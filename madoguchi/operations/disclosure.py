@@ -14,46 +14,32 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from madoguchi.applications.models import CertificateRequest, RequestEvent, State
 from madoguchi.catalog.models import CertificateType
-from madoguchi.registry.matching import find_koseki
-from madoguchi.registry.models import Resident
+from madoguchi.registry.models import KosekiMember, Resident
 
 from .chain import canonical_json
+from .channels import CHANNELS
 from .logs import period_filter
 from .models import DisclosureCase, DisclosureItem, IssuedSubject, NonDisclosureReason
 
 ISSUED_STATES = [State.ISSUED, State.MAILED, State.COMPLETED]
-# The request's channel (CertificateRequest.channel), as managers name it.
-REQUEST_CHANNELS = [("web", gettext_lazy("ウェブ")), ("line", gettext_lazy("LINE")),
-                    ("kiosk", gettext_lazy("コンビニ")), ("counter", gettext_lazy("窓口")),
-                    ("mail", gettext_lazy("郵送"))]
 MAX_ITEMS = 2000
-RESIDENCE_KINDS = {CertificateType.RESIDENCE, CertificateType.RESIDENCE_ENTRY}
-KOSEKI_KINDS = {CertificateType.KOSEKI_FULL, CertificateType.KOSEKI_INDIVIDUAL, CertificateType.KOSEKI_FUHYO}
 
 
 def subjects_of(request: CertificateRequest) -> list[tuple[int | None, str, datetime.date | None]]:
     """(resident id, name, date of birth) of each person the certificate names."""
-    if request.certificate_type in RESIDENCE_KINDS:
-        from madoguchi.documents.render import PersonSelectionError, select_persons
+    from madoguchi.documents.kinds import PersonSelectionError, get_kind, is_kind
 
-        try:
-            persons = select_persons(request)
-        except PersonSelectionError:
-            persons = [request.resident] if request.resident else []
-        return [(p.pk, p.name, p.date_of_birth) for p in persons]
-    if request.certificate_type in KOSEKI_KINDS:
-        koseki = find_koseki(request.municipality, (request.options.get("honseki") or "").strip(),
-                             (request.options.get("koseki_head") or "").strip())
-        members = list(koseki.members.all()) if koseki else []
-        if request.certificate_type == CertificateType.KOSEKI_INDIVIDUAL:
-            members = [m for m in members if m.resident_id == request.resident_id]
-        return [(m.resident_id, m.name, m.date_of_birth) for m in members]
-    resident = request.resident
-    return [(resident.pk, resident.name, resident.date_of_birth)] if resident else []
+    if not is_kind(request.certificate_type):
+        return []
+    try:
+        persons = get_kind(request.certificate_type).persons(request)
+    except PersonSelectionError:  # approval stops too; nothing is issued
+        return []
+    # Residents, or members of a 戸籍 (who may live elsewhere: then no resident).
+    return [(p.resident_id if isinstance(p, KosekiMember) else p.pk, p.name, p.date_of_birth) for p in persons]
 
 
 def record_subjects(request: CertificateRequest) -> None:
@@ -109,7 +95,7 @@ def open_case(municipality, staff, person: Resident, criteria: dict, reference: 
 
 def answer_rows(case: DisclosureCase) -> list[list[str]]:
     """The table handed over: withheld entries and fields show the article, not the content."""
-    kinds, channels = dict(CertificateType.choices), dict(REQUEST_CHANNELS)
+    kinds, channels = dict(CertificateType.choices), dict(CHANNELS)
     reasons = dict(NonDisclosureReason.choices)
     rows = [[_("交付日時"), _("証明書の種類"), _("通数"), _("申請の方法"), _("請求者"), _("受付番号")]]
     for item in case.items.select_related("request__resident"):

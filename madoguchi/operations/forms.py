@@ -10,6 +10,7 @@ from madoguchi.core.forms import Form
 from madoguchi.core.text import digits_only
 from madoguchi.tenancy.models import Staff
 
+from .channels import CHANNELS
 from .models import AuditAction, Log
 
 # The access log's actions (as the back office writes them) with the labels an auditor reads.
@@ -73,10 +74,8 @@ class DisclosureSearchForm(PeriodForm):
     reference = forms.CharField(label=_("開示請求の受付番号"), max_length=40, required=False)
 
     def __init__(self, *args, **kwargs):
-        from .disclosure import REQUEST_CHANNELS
-
         super().__init__(*args, **kwargs)
-        self.fields["channel"].choices = [("", _("すべて"))] + REQUEST_CHANNELS
+        self.fields["channel"].choices = [("", _("すべて"))] + CHANNELS
 
     def clean_person_number(self):
         value = digits_only(self.cleaned_data["person_number"])
@@ -91,10 +90,8 @@ class StatisticsForm(PeriodForm):
     channel = forms.ChoiceField(label=_("申請の方法"), required=False)
 
     def __init__(self, *args, **kwargs):
-        from .disclosure import REQUEST_CHANNELS
-
         super().__init__(*args, **kwargs)
-        self.fields["channel"].choices = [("", _("すべて"))] + REQUEST_CHANNELS
+        self.fields["channel"].choices = [("", _("すべて"))] + CHANNELS
 
 
 class CounterRecordForm(Form):

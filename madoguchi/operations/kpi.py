@@ -15,7 +15,7 @@ from django.db.models import Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from madoguchi.catalog.models import Channel, Fee
+from madoguchi.catalog.models import Fee, FeeChannel
 
 from .models import DailyStat, KpiTarget, Metric
 
@@ -45,7 +45,7 @@ def register(kpi: str):
 def procedures_online(municipality) -> KpiValue:
     today = timezone.localdate()
     in_force = Q(valid_from__lte=today) & (Q(valid_until__isnull=True) | Q(valid_until__gte=today))
-    kinds = (Fee.objects.for_municipality(municipality).filter(in_force, channel=Channel.ONLINE)
+    kinds = (Fee.objects.for_municipality(municipality).filter(in_force, channel=FeeChannel.ONLINE)
              .values_list("certificate_type", flat=True).distinct())
     return KpiValue(len(set(kinds)))
 

@@ -14,13 +14,14 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from madoguchi.catalog.models import CertificateType
-from madoguchi.catalog.models import Channel as FeeChannel
+from madoguchi.catalog.models import CertificateType, FeeChannel
 from madoguchi.registry.models import Resident
 
 from . import audit, campaign, charts, disclosure, exports, kiosk, kpi, logs, stats
 from .audit import log_access
+from .channels import CHANNELS
 from .forms import (
     ACCESS_ACTIONS,
     CounterRecordForm,
@@ -125,7 +126,7 @@ def disclosure_search(http_request):
             log_access(http_request, "view_disclosure", resident=person)
     return render(http_request, "operations/disclosure_search.html", {
         "form": form, "results": results, "person": person,
-        "kinds": dict(CertificateType.choices), "channels": dict(disclosure.REQUEST_CHANNELS),
+        "kinds": dict(CertificateType.choices), "channels": dict(CHANNELS),
         "cases": DisclosureCase.objects.for_municipality(municipality)[:20]})
 
 
@@ -165,7 +166,7 @@ def disclosure_case(http_request, case_id):
     log_access(http_request, "view_disclosure", resident=Resident.objects.filter(pk=case.resident_id).first())
     return render(http_request, "operations/disclosure_case.html", {
         "case": case, "items": items, "errors": errors, "reasons": NonDisclosureReason.choices,
-        "kinds": dict(CertificateType.choices), "channels": dict(disclosure.REQUEST_CHANNELS),
+        "kinds": dict(CertificateType.choices), "channels": dict(CHANNELS),
         "person": Resident.objects.filter(pk=case.resident_id).first()})
 
 
@@ -199,7 +200,7 @@ class Section:
 
 
 def _sections(data: dict) -> list[Section]:
-    kinds, channels = dict(CertificateType.choices), dict(disclosure.REQUEST_CHANNELS)
+    kinds, channels = dict(CertificateType.choices), dict(CHANNELS)
     metrics = dict(Metric.choices)
     hour_rows = [[_("{h}時台").format(h=h), n] for h, n in data["by_hour"]]
     weekday_rows = [[_(w) + _("曜日"), n] for w, n in data["by_weekday"]]
@@ -401,3 +402,21 @@ def campaign_effect(http_request):
         "choices": choices, "selected": selected, "windows": windows, "rows": rows, "chart": chart,
         "simulation": simulation, "unknown": bool(raw) and selected is None,
         "kinds": dict(CertificateType.choices)})
+
+
+def register(pages) -> None:
+    """The operations pages, contributed to the back office (found by `backoffice.pages`), which
+    signs staff in and checks the permission before these views run."""
+    pages.add("logs/", log_search, name="logs", permission="logs", menu_label=gettext_lazy("操作記録・アクセスログ"))
+    pages.add("disclosure/", disclosure_search, name="disclosure", permission="logs",
+              menu_label=gettext_lazy("開示請求"))
+    pages.add("disclosure/<int:case_id>/", disclosure_case, name="disclosure_case", permission="logs")
+    pages.add("disclosure/<int:case_id>/answer.<str:fmt>", disclosure_export, name="disclosure_export",
+              permission="logs")
+    pages.add("statistics/", statistics, name="statistics", permission="logs", menu_label=gettext_lazy("統計"))
+    pages.add("kpi/", kpi_dashboard, name="kpi", permission="logs", menu_label=gettext_lazy("KPI"))
+    pages.add("campaign/", campaign_effect, name="campaign", permission="manage",
+              menu_label=gettext_lazy("キャンペーン効果"))
+    pages.add("counter/", counter_record, name="counter", permission="review",
+              menu_label=gettext_lazy("窓口・郵送の登録"))
+    pages.add("kiosk/", kiosk_import, name="kiosk", permission="manage", menu_label=gettext_lazy("コンビニ交付実績"))

@@ -26,9 +26,10 @@ from django.db.models import F, Sum
 from django.db.models.functions import ExtractIsoWeekDay, TruncMonth
 from django.utils import timezone
 
-from madoguchi.applications.models import RequestEvent, State
+from madoguchi.applications.models import EventKind, RequestEvent, State
 from madoguchi.catalog.calendar import is_business_day
 
+from .channels import KIOSK
 from .models import AreaMonthStat, CounterRecord, DailyStat, HourlyStat, KioskIssuance, Metric
 
 # Office hours of a city office (most open 8:30–17:15 on business days); a municipality's own hours
@@ -36,7 +37,6 @@ from .models import AreaMonthStat, CounterRecord, DailyStat, HourlyStat, KioskIs
 OFFICE_OPEN = datetime.time(8, 30)
 OFFICE_CLOSE = datetime.time(17, 15)
 OUTSIDE = "市外"
-KIOSK = "kiosk"
 _CHOME = re.compile(r"^(.+?[一二三四五六七八九十〇]+丁目)")
 _TOWN = re.compile(r"^(.+?)[0-9０-９一二三四五六七八九十〇]+(?:番|-|－)")
 
@@ -83,22 +83,25 @@ class Fact:
     postage: int
 
 
-def event_fact(to_state: str, from_state: str, at, certificate_type: str, channel: str, copies: int,
-               fee_per_copy: int, postage: int, area: str, reason: str = "") -> Fact | None:
-    if to_state == State.RECEIVED:
+def event_fact(kind: str, from_state: str, at, certificate_type: str, channel: str, copies: int,
+               fee_per_copy: int, postage: int, area: str, data: dict | None = None) -> Fact | None:
+    """The fact an event of `kind` (RequestEvent.kind) adds to the statistics, if any."""
+    data = data or {}
+    if kind == EventKind.RECEIVED:
         return Fact(at, Metric.RECEIVED, certificate_type, channel, area, "", copies, fee_per_copy * copies, postage)
-    if to_state == State.ISSUED:
+    if kind == EventKind.ISSUED:
         return Fact(at, Metric.ISSUED, certificate_type, channel, area, "", copies, 0, 0)
-    if to_state == State.REJECTED:
-        return Fact(at, Metric.REJECTED, certificate_type, channel, area, reason[:40], copies, 0, 0)
-    if to_state == State.REFUNDED:
-        return Fact(at, Metric.REFUNDED, certificate_type, channel, area, "", copies, fee_per_copy * copies, postage)
-    if to_state == State.CANCELLED and from_state == State.RECEIVED:  # a paid request given up (refunded)
+    if kind == EventKind.REJECTED:
+        reason = str(data.get("reason_code") or "")[:40]
+        return Fact(at, Metric.REJECTED, certificate_type, channel, area, reason, copies, 0, 0)
+    if kind == EventKind.REFUNDED:  # the amount the provider gave back
+        return Fact(at, Metric.REFUNDED, certificate_type, channel, area, "", copies, int(data.get("amount") or 0), 0)
+    if kind == EventKind.CANCELLED and from_state == State.RECEIVED:  # a paid request given up (refunded)
         return Fact(at, Metric.CANCELLED, certificate_type, channel, area, "", copies, fee_per_copy * copies, postage)
     return None
 
 
-COUNTED_STATES = [State.RECEIVED, State.ISSUED, State.REJECTED, State.REFUNDED, State.CANCELLED]
+COUNTED_KINDS = [EventKind.RECEIVED, EventKind.ISSUED, EventKind.REJECTED, EventKind.REFUNDED, EventKind.CANCELLED]
 
 
 HOURLY_METRICS = {Metric.RECEIVED, Metric.ISSUED}
@@ -194,8 +197,10 @@ def _request_area(request) -> str:
 def on_request_event(event: RequestEvent) -> None:
     """Count the event (called in the transaction that writes it)."""
     request = event.request
-    fact = event_fact(event.to_state, event.from_state, event.at, request.certificate_type, request.channel,
-                      request.copies, request.fee_per_copy, request.postage_amount, _request_area(request))
+    if event.kind not in COUNTED_KINDS:
+        return
+    fact = event_fact(event.kind, event.from_state, event.at, request.certificate_type, request.channel,
+                      request.copies, request.fee_per_copy, request.postage_amount, _request_area(request), event.data)
     if fact is not None:
         totals = Totals(request.municipality)
         totals.add(fact)
@@ -230,16 +235,16 @@ def rebuild(municipality) -> int:
         model.objects.for_municipality(municipality).delete()
     totals = Totals(municipality)
     areas: dict[str, str] = {}
-    events = (RequestEvent.objects.for_municipality(municipality).filter(to_state__in=COUNTED_STATES)
-              .values_list("to_state", "from_state", "at", "request__certificate_type", "request__channel",
+    events = (RequestEvent.objects.for_municipality(municipality).filter(kind__in=COUNTED_KINDS)
+              .values_list("kind", "from_state", "at", "request__certificate_type", "request__channel",
                            "request__copies", "request__fee_per_copy", "request__postage_amount",
-                           "request__resident__household__address")
+                           "request__resident__household__address", "data")
               .iterator(chunk_size=10_000))
-    for to_state, from_state, at, kind, channel, copies, fee_per_copy, postage, address in events:
+    for kind, from_state, at, certificate_type, channel, copies, fee_per_copy, postage, address, data in events:
         area = areas.get(address)
         if area is None:
             area = areas[address] = area_of(address or "", municipality)
-        fact = event_fact(to_state, from_state, at, kind, channel, copies, fee_per_copy, postage, area)
+        fact = event_fact(kind, from_state, at, certificate_type, channel, copies, fee_per_copy, postage, area, data)
         if fact is not None:
             totals.add(fact)
     for record in CounterRecord.objects.for_municipality(municipality).iterator(chunk_size=10_000):

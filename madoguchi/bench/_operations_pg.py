@@ -1,4 +1,4 @@
-"""The statistics benchmarks on the local PostgreSQL server (run by operations.bench in a process
+"""The statistics benchmarks on the local PostgreSQL server (run by bench.operations in a process
 of its own): one municipality with 1,000,000 requests beside 20 with 100,000 each, generated with
 set-based SQL (INSERT … SELECT over generate_series) into a database kept between runs; the marker
 file under .bench/ says which fixture the database holds.
@@ -14,11 +14,11 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import dj_database_url
 
-BENCH_DIR = Path(__file__).resolve().parent.parent.parent / ".bench"
+from madoguchi.bench import BENCH_DIR
+
 MARKER = BENCH_DIR / "stats_fixture.json"
 FIXTURE_VERSION = 1
 LARGE = int(os.environ.get("MADOGUCHI_BENCH_STATS_LARGE", "1000000"))
@@ -89,6 +89,10 @@ def _insert_select(model, given: dict[str, str], source: str, params: list) -> N
         cursor.execute(sql, defaults + params)  # the select list's placeholders come before FROM's
 
 
+def _progress(what: str, started: float) -> None:
+    print(f"{what}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+
 def _generate(municipality, requests: int, seed: int) -> None:
     from django.db import connection
 
@@ -126,6 +130,7 @@ def _generate(municipality, requests: int, seed: int) -> None:
         {first_resident} + floor(random() * {HOUSEHOLDS})::int AS resident
       FROM generate_series(1, %s) g) s"""
     received_at = "date_trunc('day', day_base) + hour * interval '1 hour' + random() * interval '59 minutes'"
+    started = time.perf_counter()
     _insert_select(CertificateRequest, {
         "municipality_id": str(m), "public_id": "md5(random()::text || g::text)::uuid",
         "reception_number": "NULL",
@@ -136,19 +141,30 @@ def _generate(municipality, requests: int, seed: int) -> None:
         "total_amount": "300 * copies + 110", "resident_id": "resident",
         "created_at": received_at + " - interval '10 minutes'", "updated_at": "now()",
         "received_at": received_at}, source, [requests])
+    _progress(f"{municipality.code}: {requests} requests", started)
     requests_of = f"applications_certificaterequest r WHERE r.municipality_id = {m}"
-    events = [  # (from, to, at, which requests)
-        ("''", "'draft'", "r.created_at", ""),
-        ("'awaiting_payment'", "'received'", "r.received_at", ""),
-        ("'approved'", "'issued'", "r.received_at + interval '1 day'", "AND r.state = 'mailed'"),
-        ("'in_review'", "'rejected'", "r.received_at + interval '1 day'", "AND r.state = 'refunded'"),
-        ("'rejected'", "'refunded'", "r.received_at + interval '1 day 1 hour'", "AND r.state = 'refunded'"),
-        ("'received'", "'cancelled'", "r.received_at + interval '2 hours'", "AND r.state = 'cancelled'"),
+    events = [  # (kind, from, to, at, data, which requests)
+        ("created", "", "draft", "r.created_at", "'{}'", ""),
+        ("received", "awaiting_payment", "received", "r.received_at", "'{}'", ""),
+        ("approved", "in_review", "approved", "r.received_at + interval '20 hours'", "'{}'",
+         "AND r.state = 'mailed'"),
+        ("issued", "approved", "issued", "r.received_at + interval '1 day'", "'{}'", "AND r.state = 'mailed'"),
+        ("mailed", "issued", "mailed", "r.received_at + interval '1 day 2 hours'", "'{}'",
+         "AND r.state = 'mailed'"),
+        ("rejected", "in_review", "rejected", "r.received_at + interval '1 day'", "'{}'",
+         "AND r.state = 'refunded'"),
+        ("refunded", "rejected", "refunded", "r.received_at + interval '1 day 1 hour'",
+         "json_build_object('amount', r.total_amount)", "AND r.state = 'refunded'"),
+        ("cancelled", "received", "cancelled", "r.received_at + interval '2 hours'", "'{}'",
+         "AND r.state = 'cancelled'"),
     ]
-    for from_state, to_state, at, condition in events:
-        _insert_select(RequestEvent, {"municipality_id": str(m), "request_id": "r.id", "from_state": from_state,
-                                      "to_state": to_state, "actor_kind": "'staff'", "at": at},
+    for kind, from_state, to_state, at, data, condition in events:
+        started = time.perf_counter()
+        _insert_select(RequestEvent, {"municipality_id": str(m), "request_id": "r.id", "kind": f"'{kind}'",
+                                      "from_state": f"'{from_state}'", "to_state": f"'{to_state}'",
+                                      "actor_kind": "'staff'", "data": f"{data}::jsonb", "at": at},
                        f"{requests_of} {condition}", [])
+        _progress(f"  {kind} events", started)
 
 
 def _fixture() -> list:
@@ -179,7 +195,9 @@ def _fixture() -> list:
             code=code, name=f"統計{index}市", prefecture="東京都", certifier_title="市長", certifier_name="統計 太郎")
         _generate(municipality, LARGE if index == 0 else SMALL, seed=index + 1)
         if index:
+            started = time.perf_counter()
             stats.rebuild(municipality)
+            _progress("  aggregates", started)
         municipalities.append(municipality)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

@@ -5,8 +5,10 @@
     BENCH stats_rebuild <s> s               rebuilding the large municipality's aggregates
 
 The audit chain is generated in Python (the hashes must be real) and loaded with COPY on
-PostgreSQL or one executemany on SQLite. The statistics figures always run on the local
-PostgreSQL server, in a process of their own (`bench_stats`), on a database kept between runs.
+PostgreSQL or one executemany on SQLite; it is verified where `make bench` runs (SQLite by default,
+hashed in Python; on PostgreSQL the database hashes). The statistics figures, and `audit_verify_pg`,
+always run on the local PostgreSQL server, in a process of their own (`_operations_pg`), on a
+database kept between runs.
 """
 
 import datetime
@@ -72,6 +74,6 @@ def run(report) -> None:
     # The statistics figures are defined on PostgreSQL: their own process, their own database.
     url = os.environ.get("MADOGUCHI_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/madoguchi_bench_stats")
     env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="madoguchi.settings")
-    completed = subprocess.run([sys.executable, "-m", "madoguchi.operations.bench_stats"], env=env)
+    completed = subprocess.run([sys.executable, "-m", "madoguchi.bench._operations_pg"], env=env)
     if completed.returncode:
         raise SystemExit(completed.returncode)
