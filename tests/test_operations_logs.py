@@ -150,3 +150,13 @@ def test_access_log_rows_name_staff_and_person(municipality, resident, manager):
     response = client.get(URL, {"log": "access", "person": "花子", "export": "csv"})
     text = response.content.decode()
     assert "申請の表示" in text and request.formatted_reception_number in text and resident.person_number in text
+
+
+def test_a_partial_refund_is_in_the_audit_trail(municipality, resident):
+    request = received(municipality, resident, copies=3)
+    client = signed_in(make_staff(municipality, "clerk"))
+    client.post(reverse("backoffice:refund_copies", args=[request.public_id]), {"issuable_copies": "2"})
+    event = AuditEvent.objects.get(action=AuditAction.PARTIAL_REFUND)
+    assert event.resident == resident and '"copies":3' in event.before and '"refund":300' in event.after
+    client.post(reverse("backoffice:refund_copies", args=[request.public_id]), {"issuable_copies": "9"})
+    assert AuditEvent.objects.filter(action=AuditAction.PARTIAL_REFUND).count() == 1

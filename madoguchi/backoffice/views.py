@@ -181,6 +181,8 @@ def refund_copies(http_request, public_id):
     except actions.ActionError as exc:
         messages.error(http_request, str(exc))
     else:
+        audit.record(audit.AuditAction.PARTIAL_REFUND, http_request=http_request, target=request,
+                     before={"copies": request.copies}, after={"copies": issuable, "refund": refund.amount})
         messages.success(http_request, _("{amount}円の返金を手続きしました。").format(amount=refund.amount))
     return redirect("backoffice:detail", public_id=public_id)
 
