@@ -186,6 +186,18 @@ DOCUMENT_SIGNING_SECRET = os.environ.get("MADOGUCHI_DOCUMENT_SIGNING_SECRET", ""
     "document-signing:" + SECRET_KEY if (DEBUG or TESTING) else ""
 )
 
+# Audit trail checkpoints (docs/operations.md, "Audit trail"): the chain heads are signed with a key
+# derived from this secret and time-stamped by an RFC 3161 TSA, then written to files for the auditor.
+AUDIT_SIGNING_SECRET = os.environ.get("MADOGUCHI_AUDIT_SIGNING_SECRET", "") or (
+    "audit-signing:" + SECRET_KEY if (DEBUG or TESTING) else ""
+)
+AUDIT_TSA_URL = os.environ.get("MADOGUCHI_AUDIT_TSA_URL", "") or (
+    SITE_URL + "/sandbox/tsa/" if SANDBOX_ENABLED else ""
+)
+# PEM file of the certificates that anchor the TSA's (the sandbox TSA is trusted in the sandbox only).
+AUDIT_TSA_CA_FILE = os.environ.get("MADOGUCHI_AUDIT_TSA_CA_FILE", "")
+AUDIT_CHECKPOINT_DIR = os.environ.get("MADOGUCHI_AUDIT_CHECKPOINT_DIR", str(BASE_DIR / "audit-checkpoints"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -6,6 +6,7 @@ from madoguchi.catalog.models import CertificateType, Fee, FeeChannel, PostageCl
 from madoguchi.registry.models import Household, Resident
 from madoguchi.tenancy.models import Municipality
 
+from .audit_helpers import tsa_server  # noqa: F401 (a fixture for the audit tests)
 from .browser_gate import BrowserGate
 
 

@@ -114,8 +114,8 @@ def test_auditor_reads_logs_but_cannot_decide(municipality, resident, clerk):
     request = received(municipality, resident)
     auditor = signed_in(make_staff(municipality, "auditor", Role.AUDITOR))
     assert auditor.post(reverse("backoffice:approve", args=[request.public_id])).status_code == 403
-    assert auditor.get(reverse("backoffice:logs")).status_code == 200
-    assert signed_in(clerk).get(reverse("backoffice:logs")).status_code == 403
+    assert auditor.get(reverse("operations_office:logs")).status_code == 200
+    assert signed_in(clerk).get(reverse("operations_office:logs")).status_code == 403
 
 
 def test_batch_approve_skips_flagged_and_print_batch_contains_the_names(municipality, resident, clerk):

@@ -24,6 +24,15 @@ CONTRIBUTED = {
     "payments_office:simulation": ("manage", "収入シミュレーション", ""),
     "documents_office:batch_pdf": ("review", None, "download_print_batch"),
     "documents_office:batch_mailing_csv": ("review", None, "download_mailing_list"),
+    "operations_office:logs": ("logs", "操作記録・アクセスログ", ""),
+    "operations_office:disclosure": ("logs", "開示請求", ""),
+    "operations_office:disclosure_case": ("logs", None, ""),
+    "operations_office:disclosure_export": ("logs", None, ""),
+    "operations_office:statistics": ("logs", "統計", ""),
+    "operations_office:kpi": ("logs", "KPI", ""),
+    "operations_office:campaign": ("manage", "キャンペーン効果", ""),
+    "operations_office:counter": ("review", "窓口・郵送の登録", ""),
+    "operations_office:kiosk": ("manage", "コンビニ交付実績", ""),
 }
 
 
@@ -58,7 +67,7 @@ def test_the_menu_lists_the_contributed_pages_each_role_may_open(municipality):
     assert "収入シミュレーション" in manager.content.decode()
     for role in (Role.CLERK, Role.AUDITOR):
         client = signed_in(make_staff(municipality, role, role))
-        page = client.get(reverse("backoffice:logs" if role == Role.AUDITOR else "backoffice:queue"))
+        page = client.get(reverse("operations_office:logs" if role == Role.AUDITOR else "backoffice:queue"))
         assert page.status_code == 200
         assert "決済の突合" not in page.content.decode() and "収入シミュレーション" not in page.content.decode()
         assert client.get(reverse("payments_office:simulation")).status_code == 403

@@ -28,7 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import include, path, reverse
 from django.utils.module_loading import module_has_submodule
 
-from madoguchi.operations.services import log_access
+from madoguchi.operations.audit import log_access
 
 from .auth import PERMISSIONS, has_permission, staff_required
 

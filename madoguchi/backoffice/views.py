@@ -23,8 +23,8 @@ from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.documents.services import signed_document_pdf
 from madoguchi.identity.models import SignatureEvidence
 from madoguchi.identity.trust import stale_anchors
-from madoguchi.operations.models import AccessLog
-from madoguchi.operations.services import log_access
+from madoguchi.operations import audit
+from madoguchi.operations.audit import log_access
 from madoguchi.tenancy.models import Staff
 
 from .auth import OTP_SESSION_KEY, check_password, check_totp, staff_required
@@ -129,32 +129,36 @@ def detail(http_request, public_id):
     })
 
 
-def _act(http_request, public_id, action, *args, **kwargs):
+def _act(http_request, public_id, audit_action, action, *args, **kwargs):
     request = _get_request(http_request, public_id)
     try:
         action(request, http_request.user, *args, **kwargs)
     except actions.ActionError as exc:
         messages.error(http_request, str(exc))
+    else:
+        request.refresh_from_db(fields=["state"])
+        audit.record(audit_action, http_request=http_request, target=request, after={"state": request.state})
     return redirect("backoffice:detail", public_id=public_id)
 
 
 @staff_required()
 @require_POST
 def review(http_request, public_id):
-    return _act(http_request, public_id, actions.start_review)
+    return _act(http_request, public_id, audit.AuditAction.REVIEW_STARTED, actions.start_review)
 
 
 @staff_required()
 @require_POST
 def approve(http_request, public_id):
-    return _act(http_request, public_id, actions.approve,
+    return _act(http_request, public_id, audit.AuditAction.APPROVED, actions.approve,
                 flags_acknowledged=http_request.POST.get("flags_acknowledged") == "1")
 
 
 @staff_required()
 @require_POST
 def reject(http_request, public_id):
-    return _act(http_request, public_id, actions.reject, http_request.POST.get("reason", ""))
+    return _act(http_request, public_id, audit.AuditAction.REJECTED, actions.reject,
+                http_request.POST.get("reason", ""))
 
 
 @staff_required()
@@ -175,7 +179,8 @@ def cancel(http_request, public_id):
 @staff_required()
 @require_POST
 def mailed(http_request, public_id):
-    return _act(http_request, public_id, actions.mark_mailed, http_request.POST.get("tracking_number", ""))
+    return _act(http_request, public_id, audit.AuditAction.MAILED, actions.mark_mailed,
+                http_request.POST.get("tracking_number", ""))
 
 
 @staff_required()
@@ -193,6 +198,8 @@ def refund_copies(http_request, public_id):
     except actions.ActionError as exc:
         messages.error(http_request, str(exc))
     else:
+        audit.record(audit.AuditAction.PARTIAL_REFUND, http_request=http_request, target=request,
+                     before={"copies": request.copies}, after={"copies": issuable, "refund": refund.amount})
         messages.success(http_request, _("{amount}円の返金を手続きしました。").format(amount=refund.amount))
     return redirect("backoffice:detail", public_id=public_id)
 
@@ -221,6 +228,8 @@ def batch(http_request):
         for request in selected:
             try:
                 actions.approve(request, http_request.user)
+                audit.record(audit.AuditAction.APPROVED, http_request=http_request, target=request,
+                             after={"state": State.APPROVED, "batch": True})
                 done += 1
             except actions.ActionError as exc:
                 skipped.append(f"{request.formatted_reception_number}: {exc}")
@@ -234,6 +243,9 @@ def batch(http_request):
         except actions.ActionError as exc:
             messages.error(http_request, str(exc))
             return redirect("backoffice:queue")
+        for request in selected:
+            audit.record(audit.AuditAction.PRINTED, http_request=http_request, target=request,
+                         after={"print_batch": printed.pk})
         messages.success(http_request, _("{n}件の印刷用PDFを作成しました。").format(n=len(selected)))
         return redirect("backoffice:batch_detail", batch_id=printed.pk)
     raise Http404
@@ -262,6 +274,9 @@ def batch_reprint(http_request, batch_id):
         messages.error(http_request, str(exc))
         return redirect("backoffice:batch_detail", batch_id=printed.pk)
     log_access(http_request, "reprint_print_batch")
+    audit.record(audit.AuditAction.REPRINTED, http_request=http_request,
+                 target=("documents.printbatch", printed.pk, f"#{printed.pk}"),
+                 after={"print_batch": reprinted.pk, "reason": reprinted.reason})
     messages.success(http_request, _("再印刷用PDFを作成しました。"))
     return redirect("backoffice:batch_detail", batch_id=reprinted.pk)
 
@@ -279,6 +294,8 @@ def batch_mailed(http_request, batch_id):
         try:
             actions.mark_mailed(request, http_request.user,
                                 http_request.POST.get(f"tracking_{request.public_id}", ""))
+            audit.record(audit.AuditAction.MAILED, http_request=http_request, target=request,
+                         after={"state": State.MAILED, "print_batch": printed.pk})
             done += 1
         except actions.ActionError as exc:
             problems.append(f"{request.formatted_reception_number}: {exc}")
@@ -296,10 +313,3 @@ def document_pdf(http_request, public_id):
     response = HttpResponse(signed_document_pdf(document), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{document.issue_number}.pdf"'
     return response
-
-
-@staff_required("logs")
-def access_logs(http_request):
-    logs = AccessLog.objects.for_municipality(http_request.user.municipality).select_related(
-        "staff", "request", "resident")[:500]
-    return render(http_request, "backoffice/logs.html", {"logs": logs})

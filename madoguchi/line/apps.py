@@ -9,6 +9,7 @@ class LineConfig(AppConfig):
         from madoguchi.notifications import transports
         from madoguchi.operations import housekeeping
 
+        from . import kpi  # noqa: F401 (registers the LINE figures of the KPI dashboard)
         from .notify import LINE_TRANSPORT
         from .tasks import process_stale
 
