@@ -165,7 +165,8 @@ def reject(http_request, public_id):
 @require_POST
 def send_back(http_request, public_id):
     """差戻し with a 定型文 reason (and the clerk's own words): the resident corrects it."""
-    return _act(http_request, public_id, actions.send_back, http_request.POST.get("reason_code", ""),
+    return _act(http_request, public_id, audit.AuditAction.SENT_BACK, actions.send_back,
+                http_request.POST.get("reason_code", ""),
                 http_request.POST.get("reason_text", ""))
 
 
@@ -173,7 +174,8 @@ def send_back(http_request, public_id):
 @require_POST
 def cancel(http_request, public_id):
     """Staff cancel with a reason (the resident is told; whatever was paid is refunded)."""
-    return _act(http_request, public_id, actions.cancel_by_staff, http_request.POST.get("reason", ""))
+    return _act(http_request, public_id, audit.AuditAction.CANCELLED, actions.cancel_by_staff,
+                http_request.POST.get("reason", ""))
 
 
 @staff_required()

@@ -1,13 +1,9 @@
 """The LINE channel's figures for the KPI dashboard (registered with operations.kpi in ready())."""
 
-from decimal import Decimal
-
-from django.db.models import Count, Sum
-
 from madoguchi.operations.kpi import KpiValue, register
 from madoguchi.operations.models import KpiTarget
 
-from .models import FriendDaily, LineUser, SatisfactionAnswer
+from .models import FriendDaily, LineUser
 
 
 @register(KpiTarget.Kpi.LINE_FRIENDS)
@@ -22,13 +18,3 @@ def line_friends(municipality) -> KpiValue:
         key = day.strftime("%Y-%m")
         months[key] = months.get(key, 0) + follows - unfollows
     return KpiValue(following, list(months.items())[-12:])
-
-
-@register(KpiTarget.Kpi.SATISFACTION)
-def satisfaction(municipality) -> KpiValue:
-    answers = SatisfactionAnswer.objects.for_municipality(municipality)
-    distribution = dict(answers.values_list("score").annotate(n=Count("id")).order_by())
-    total = sum(distribution.values())
-    score_sum = answers.aggregate(s=Sum("score"))["s"] or 0
-    average = (Decimal(score_sum) / total).quantize(Decimal("0.01")) if total else None
-    return KpiValue(average, [(f"{score}", distribution.get(score, 0)) for score in range(5, 0, -1)])

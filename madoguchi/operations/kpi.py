@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from madoguchi.applications.models import SatisfactionAnswer
 from madoguchi.catalog.models import Fee, FeeChannel
 
 from .models import DailyStat, KpiTarget, Metric
@@ -40,6 +41,17 @@ def register(kpi: str):
         return fn
 
     return decorator
+
+
+@register(KpiTarget.Kpi.SATISFACTION)
+def satisfaction(municipality) -> KpiValue:
+    """The 1–5 survey after 完了, answered on the web, in LINE or by e-mail link: first answer per request."""
+    answers = SatisfactionAnswer.objects.for_municipality(municipality)
+    distribution = dict(answers.values_list("score").annotate(n=Count("id")).order_by())
+    total = sum(distribution.values())
+    score_sum = answers.aggregate(s=Sum("score"))["s"] or 0
+    average = (Decimal(score_sum) / total).quantize(Decimal("0.01")) if total else None
+    return KpiValue(average, [(f"{score}", distribution.get(score, 0)) for score in range(5, 0, -1)])
 
 
 def procedures_online(municipality) -> KpiValue:

@@ -53,6 +53,8 @@ class AuditAction(models.TextChoices):
     REVIEW_STARTED = "review_started", _("審査開始")
     APPROVED = "approved", _("承認")
     REJECTED = "rejected", _("却下")
+    SENT_BACK = "sent_back", _("差戻し")
+    CANCELLED = "cancelled", _("取消し")
     PRINTED = "printed", _("印刷")
     REPRINTED = "reprinted", _("再印刷")
     MAILED = "mailed", _("発送")

@@ -96,7 +96,8 @@ def event_fact(kind: str, from_state: str, at, certificate_type: str, channel: s
         return Fact(at, Metric.REJECTED, certificate_type, channel, area, reason, copies, 0, 0)
     if kind == EventKind.REFUNDED:  # the amount the provider gave back
         return Fact(at, Metric.REFUNDED, certificate_type, channel, area, "", copies, int(data.get("amount") or 0), 0)
-    if kind == EventKind.CANCELLED and from_state == State.RECEIVED:  # a paid request given up (refunded)
+    # A paid request given up (refunded): before review, in review or while sent back for correction.
+    if kind == EventKind.CANCELLED and from_state in (State.RECEIVED, State.IN_REVIEW, State.RETURNED):
         return Fact(at, Metric.CANCELLED, certificate_type, channel, area, "", copies, fee_per_copy * copies, postage)
     return None
 
