@@ -49,7 +49,6 @@ from .base import (
     SourceFile,
     check_text,
     parse_json,
-    to_katakana,
 )
 from .registry import register
 
@@ -202,7 +201,8 @@ class _Converter:
                 try:
                     datetime.date.fromisoformat(v)
                 except ValueError:
-                    raise RowError("bad_date", _("{field}の日付が正しくありません。").format(field=column.name)) from None
+                    raise RowError("bad_date", _("{field}の日付が正しくありません。").format(
+                        field=column.name)) from None
             elif kind == "int":
                 if not v.isascii() or not v.isdigit() or len(v) > 9:
                     raise RowError("bad_number", _("{field}の数値が正しくありません。").format(field=column.name))
@@ -218,7 +218,8 @@ class _Converter:
                 try:
                     v = b64decode(v, validate=True)
                 except (BinasciiError, ValueError):
-                    raise RowError("bad_image", _("{field}の画像が正しくありません。").format(field=column.name)) from None
+                    raise RowError("bad_image", _("{field}の画像が正しくありません。").format(
+                        field=column.name)) from None
                 if not v.startswith(b"\x89PNG\r\n\x1a\n"):
                     raise RowError("bad_image", _("{field}の画像がPNGではありません。").format(field=column.name))
             elif kind.startswith("json"):
@@ -232,8 +233,10 @@ class _Converter:
             if kind in ("text", "kana") and _PUA.search(v):
                 v = self._gaiji(column.name, v, source, unmapped)
             out.append(v)
-        if self.record.name == "koseki":
-            out.append(koseki_lookup_key(out[0], out[1]))
+        computed = COMPUTED.get(self.record.name)
+        if computed:
+            out.extend(computed(dict(zip(self.names, out, strict=True))) if op == "U" else
+                       [None] * (len(self.record.columns) - len(self.names)))
         if op == "D":
             out = [v if i in self.key_index else (None if isinstance(v, bytes) or v is None else v)
                    for i, v in enumerate(out)]
@@ -254,7 +257,18 @@ class _Converter:
 
 
 _KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
-assert to_katakana("あ") == "ア"
+
+
+def _total(values: dict, *names: str) -> str:
+    return str(sum(int(values[n] or 0) for n in names))
+
+
+# Columns derived from the row: the 戸籍's lookup key, and each tax's total of 均等割 and 所得割.
+COMPUTED = {
+    "koseki": lambda v: [koseki_lookup_key(v["honseki"], v["head_name"])],
+    "tax": lambda v: [_total(v, "municipal_per_capita", "municipal_income_levy"),
+                      _total(v, "prefectural_per_capita", "prefectural_income_levy")],
+}
 
 
 # --- the load -----------------------------------------------------------------------------------
@@ -414,7 +428,8 @@ class _Load:
             t = _stg(record.name)
             cond = " AND ".join(f"s2.{k} = {t}.{k}" for k in record.key)
             with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {t} WHERE EXISTS (SELECT 1 FROM {t} s2 WHERE {cond} AND s2._line > {t}._line)")
+                cursor.execute(f"DELETE FROM {t} WHERE EXISTS "
+                               f"(SELECT 1 FROM {t} s2 WHERE {cond} AND s2._line > {t}._line)")
             return
         t = _stg(record.name)
         keys = ", ".join(record.key)
@@ -538,7 +553,8 @@ class _Load:
             if record.absent == "remove":
                 cursor.execute(f"UPDATE {table} SET removal_reason = %s, removed_on = %s, record_changed_at = %s "
                                f"WHERE id IN (SELECT t.id FROM {table} t WHERE {where})",
-                               [RemovalReason.ABSENT, self.header.as_of.date(), self.started_at,
+                               [RemovalReason.ABSENT, connection.ops.adapt_datefield_value(self.header.as_of.date()),
+                                connection.ops.adapt_datetimefield_value(self.started_at),
                                 self.municipality.pk, *params])
             else:
                 cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT t.id FROM {table} t WHERE {where})",
@@ -557,7 +573,10 @@ class _Load:
             if c.db_column is None:
                 continue
             columns.append(c.db_column)
-            expr = self.dialect.cast(f"s.{c.name}", c.kind)
+            kind = c.kind
+            if kind == "computed":
+                kind = "int" if isinstance(model._meta.get_field(c.db_column), models.IntegerField) else "text"
+            expr = self.dialect.cast(f"s.{c.name}", kind)
             if c.kind.startswith("json"):
                 expr = f"COALESCE({expr}, {self.dialect.cast(repr(_JSON_DEFAULTS[c.kind]), c.kind)})"
             elif c.kind == "int" and not c.required:
@@ -586,7 +605,7 @@ class _Load:
         uparams = []
         if "record_changed_at" in columns:
             set_sql += ", record_changed_at = %s"
-            uparams.append(self.started_at)
+            uparams.append(connection.ops.adapt_datetimefield_value(self.started_at))
         conflict = _conflict_columns(model, record.conflict)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -637,13 +656,14 @@ class _Load:
         """Keep Resident.support_measure in step with the active 支援措置 rows."""
         resident = Resident._meta.db_table
         measure = RECORDS["support_measure"].model._meta.db_table
-        today = timezone.localdate()
+        today = connection.ops.adapt_datefield_value(timezone.localdate())
         active = (f"EXISTS (SELECT 1 FROM {measure} m WHERE m.resident_id = {resident}.id AND m.starts_on <= %s "
                   f"AND (m.ends_on IS NULL OR m.ends_on >= %s))")
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {resident} SET support_measure = {active}, record_changed_at = %s "
                            f"WHERE municipality_id = %s AND support_measure <> {active}",
-                           [today, today, self.started_at, self.municipality.pk, today, today])
+                           [today, today, connection.ops.adapt_datetimefield_value(self.started_at),
+                            self.municipality.pk, today, today])
 
     def apply(self) -> ImportRun:
         with transaction.atomic():

@@ -92,7 +92,8 @@ class Mapping:
             found = spec["_pattern"].match(file_name)
             if found:
                 return name, spec, found
-        raise ImportRefused("unknown_file", _("{file}: 対応表のどのファイルにも当てはまりません。").format(file=file_name))
+        raise ImportRefused("unknown_file", _("{file}: 対応表のどのファイルにも当てはまりません。").format(
+            file=file_name))
 
     def gaiji_code(self, ch: str) -> str:
         """A private-use character as the vendor numbers it: its Shift_JIS user-area code (F040…)

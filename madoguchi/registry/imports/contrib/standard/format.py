@@ -140,7 +140,7 @@ class StandardFormat(ImportFormat):
                 op, change = (values.pop("_op", "U"), values.pop("_change", "")) if diff else ("U", "")
                 yield SourceRow(line, values, op, change)
             if not ended:
-                raise ImportRefused("truncated", _("{file}: 末尾レコード(#END)がありません。途中で切れています。").format(
-                    file=header.file))
+                raise ImportRefused("truncated", _(
+                    "{file}: 末尾レコード(#END)がありません。途中で切れています。").format(file=header.file))
         finally:
             binary.close()
