@@ -7,6 +7,7 @@ keys, households without a head, the generation switch) is the loader's and the 
 format, so a new vendor layout is a mapping file or a new plugin, nothing else.
 """
 
+import csv
 import dataclasses
 import datetime
 import json
@@ -292,18 +293,23 @@ class FileHeader:
 @dataclasses.dataclass
 class SourceRow:
     line: int
-    values: dict[str, str] | None  # None when the format already rejected the row
+    values: list[str] | None  # aligned with SourceFile.columns; None when the format rejected the row
     op: str = "U"  # U upsert, D delete (異動 files)
     change: str = ""  # 異動事由
     error: RowError | None = None
+    # The line as the file has it, when it is plain CSV in the file's column order (no quotes, no
+    # column dropped): on PostgreSQL such a line goes to COPY as it is.
+    raw: str | None = None
 
 
 class SourceFile:
     """One parsed file: its header, then its rows (a generator, consumed once)."""
 
-    def __init__(self, header: FileHeader, rows: Iterator[SourceRow], gaiji_code=None):
+    def __init__(self, header: FileHeader, rows: Iterator[SourceRow], gaiji_code=None, columns=()):
         self.header = header
         self.rows = rows
+        # The names of the values of each row (canonical names; 異動 files may add _op, _change).
+        self.columns = list(columns)
         # How this file's encoding names a private-use character (the vendor's 外字 code).
         self.gaiji_code = gaiji_code or (lambda ch: f"U+{ord(ch):04X}")
         self.rows_seen = 0
@@ -348,12 +354,12 @@ class ImportFormat:
         return out
 
 
-def read_lines(binary, encoding: str, file_name: str, too_long: list):
-    """Decoded lines of a file with one line ending throughout, each at most MAX_LINE_BYTES.
+def read_lines(binary, encoding: str, file_name: str):
+    """(number, text without its line ending) of a file with one line ending throughout.
 
-    A longer line is noted in `too_long` and replaced by an empty line (so the rows around it keep
-    their numbers and the row is rejected); a line that does not decode, or a line ending that
-    differs from the first line's, refuses the file: either means it is not what its layout says."""
+    A line longer than MAX_LINE_BYTES comes as (number, None), to be rejected; a line that does not
+    decode, or a line ending that differs from the first line's, refuses the file: either means it
+    is not what its layout says."""
     ending = None
     utf8 = encoding.replace("-", "").replace("_", "").lower() in {"utf8", "utf8sig"}
     for number, raw in enumerate(binary, start=1):
@@ -371,18 +377,38 @@ def read_lines(binary, encoding: str, file_name: str, too_long: list):
                 raise ImportRefused("mixed_line_endings", _("{file}: 改行コードが混在しています({line}行目)。")
                                     .format(file=file_name, line=number))
         if len(raw) > MAX_LINE_BYTES:
-            too_long.append(number)
-            yield "\n"
+            yield number, None
             continue
         try:
             text = raw.decode("utf-8" if utf8 else encoding)
         except UnicodeDecodeError:
             raise ImportRefused("bad_encoding", _("{file}: {line}行目が文字コード{encoding}として読めません。")
                                 .format(file=file_name, line=number, encoding=encoding)) from None
-        if "\r" in text.rstrip("\r\n"):
+        body = text.rstrip("\r\n")
+        if "\r" in body:
             raise ImportRefused("mixed_line_endings", _("{file}: 改行コードが混在しています({line}行目)。")
                                 .format(file=file_name, line=number))
+        yield number, body
+
+
+def split_csv(lines, first: tuple[int, str]):
+    """One CSV record starting at `first` (number, text), pulling continuation lines from `lines`
+    when a quoted field spans lines (RFC 4180). Returns (fields, raw or None)."""
+    number, text = first
+    if '"' not in text:
+        return text.split(","), text
+
+    def texts():
         yield text
+        for _n, more in lines:
+            if more is None:
+                raise RowError("line_too_long", _("行が長すぎます(上限{limit}バイト)。").format(limit=MAX_LINE_BYTES))
+            yield more
+
+    try:
+        return next(csv.reader(texts())), None
+    except (csv.Error, StopIteration):
+        raise RowError("bad_csv", _("CSVとして読めない行です。")) from None
 
 
 def too_long_error() -> RowError:

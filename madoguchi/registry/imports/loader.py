@@ -12,11 +12,12 @@
    it commits; a failure rolls everything back.
 """
 
-import datetime
 import hashlib
-import io
 import json
+import os as _os
 import re
+import sys as _sys
+import time as _time
 import unicodedata
 from base64 import b64decode
 from binascii import Error as BinasciiError
@@ -39,7 +40,6 @@ from ..models import (
 )
 from .base import (
     CHANGE_KINDS,
-    MY_NUMBER_COLUMNS,
     ORDER,
     RECORDS,
     ImportRefused,
@@ -61,6 +61,16 @@ HEAD = "世帯主"
 _CONTROL_JOINED = re.compile(r"[\x00-\x1e\x7f\ud800-\udfff]")
 _PUA = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 _JSON_DEFAULTS = {"json_events": "[]", "json_addresses": "[]", "json_amounts": "{}", "json_people": "[]"}
+
+
+_TIMING = bool(_os.environ.get("MADOGUCHI_REPLICA_TIMING"))
+
+
+def _phase(label: str, since: float) -> float:
+    now = _time.perf_counter()
+    if _TIMING:
+        _sys.stderr.write(f"[replica] {label}: {now - since:.2f} s\n")
+    return now
 
 
 def _stg(record: str) -> str:
@@ -85,49 +95,76 @@ class _Dialect:
     def distinct(self, a: str, b: str) -> str:
         return f"{a} IS DISTINCT FROM {b}" if self.postgres else f"{a} IS NOT {b}"
 
+    def not_int(self, expr: str) -> str:
+        return f"{expr} !~ '^[0-9]{{1,9}}$'" if self.postgres else f"({expr} GLOB '*[^0-9]*' OR length({expr}) > 9)"
+
+    def not_date(self, expr: str) -> list[str]:
+        """Conditions, tested in order, that `expr` is not an ISO date that exists."""
+        if not self.postgres:
+            return [f"date({expr}, '+0 days') IS NOT {expr}"]
+        return [f"{expr} !~ '^(1[89]|20)[0-9]{{2}}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'",
+                f"CAST(substr({expr}, 9, 2) AS integer) > EXTRACT(DAY FROM CAST(substr({expr}, 1, 8) || '01' AS date)"
+                f" + interval '1 month' - interval '1 day')"]
+
     @property
     def blob(self) -> str:
         return "bytea" if self.postgres else "blob"
 
 
+_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
 # --- staging ------------------------------------------------------------------------------------
 
 class _Staging:
-    """One record's staging table: line, ok, op, change, its columns, the content digest."""
+    """One record's staging table: _line, _ok, _op, _chg and the record's columns, all text (empty
+    is NULL). Rows come either as lists (COPY text / executemany) or, on PostgreSQL, as the file's
+    own CSV lines (COPY csv: PostgreSQL splits the fields)."""
 
     def __init__(self, dialect: _Dialect, record: RecordType):
         self.dialect, self.record = dialect, record
         self.table = _stg(record.name)
-        self.columns = ["_line", "_ok", "_op", "_chg", *record.column_names, "record_hash"]
-        types = ["integer", "integer", "text", "text",
-                 *[dialect.blob if c.kind == "png" else "text" for c in record.columns], "text"]
+        self.columns = ["_line", "_ok", "_hash", "_op", "_chg", *record.column_names]
+        types = ["integer", "integer", "text", "text", "text",
+                 *[dialect.blob if c.kind == "png" else "text" for c in record.columns]]
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
             cursor.execute(f"CREATE TEMP TABLE {self.table} ("
                            + ", ".join(f"{n} {t}" for n, t in zip(self.columns, types, strict=True)) + ")")
-        self._buffer: list = []
-        self._size = 0
+        self._rows: list = []
+        self._lines: list[str] = []
+        self.csv_columns: list[str] | None = None
 
     def add(self, row: list) -> None:
-        self._buffer.append(row)
-        if len(self._buffer) >= 20000:
+        self._rows.append(row)
+        if len(self._rows) >= 20000:
+            self.flush()
+
+    def add_line(self, line: str) -> None:
+        self._lines.append(line)
+        if len(self._lines) >= 50000:
             self.flush()
 
     def flush(self) -> None:
-        if not self._buffer:
-            return
         with connection.cursor() as cursor:
-            if self.dialect.postgres:
-                out = io.StringIO()
-                for row in self._buffer:
-                    out.write("\t".join(_copy_value(v) for v in row))
-                    out.write("\n")
-                with cursor.cursor.copy(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN") as copy:
-                    copy.write(out.getvalue())
-            else:
-                marks = ", ".join(["%s"] * len(self.columns))
-                cursor.executemany(f"INSERT INTO {self.table} VALUES ({marks})", self._buffer)
-        self._buffer = []
+            if self._rows:
+                if self.dialect.postgres:
+                    data = "".join("\t".join(_copy_value(v) for v in row) + "\n" for row in self._rows)
+                    with cursor.cursor.copy(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN") as copy:
+                        copy.write(data)
+                else:
+                    marks = ", ".join(["%s"] * len(self.columns))
+                    cursor.executemany(f"INSERT INTO {self.table} VALUES ({marks})", self._rows)
+                self._rows = []
+            if self._lines:
+                with cursor.cursor.copy(f"COPY {self.table} ({', '.join(self.csv_columns)}) FROM STDIN "
+                                        "WITH (FORMAT csv)") as copy:
+                    copy.write("".join(self._lines))
+                self._lines = []
 
     def index(self) -> None:
         with connection.cursor() as cursor:
@@ -141,7 +178,7 @@ class _Staging:
 
 
 def _copy_value(v) -> str:
-    if v is None:
+    if v is None or v == "":
         return "\\N"
     if isinstance(v, bytes):
         return "\\\\x" + v.hex()
@@ -152,24 +189,40 @@ def _copy_value(v) -> str:
 
 # --- one row ------------------------------------------------------------------------------------
 
-class _Converter:
-    """Checks and types one record's rows. Values stay strings (ISO dates, digits), as staged."""
+# What a line may not hold to go to PostgreSQL as it is: control characters, surrogates, 外字, and
+# hiragana or half-width katakana (a 振り仮名 to convert; such lines take the Python path).
+_SCREEN = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010fffd\u3041-\u3096\uff61-\uff9f]")
 
-    def __init__(self, record: RecordType, kind: str, gaiji: dict[str, str]):
+
+class _Converter:
+    """The checks only Python can make (control characters, 外字, structured items, images) and
+    the computed columns. Everything else is checked in SQL on the staging table (`_Load.validate`)."""
+
+    def __init__(self, record: RecordType, kind: str, gaiji: dict[str, str], columns: list[str]):
         self.record, self.kind, self.gaiji = record, kind, gaiji
         self.names = [c.name for c in record.columns if c.kind != "computed"]
-        self.key_index = [self.names.index(k) for k in record.key]
-        self.checks = []
-        for i, c in enumerate(record.columns):
-            if c.kind != "computed":
-                self.checks.append((i, c))
+        position = {name: i for i, name in enumerate(columns)}
+        self.index = [position.get(n, -1) for n in self.names]
+        self.special = [(i, c) for i, c in enumerate(record.columns)
+                        if c.kind in ("png", "kana") or c.kind.startswith("json")]
+        self.raw_allowed = all(c.kind == "kana" for _i, c in self.special)
+        # The file's lines can go to COPY csv as they are when no column needs Python.
+        self.raw_columns = None
+        if self.raw_allowed and all(c in position for c in record.key) and not COMPUTED.get(record.name):
+            renamed = {"_op": "_op", "_change": "_chg"}
+            # Full files have no _op column: their lines are all upserts.
+            self.raw_prefix = "{},1,{}," if "_op" in columns else "{},1,{},U,"
+            self.raw_columns = ["_line", "_ok", "_hash", *([] if "_op" in columns else ["_op"]),
+                                *[renamed.get(c, c) for c in columns]]
+            if any(c not in record.column_names and c not in renamed for c in columns):
+                self.raw_columns = None
 
-    def convert(self, values: dict, op: str, change: str, source: SourceFile, unmapped: list):
-        """The staged row, or a RowError. `unmapped` collects (field, code, char) of 外字 left."""
-        for name in values:
-            if name in MY_NUMBER_COLUMNS:  # the format should have dropped it; never go further
-                raise RowError("my_number_column", _("個人番号の列は取り込めません。"))
-        vals = [values.get(n, "") or "" for n in self.names]
+    def values(self, row: list) -> list:
+        return [row[i] if i >= 0 else "" for i in self.index]
+
+    def convert(self, row: list, source: SourceFile, unmapped: list) -> list:
+        """The staged values, or a RowError. `unmapped` collects (field, code, char) of 外字 left."""
+        vals = self.values(row)
         joined = "\x1f".join(vals)
         if _CONTROL_JOINED.search(joined) or joined.count("\x1f") != len(vals) - 1:
             for name, v in zip(self.names, vals, strict=True):
@@ -178,43 +231,16 @@ class _Converter:
                 except RowError:
                     raise RowError("control_character", _("{field}に制御文字が含まれています。").format(
                         field=name)) from None
-        if self.kind == "diff":
-            if op not in ("U", "D"):
-                raise RowError("bad_operation", _("処理区分が正しくありません(U または D)。"))
-            if change not in CHANGE_KINDS:
-                raise RowError("bad_change", _("異動事由が正しくありません。"))
-            if op == "D" and self.record.absent == "remove":
-                raise RowError("delete_person", _("個人は削除できません。消除の事由(転出・死亡等)で送ってください。"))
-        out: list = []
-        for i, column in self.checks:
+        if _PUA.search(joined):
+            vals = [self._gaiji(name, v, source, unmapped) if _PUA.search(v) else v
+                    for name, v in zip(self.names, vals, strict=True)]
+        for i, column in self.special:
             v = vals[i]
             if not v:
-                if column.required and op == "U":
-                    raise RowError("missing", _("{field}がありません。").format(field=column.name))
-                out.append(None if column.kind in ("date", "int", "png") or column.kind.startswith("json")
-                           else ("0" if column.kind == "bool" else ""))
                 continue
-            kind = column.kind
-            if kind == "date":
-                if len(v) != 10:
-                    raise RowError("bad_date", _("{field}の日付が正しくありません。").format(field=column.name))
-                try:
-                    datetime.date.fromisoformat(v)
-                except ValueError:
-                    raise RowError("bad_date", _("{field}の日付が正しくありません。").format(
-                        field=column.name)) from None
-            elif kind == "int":
-                if not v.isascii() or not v.isdigit() or len(v) > 9:
-                    raise RowError("bad_number", _("{field}の数値が正しくありません。").format(field=column.name))
-            elif kind == "bool":
-                if v not in ("0", "1"):
-                    raise RowError("bad_flag", _("{field}は 0 または 1 です。").format(field=column.name))
-            elif kind == "choice":
-                if v not in column.choices:
-                    raise RowError("bad_code", _("{field}のコードが正しくありません。").format(field=column.name))
-            elif kind == "kana":
+            if column.kind == "kana":
                 v = unicodedata.normalize("NFKC", v).translate(_KATAKANA)
-            elif kind == "png":
+            elif column.kind == "png":
                 try:
                     v = b64decode(v, validate=True)
                 except (BinasciiError, ValueError):
@@ -222,27 +248,17 @@ class _Converter:
                         field=column.name)) from None
                 if not v.startswith(b"\x89PNG\r\n\x1a\n"):
                     raise RowError("bad_image", _("{field}の画像がPNGではありません。").format(field=column.name))
-            elif kind.startswith("json"):
+            else:
                 try:
-                    v = parse_json(v, kind)
+                    v = parse_json(v, column.kind)
                 except RowError as exc:
                     raise RowError(exc.code, f"{column.name}: {exc.message}") from None
-            if kind in ("text", "kana") and len(v) > column.max_length:
-                raise RowError("too_long", _("{field}が長すぎます(上限{limit}文字)。").format(
-                    field=column.name, limit=column.max_length))
-            if kind in ("text", "kana") and _PUA.search(v):
-                v = self._gaiji(column.name, v, source, unmapped)
-            out.append(v)
+            vals[i] = v
         computed = COMPUTED.get(self.record.name)
         if computed:
-            out.extend(computed(dict(zip(self.names, out, strict=True))) if op == "U" else
-                       [None] * (len(self.record.columns) - len(self.names)))
-        if op == "D":
-            out = [v if i in self.key_index else (None if isinstance(v, bytes) or v is None else v)
-                   for i, v in enumerate(out)]
-        digest = hashlib.md5("\x1f".join(x.hex() if isinstance(x, bytes) else (x or "") for x in out)
-                             .encode(), usedforsecurity=False).hexdigest()
-        return out, digest
+            vals.extend(computed(dict(zip(self.names, vals, strict=True))))
+        digest = _md5("\x1f".join(v.hex() if isinstance(v, bytes) else v for v in vals))
+        return digest, [v if v != "" else None for v in vals]
 
     def _gaiji(self, field: str, value: str, source: SourceFile, unmapped: list) -> str:
         def replace(found):
@@ -256,11 +272,14 @@ class _Converter:
         return _PUA.sub(replace, value)
 
 
-_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
-
-
 def _total(values: dict, *names: str) -> str:
-    return str(sum(int(values[n] or 0) for n in names))
+    total = 0
+    for n in names:
+        v = values[n] or "0"
+        if not (v.isascii() and v.isdigit() and len(v) <= 9):
+            raise RowError("bad_number", _("{field}の数値が正しくありません。").format(field=n))
+        total += int(v)
+    return str(total)
 
 
 # Columns derived from the row: the 戸籍's lookup key, and each tax's total of 均等割 and 所得割.
@@ -290,6 +309,10 @@ class _Load:
         self.started_at = timezone.now()
         self.header = None
         self.sha256 = ""
+        self.clock = _time.perf_counter()
+        if self.dialect.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute("SET jit = off")  # reset in cleanup()
 
     # -- reading --
 
@@ -323,41 +346,99 @@ class _Load:
         total = sum(getattr(f, "size", 0) for f in files) or 1
         done_before = 0
         for source in sorted(files, key=lambda f: ORDER.index(f.header.record)):
-            record = RECORDS[source.header.record]
-            stage = self.staging[record.name] = _Staging(self.dialect, record)
-            converter = _Converter(record, self.kind, gaiji)
-            self.rejected_lines.setdefault(record.name, set())
-            for row in source.rows:
-                self.rows_read += 1
-                unmapped: list = []
-                try:
-                    if row.error:
-                        raise row.error
-                    staged, digest = converter.convert(row.values, row.op, row.change, source, unmapped)
-                except RowError as exc:
-                    self.reject(source.header.file, row.line, record.name, exc.code, exc.message)
-                    key = [(row.values or {}).get(k, "") for k in record.key]
-                    if all(key) and not any(_PUA.search(k) for k in key):
-                        stage.add([row.line, 0, row.op, row.change,
-                                   *[(row.values or {}).get(n, "") if n in record.key else None
-                                     for n in record.column_names], ""])
-                    continue
-                stage.add([row.line, 1, row.op, row.change, *staged, digest])
-                for field, code, ch in unmapped:
-                    self.unmapped[code] = self.unmapped.get(code, 0) + 1
-                    self.gaiji_stage.add(record, staged, field, code, ch)
-                if self.rows_read % 50000 == 0:
-                    self.progress(done_before + source.position(), total)
-            stage.flush()
-            stage.index()
+            self._read_file(source, gaiji, done_before, total)
             done_before += getattr(source, "size", 0)
-            expected = source.header.expected_rows
-            if expected is not None and source.rows_seen != expected:
-                raise ImportRefused("truncated", _("{file}: 件数が合いません(末尾レコードの件数{expected}、"
-                                                   "読み込んだ行{seen})。途中で切れている可能性があります。").format(
-                    file=source.header.file, expected=expected, seen=source.rows_seen))
-        self.gaiji_stage.flush()
+            self.clock = _phase(f"read {source.header.record}", self.clock)
         self.progress(total, total)
+
+    def _read_file(self, source: SourceFile, gaiji: dict, done_before: int, total: int) -> None:
+        record = RECORDS[source.header.record]
+        stage = self.staging[record.name] = _Staging(self.dialect, record)
+        converter = _Converter(record, self.kind, gaiji, source.columns)
+        raw_ok = self.dialect.postgres and converter.raw_columns is not None
+        stage.csv_columns = converter.raw_columns
+        prefix = getattr(converter, "raw_prefix", "")
+        key_index = [converter.names.index(k) for k in record.key]
+        self.rejected_lines.setdefault(record.name, set())
+        file = source.header.file
+        for row in source.rows:
+            self.rows_read += 1
+            line = row.line
+            if raw_ok and row.raw is not None and not _SCREEN.search(row.raw):
+                stage.add_line(prefix.format(line, _md5(row.raw)) + row.raw + "\n")
+                continue
+            unmapped: list = []
+            try:
+                if row.error:
+                    raise row.error
+                digest, staged = converter.convert(row.values, source, unmapped)
+            except RowError as exc:
+                self.reject(file, line, record.name, exc.code, exc.message)
+                if row.values is not None:
+                    values = converter.values(row.values)
+                    key = [values[i] for i in key_index]
+                    if all(key) and not any(_SCREEN.search(k) for k in key):
+                        stage.add([line, 0, "", row.op, row.change, *[values[i] if i in key_index else None
+                                                                  for i in range(len(record.columns))]])
+                continue
+            stage.add([line, 1, digest, row.op, row.change, *staged])
+            for field, code, ch in unmapped:
+                self.unmapped[code] = self.unmapped.get(code, 0) + 1
+                self.gaiji_stage.add(record, staged, field, code, ch)
+            if self.rows_read % 50000 == 0:
+                self.progress(done_before + source.position(), total)
+        stage.flush()
+        stage.index()
+        expected = source.header.expected_rows
+        if expected is not None and source.rows_seen != expected:
+            raise ImportRefused("truncated", _("{file}: 件数が合いません(末尾レコードの件数{expected}、"
+                                               "読み込んだ行{seen})。途中で切れている可能性があります。").format(
+                file=file, expected=expected, seen=source.rows_seen))
+
+    def validate(self) -> None:
+        """Each value against its column, set-based: the first problem of each row, by its line."""
+        messages = {
+            "missing": _("{field}がありません。"), "too_long": _("{field}が長すぎます。"),
+            "bad_code": _("{field}のコードが正しくありません。"), "bad_number": _("{field}の数値が正しくありません。"),
+            "bad_flag": _("{field}は 0 または 1 です。"), "bad_date": _("{field}の日付が正しくありません。"),
+            "bad_operation": _("処理区分が正しくありません(U または D)。"),
+            "bad_change": _("異動事由が正しくありません。"),
+            "delete_person": _("個人は削除できません。消除の事由(転出・死亡等)で送ってください。"),
+        }
+        for name, stage in self.staging.items():
+            record = RECORDS[name]
+            whens = []
+            if self.kind == ImportKind.DIFF:
+                whens.append(("s._op IS NULL OR s._op NOT IN ('U', 'D')", "bad_operation:_op"))
+                changes = ", ".join(f"'{c}'" for c in sorted(CHANGE_KINDS))
+                whens.append((f"s._chg IS NULL OR s._chg NOT IN ({changes})", "bad_change:_change"))
+                if record.absent == "remove":
+                    whens.append(("s._op = 'D'", "delete_person:_op"))
+            for c in record.columns:
+                col = f"s.{c.name}"
+                if c.name in record.key:
+                    whens.append((f"{col} IS NULL", f"missing:{c.name}"))
+                elif c.required:
+                    whens.append((f"{col} IS NULL AND s._op = 'U'", f"missing:{c.name}"))
+                if c.kind in ("text", "kana"):
+                    whens.append((f"length({col}) > {c.max_length}", f"too_long:{c.name}"))
+                elif c.kind == "choice":
+                    whens.append((f"{col} NOT IN ({', '.join(repr(v) for v in c.choices)})", f"bad_code:{c.name}"))
+                elif c.kind == "int":
+                    whens.append((self.dialect.not_int(col), f"bad_number:{c.name}"))
+                elif c.kind == "bool":
+                    whens.append((f"{col} NOT IN ('0', '1')", f"bad_flag:{c.name}"))
+                elif c.kind == "date":
+                    whens.extend((cond, f"bad_date:{c.name}") for cond in self.dialect.not_date(col))
+            case = "CASE " + " ".join(f"WHEN {cond} THEN '{code}'" for cond, code in whens) + " END"
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT _line, problem FROM (SELECT s._line, {case} AS problem FROM {stage.table} s "
+                               f"WHERE s._ok = 1) v WHERE problem IS NOT NULL ORDER BY _line")
+                problems = cursor.fetchall()
+            for code, rows in _group(problems).items():
+                kind, _sep, field = code.partition(":")
+                self._mark(record, rows, kind, messages[kind].format(field=field))
+        self.clock = _phase("validate", self.clock)
 
     def reject(self, file: str, line: int, record: str, code: str, message: str) -> None:
         self.rejections.append(Rejection(file, line, record, code, str(message)))
@@ -447,9 +528,9 @@ class _Load:
         lines = self._select_lines(
             f"SELECT h._line FROM {_stg('household')} h WHERE h._ok = 1 "
             f"AND EXISTS (SELECT 1 FROM {_stg('resident')} r WHERE r.household_number = h.household_number "
-            f"AND r._ok = 1 AND r.removal_reason = '') "
+            f"AND r._ok = 1 AND r.removal_reason IS NULL) "
             f"AND NOT EXISTS (SELECT 1 FROM {_stg('resident')} r WHERE r.household_number = h.household_number "
-            f"AND r._ok = 1 AND r.removal_reason = '' AND r.relationship = %s) ORDER BY h._line", [HEAD])
+            f"AND r._ok = 1 AND r.removal_reason IS NULL AND r.relationship = %s) ORDER BY h._line", [HEAD])
         self._mark(RECORDS["household"], lines, "household_without_head", _("世帯主のいない世帯です。"))
 
     def _references(self, record: RecordType, ref) -> None:
@@ -463,7 +544,7 @@ class _Load:
         if ref.record not in self.staging or self.kind == ImportKind.DIFF:
             exists.append(f"EXISTS (SELECT 1 FROM {parent.model._meta.db_table} p "
                           f"WHERE p.municipality_id = %s AND {on_table})")
-        optional = f"s.{ref.columns[0]} <> '' AND " if ref.optional else ""
+        optional = f"s.{ref.columns[0]} IS NOT NULL AND " if ref.optional else ""
         params = [self.municipality.pk] * sum("%s" in e for e in exists)
         lines = self._select_lines(f"SELECT s._line FROM {t} s WHERE s._ok = 1 AND s._op = 'U' AND {optional}"
                                    f"NOT ({' OR '.join(exists)}) ORDER BY s._line", params)
@@ -503,6 +584,10 @@ class _Load:
                 exprs[c.db_column] = self.dialect.cast(f"s.{c.name}", c.kind)
         return sql, params, exprs
 
+    def digest(self, record: RecordType) -> str:
+        """The content digest of a staged row (computed while reading), as `record_hash` stores it."""
+        return "s._hash"
+
     def _match(self, record: RecordType, exprs: dict, alias: str = "t") -> str:
         return " AND ".join([f"{alias}.municipality_id = %s"]
                             + [f"{alias}.{col} = {exprs[col]}" for col in record.conflict])
@@ -513,7 +598,7 @@ class _Load:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT SUM(CASE WHEN t.id IS NULL THEN 1 ELSE 0 END), "
-                f"SUM(CASE WHEN t.id IS NOT NULL AND t.record_hash <> s.record_hash THEN 1 ELSE 0 END) "
+                f"SUM(CASE WHEN t.id IS NOT NULL AND t.record_hash <> {self.digest(record)} THEN 1 ELSE 0 END) "
                 f"FROM {src} LEFT JOIN {table} t ON {self._match(record, exprs)} WHERE s._ok = 1 AND s._op = 'U'",
                 [*params, self.municipality.pk])
             added, changed = cursor.fetchone()
@@ -532,8 +617,8 @@ class _Load:
         if record.name == "resident" and self.kind == ImportKind.DIFF:
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT COUNT(*) FROM {_stg('resident')} s JOIN {table} t ON t.municipality_id = %s "
-                               f"AND t.person_number = s.person_number WHERE s._ok = 1 AND s.removal_reason <> '' "
-                               f"AND t.removal_reason = ''", [self.municipality.pk])
+                               f"AND t.person_number = s.person_number WHERE s._ok = 1 "
+                               f"AND s.removal_reason IS NOT NULL AND t.removal_reason = ''", [self.municipality.pk])
                 removed = cursor.fetchone()[0]
         self.counts["removed"] += removed
 
@@ -579,11 +664,15 @@ class _Load:
             expr = self.dialect.cast(f"s.{c.name}", kind)
             if c.kind.startswith("json"):
                 expr = f"COALESCE({expr}, {self.dialect.cast(repr(_JSON_DEFAULTS[c.kind]), c.kind)})"
-            elif c.kind == "int" and not c.required:
+            elif kind == "int" and not c.required:
                 expr = f"COALESCE({expr}, 0)"
+            elif kind == "bool":
+                expr = f"COALESCE({expr}, {'false' if self.dialect.postgres else '0'})"
+            elif kind in ("text", "kana", "choice"):
+                expr = f"COALESCE({expr}, '')"
             values.append(expr)
         columns.append("record_hash")
-        values.append("s.record_hash")
+        values.append(self.digest(record))
         given = set(columns) | {"id"}
         for f in model._meta.concrete_fields:
             if f.column in given or f.null:
@@ -622,31 +711,27 @@ class _Load:
             self._absent(record)
 
     def household_heads(self) -> None:
-        """世帯主 of each household touched: the active member recorded as 世帯主."""
+        """世帯主 of each household: the active member recorded as 世帯主 (a household whose head left
+        has none until a 異動 names the new one, which a 異動 file must carry)."""
         household, resident = RECORDS["household"].model._meta.db_table, Resident._meta.db_table
-        touched = []
-        if "household" in self.staging:
-            touched.append(f"SELECT household_number FROM {_stg('household')}")
-        if "resident" in self.staging:
-            touched.append(f"SELECT household_number FROM {_stg('resident')}")
-            if self.kind == ImportKind.DIFF:
-                touched.append(f"SELECT h.household_number FROM {_stg('resident')} s JOIN {resident} r "
-                               f"ON r.municipality_id = %s AND r.person_number = s.person_number "
-                               f"JOIN {household} h ON h.id = r.household_id")
-        if not touched:
-            return
-        params = [self.municipality.pk] * sum("%s" in t for t in touched)
-        scope = f"household_number IN ({' UNION '.join(touched)})"
-        head = (f"(SELECT MIN(r.id) FROM {resident} r WHERE r.household_id = {household}.id "
-                f"AND r.relationship = %s AND r.removal_reason = '')")
+        m = self.municipality.pk
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {household} SET head_id = {head} WHERE municipality_id = %s AND {scope} "
-                           f"AND {self.dialect.distinct('head_id', head)}",
-                           [HEAD, self.municipality.pk, *params, HEAD])
-            cursor.execute(f"SELECT COUNT(*) FROM {household} h WHERE h.municipality_id = %s AND h.{scope} "
-                           f"AND h.head_id IS NULL AND EXISTS (SELECT 1 FROM {resident} r "
-                           f"WHERE r.household_id = h.id AND r.removal_reason = '')",
-                           [self.municipality.pk, *params])
+            cursor.execute(f"UPDATE {household} SET head_id = r.id FROM {resident} r JOIN {_stg('resident')} s "
+                           f"ON r.municipality_id = %s AND r.person_number = s.person_number "
+                           f"WHERE s._ok = 1 AND s._op = 'U' AND s.relationship = %s AND s.removal_reason IS NULL "
+                           f"AND {household}.id = r.household_id "
+                           f"AND {self.dialect.distinct(f'{household}.head_id', 'r.id')}", [m, HEAD])
+            cursor.execute(f"UPDATE {household} SET head_id = NULL FROM {resident} r "
+                           f"WHERE {household}.municipality_id = %s AND {household}.head_id = r.id "
+                           f"AND (r.removal_reason <> '' OR r.relationship <> %s OR r.household_id <> {household}.id)",
+                           [m, HEAD])
+            if self.kind == ImportKind.FULL:
+                return  # every household with members was checked for its head while staging
+            cursor.execute(f"SELECT COUNT(*) FROM {household} h WHERE h.municipality_id = %s AND h.head_id IS NULL "
+                           f"AND h.id IN (SELECT r.household_id FROM {resident} r JOIN {_stg('resident')} s "
+                           f"ON r.municipality_id = %s AND r.person_number = s.person_number) "
+                           f"AND EXISTS (SELECT 1 FROM {resident} r WHERE r.household_id = h.id "
+                           f"AND r.removal_reason = '')", [m, m])
             headless = cursor.fetchone()[0]
         if headless:
             raise ImportRefused("household_without_head", _(
@@ -667,20 +752,30 @@ class _Load:
 
     def apply(self) -> ImportRun:
         with transaction.atomic():
+            if self.dialect.postgres:
+                # The bulk statements are planned once each: JIT compilation would cost more than it saves.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL jit = off")
             state, _created = ReplicaState.objects.select_for_update().get_or_create(municipality=self.municipality)
             self.check_sequence(state)  # again, under the lock: another load may have won
             for name in ORDER:
                 if name in self.staging:
                     self.count(RECORDS[name])
             self.guard_removals(state)
+            self.clock = _phase("count", self.clock)
             if self.dry_run:
                 return self.record(ImportState.DRY_RUN)
             run = self.record(ImportState.APPLIED)
             for name in ORDER:
                 if name in self.staging:
                     self.upsert(RECORDS[name])
+                    if self.dialect.postgres and self.counts["added"] > 10000:
+                        with connection.cursor() as cursor:  # fresh statistics for the statements that follow
+                            cursor.execute(f"ANALYZE {RECORDS[name].model._meta.db_table}")
+                    self.clock = _phase(f"upsert {name}", self.clock)
                     if name == "resident":
                         self.household_heads()
+                        self.clock = _phase("household heads", self.clock)
             if "support_measure" in self.staging:
                 self.support_flags()
             self.gaiji_stage.apply(self)
@@ -696,6 +791,7 @@ class _Load:
                 municipality, changed_at = self.municipality, self.started_at
                 transaction.on_commit(lambda: replica_changed.send(
                     sender=ImportRun, municipality=municipality, changed_at=changed_at))
+        self.clock = _phase("commit", self.clock)
         return run
 
     def guard_removals(self, state: ReplicaState) -> None:
@@ -723,6 +819,9 @@ class _Load:
             **({} if state == ImportState.REFUSED else self.counts))
 
     def cleanup(self) -> None:
+        if self.dialect.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET jit")
         for stage in self.staging.values():
             stage.drop()
         if hasattr(self, "gaiji_stage"):
@@ -775,6 +874,13 @@ class _GaijiStaging:
         self.rows = []
 
 
+def _group(problems: list) -> dict[str, list[int]]:
+    grouped: dict[str, list[int]] = {}
+    for line, code in problems:
+        grouped.setdefault(code, []).append(line)
+    return grouped
+
+
 def _conflict_columns(model, conflict: tuple[str, ...]) -> list[str]:
     """The unique constraint an upsert meets: the record's key columns, with municipality_id when
     the model's constraint includes it."""
@@ -802,7 +908,9 @@ def load(municipality, paths: list, *, format_name: str = "standard", options: d
     try:
         try:
             job.read()
+            job.validate()
             job.check_rows()
+            job.clock = _phase("checks across rows", job.clock)
             limit = 0 if job.kind == ImportKind.DIFF else job.max_rejected
             if len(job.rejections) > limit:
                 raise ImportRefused("rejected_rows", _(

@@ -9,7 +9,6 @@ read; 個人番号 columns must be listed under `dropped` and are skipped by pos
 documented in docs/replica.md with a worked example (docs/replica-mapping-example.toml).
 """
 
-import csv
 import datetime
 import re
 import tomllib
@@ -18,7 +17,6 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 
 from ...base import (
-    MAX_LINE_BYTES,
     MY_NUMBER_COLUMNS,
     RECORDS,
     FileHeader,
@@ -29,6 +27,7 @@ from ...base import (
     SourceRow,
     parse_date,
     read_lines,
+    split_csv,
     too_long_error,
 )
 from ...registry import register
@@ -133,7 +132,7 @@ class MappedFormat(ImportFormat):
         if path.stat().st_size == 0:
             raise ImportRefused("empty", _("{file}: 空のファイルです。").format(file=name))
         binary = open(path, "rb")  # noqa: SIM115 - closed when its rows are exhausted
-        source = SourceFile(header, iter(()), mapping.gaiji_code)
+        source = SourceFile(header, iter(()), mapping.gaiji_code, columns=list(spec.get("columns", {})))
         source.size = path.stat().st_size
         source.position = binary.tell
         source.rows = self._rows(binary, source, mapping, spec)
@@ -141,8 +140,7 @@ class MappedFormat(ImportFormat):
 
     def _rows(self, binary, source: SourceFile, mapping: Mapping, spec: dict):
         header = source.header
-        too_long: list[int] = []
-        lines = read_lines(binary, mapping.encoding, header.file, too_long)
+        lines = read_lines(binary, mapping.encoding, header.file)
         columns = spec.get("columns", {})
         dropped = set(spec.get("dropped", []))
         if any((c if isinstance(c, int) else c[0]) in dropped for c in columns.values()):
@@ -152,33 +150,28 @@ class MappedFormat(ImportFormat):
                  for c in RECORDS[header.record].columns if c.kind == "date"}
         op_column, change_column = spec.get("op_column"), spec.get("change_column")
         diff = header.kind == "diff"
+        prefix = mapping.trailer_prefix or ""
         ended = False
-        csv.field_size_limit(MAX_LINE_BYTES)
         try:
-            if mapping.layout == "csv":
-                numbered = _numbered(lines)
-                reader = csv.reader(text for _n, text in numbered)
-                rows = ((reader.line_num, fields) for fields in _safe(reader))
-            else:
-                rows = ((n, text.rstrip("\r\n")) for n, text in enumerate(lines, start=1))
-            for line, raw in rows:
-                if too_long and too_long[0] <= line:
-                    too_long.pop(0)
+            for number, text in lines:
+                if text is None:
                     source.rows_seen += 1
-                    yield SourceRow(line, None, error=too_long_error())
+                    yield SourceRow(number, None, error=too_long_error())
                     continue
-                if line <= mapping.header_lines or raw in ([], ""):
+                if number <= mapping.header_lines or not text:
                     continue
-                if isinstance(raw, RowError):
-                    source.rows_seen += 1
-                    yield SourceRow(line, None, error=raw)
-                    continue
-                first = raw[0] if mapping.layout == "csv" else raw[:len(mapping.trailer_prefix or "")]
                 if ended:
                     raise ImportRefused("data_after_trailer", _("{file}: 末尾レコードの後に行があります。").format(
                         file=header.file))
-                if mapping.trailer_prefix and first == mapping.trailer_prefix:
-                    count = raw[1] if mapping.layout == "csv" and len(raw) > 1 else raw[len(first):].strip(" ,")
+                try:
+                    raw = split_csv(lines, (number, text))[0] if mapping.layout == "csv" else text
+                except RowError as exc:
+                    source.rows_seen += 1
+                    yield SourceRow(number, None, error=exc)
+                    continue
+                first = raw[0] if mapping.layout == "csv" else raw[:len(prefix)]
+                if prefix and first == prefix:
+                    count = raw[1] if mapping.layout == "csv" and len(raw) > 1 else raw[len(prefix):].strip(" ,")
                     if not str(count).isdigit():
                         raise ImportRefused("bad_trailer", _("{file}: 末尾レコードが正しくありません。").format(
                             file=header.file))
@@ -187,35 +180,32 @@ class MappedFormat(ImportFormat):
                     continue
                 source.rows_seen += 1
                 try:
-                    values = self._values(raw, mapping, columns, codes, dates)
+                    values = [self._value(raw, field, where, mapping, codes, dates) for field, where in columns.items()]
                     op = change = ""
                     if diff:
                         op = codes.get("_op", {}).get(_pick(raw, op_column, mapping), "")
-                        change = codes.get("_change", {}).get(_pick(raw, change_column, mapping),
-                                                              _pick(raw, change_column, mapping))
+                        change = _pick(raw, change_column, mapping)
+                        change = codes.get("_change", {}).get(change, change)
                 except RowError as exc:
-                    yield SourceRow(line, None, error=exc)
+                    yield SourceRow(number, None, error=exc)
                     continue
-                yield SourceRow(line, values, op or "U", change)
-            if mapping.trailer_prefix and not ended:
+                yield SourceRow(number, values, op or "U", change)
+            if prefix and not ended:
                 raise ImportRefused("truncated", _("{file}: 末尾レコードがありません。途中で切れています。").format(
                     file=header.file))
         finally:
             binary.close()
 
-    def _values(self, raw, mapping: Mapping, columns: dict, codes: dict, dates: dict) -> dict:
-        values = {}
-        for field, where in columns.items():
-            value = _pick(raw, where, mapping)
-            table = codes.get(field)
-            if table is not None and value:
-                if value not in table:
-                    raise RowError("bad_code", _("{field}の値がコード表にありません。").format(field=field))
-                value = table[value]
-            if field in dates and value:
-                value = parse_date(value, dates[field]).isoformat()
-            values[field] = value
-        return values
+    def _value(self, raw, field: str, where, mapping: Mapping, codes: dict, dates: dict) -> str:
+        value = _pick(raw, where, mapping)
+        table = codes.get(field)
+        if table is not None and value:
+            if value not in table:
+                raise RowError("bad_code", _("{field}の値がコード表にありません。").format(field=field))
+            value = table[value]
+        if field in dates and value:
+            value = parse_date(value, dates[field]).isoformat()
+        return value
 
 
 def _pick(raw, where, mapping: Mapping) -> str:
@@ -233,17 +223,3 @@ def _pick(raw, where, mapping: Mapping) -> str:
         return data[start - 1:start - 1 + length].decode(mapping.encoding).rstrip(" \u3000")
     except UnicodeDecodeError:
         raise RowError("bad_width", _("固定長の列の境界が文字の途中にあります。")) from None
-
-
-def _numbered(lines):
-    yield from enumerate(lines, start=1)
-
-
-def _safe(reader):
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error:
-            yield RowError("bad_csv", _("CSVとして読めない行です。"))

@@ -10,14 +10,12 @@ uses their meaning), but the public material gives no file layout for a replica 
 for 異動 records; this is ours until the standard defines one.
 """
 
-import csv
 import datetime
 from pathlib import Path
 
 from django.utils.translation import gettext as _
 
 from ...base import (
-    MAX_LINE_BYTES,
     MY_NUMBER_COLUMNS,
     RECORDS,
     FileHeader,
@@ -27,6 +25,7 @@ from ...base import (
     SourceFile,
     SourceRow,
     read_lines,
+    split_csv,
     too_long_error,
 )
 from ...registry import register
@@ -55,75 +54,70 @@ class StandardFormat(ImportFormat):
     def _open(self, path: Path) -> SourceFile:
         name = path.name
         binary = open(path, "rb")  # noqa: SIM115 - closed when its rows are exhausted
-        too_long: list[int] = []
-        csv.field_size_limit(MAX_LINE_BYTES)
-        reader = csv.reader(read_lines(binary, "utf-8", name, too_long))
         try:
-            control = next(reader, None)
-            columns = next(reader, None)
-        except csv.Error:
+            lines = read_lines(binary, "utf-8", name)
+            first, second = next(lines, None), next(lines, None)
+            if first is None:
+                raise ImportRefused("empty", _("{file}: 空のファイルです。").format(file=name))
+            try:
+                control = split_csv(lines, first)[0] if first[1] is not None else []
+                columns = split_csv(lines, second)[0] if second and second[1] is not None else None
+            except RowError:
+                control, columns = [], None
+            if len(control) != 7 or control[0] != MAGIC or control[1] != "1":
+                raise ImportRefused("bad_header", _("{file}: 標準レイアウトの制御レコードがありません。").format(
+                    file=name))
+            _magic, _version, record, kind, code, sequence, as_of = control
+            if record not in RECORDS or kind not in ("full", "diff") or not sequence.isdigit():
+                raise ImportRefused("bad_header", _("{file}: 制御レコードの内容が正しくありません。").format(file=name))
+            header = FileHeader(name, record, kind, code, int(sequence), parse_as_of(as_of, name))
+            if columns is None or columns[:1] == [TRAILER]:
+                raise ImportRefused("bad_header", _("{file}: 項目名の行がありません。").format(file=name))
+            extra = {"_op", "_change"} if kind == "diff" else set()
+            known = set(RECORDS[record].column_names) | extra
+            unknown = [c for c in columns if c not in known and c not in MY_NUMBER_COLUMNS]
+            if unknown or len(set(columns)) != len(columns):
+                raise ImportRefused("bad_columns", _("{file}: 不明または重複した項目名があります: {names}").format(
+                    file=name, names=", ".join(unknown[:5]) or "-"))
+            missing = [c.name for c in RECORDS[record].columns
+                       if c.required and c.kind != "computed" and c.name not in columns]
+            missing += [c for c in sorted(extra) if c not in columns]
+            if missing:
+                raise ImportRefused("bad_columns", _("{file}: 必須の項目がありません: {names}").format(
+                    file=name, names=", ".join(missing)))
+        except BaseException:
             binary.close()
-            raise ImportRefused("bad_header", _("{file}: 先頭の制御レコードが読めません。").format(file=name)) from None
-        if control is None:
-            binary.close()
-            raise ImportRefused("empty", _("{file}: 空のファイルです。").format(file=name))
-        if len(control) != 7 or control[0] != MAGIC or control[1] != "1":
-            binary.close()
-            raise ImportRefused("bad_header", _("{file}: 標準レイアウトの制御レコードがありません。").format(file=name))
-        _magic, _version, record, kind, code, sequence, as_of = control
-        if record not in RECORDS or kind not in ("full", "diff") or not sequence.isdigit():
-            binary.close()
-            raise ImportRefused("bad_header", _("{file}: 制御レコードの内容が正しくありません。").format(file=name))
-        header = FileHeader(name, record, kind, code, int(sequence), parse_as_of(as_of, name))
-        if columns is None or columns[:1] == [TRAILER]:
-            binary.close()
-            raise ImportRefused("bad_header", _("{file}: 項目名の行がありません。").format(file=name))
-        known = set(RECORDS[record].column_names) | ({"_op", "_change"} if kind == "diff" else set())
-        unknown = [c for c in columns if c not in known and c not in MY_NUMBER_COLUMNS]
-        if unknown or len(set(columns)) != len(columns):
-            binary.close()
-            raise ImportRefused("bad_columns", _("{file}: 不明または重複した項目名があります: {names}").format(
-                file=name, names=", ".join(unknown[:5]) or "-"))
-        missing = [c.name for c in RECORDS[record].columns if c.required and c.name not in columns]
-        if kind == "diff":
-            missing += [c for c in ("_op", "_change") if c not in columns]
-        if missing:
-            binary.close()
-            raise ImportRefused("bad_columns", _("{file}: 必須の項目がありません: {names}").format(
-                file=name, names=", ".join(missing)))
+            raise
         # 個人番号 columns are skipped by position: their values are never put in a row.
-        keep = [(i, c) for i, c in enumerate(columns) if c not in MY_NUMBER_COLUMNS]
-        source = SourceFile(header, iter(()))
+        keep = [i for i, c in enumerate(columns) if c not in MY_NUMBER_COLUMNS]
+        source = SourceFile(header, iter(()), columns=[columns[i] for i in keep])
         source.size = path.stat().st_size
         source.position = binary.tell
-        source.rows = self._rows(reader, binary, source, keep, len(columns), too_long)
+        source.rows = self._rows(lines, binary, source, keep if len(keep) != len(columns) else None, len(columns))
         return source
 
-    def _rows(self, reader, binary, source: SourceFile, keep, width: int, too_long: list):
+    def _rows(self, lines, binary, source: SourceFile, keep, width: int):
         header = source.header
-        diff = header.kind == "diff"
+        op_at = source.columns.index("_op") if "_op" in source.columns else None
+        change_at = source.columns.index("_change") if "_change" in source.columns else None
         ended = False
         try:
-            while True:
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error:
+            for number, text in lines:
+                if text is None:
                     source.rows_seen += 1
-                    yield SourceRow(reader.line_num, None, error=RowError("bad_csv", _("CSVとして読めない行です。")))
+                    yield SourceRow(number, None, error=too_long_error())
                     continue
-                line = reader.line_num
-                if too_long and too_long[0] <= line:
-                    too_long.pop(0)
-                    source.rows_seen += 1
-                    yield SourceRow(line, None, error=too_long_error())
-                    continue
-                if not row:
+                if not text:
                     continue
                 if ended:
                     raise ImportRefused("data_after_trailer", _("{file}: 末尾レコードの後に行があります。").format(
                         file=header.file))
+                try:
+                    row, raw = split_csv(lines, (number, text))
+                except RowError as exc:
+                    source.rows_seen += 1
+                    yield SourceRow(number, None, error=exc)
+                    continue
                 if row[0] == TRAILER:
                     if len(row) != 2 or not row[1].isdigit():
                         raise ImportRefused("bad_trailer", _("{file}: 末尾レコードが正しくありません。").format(
@@ -133,12 +127,13 @@ class StandardFormat(ImportFormat):
                     continue
                 source.rows_seen += 1
                 if len(row) != width:
-                    yield SourceRow(line, None, error=RowError("bad_width", _(
+                    yield SourceRow(number, None, error=RowError("bad_width", _(
                         "列の数({count})が項目名の数({width})と違います。").format(count=len(row), width=width)))
                     continue
-                values = {c: row[i] for i, c in keep}
-                op, change = (values.pop("_op", "U"), values.pop("_change", "")) if diff else ("U", "")
-                yield SourceRow(line, values, op, change)
+                if keep is not None:
+                    row, raw = [row[i] for i in keep], None
+                yield SourceRow(number, row, row[op_at] if op_at is not None else "U",
+                                row[change_at] if change_at is not None else "", raw=raw)
             if not ended:
                 raise ImportRefused("truncated", _(
                     "{file}: 末尾レコード(#END)がありません。途中で切れています。").format(file=header.file))
