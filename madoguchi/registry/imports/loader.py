@@ -721,8 +721,10 @@ class _Load:
                            f"WHERE s._ok = 1 AND s._op = 'U' AND s.relationship = %s AND s.removal_reason IS NULL "
                            f"AND {household}.id = r.household_id "
                            f"AND {self.dialect.distinct(f'{household}.head_id', 'r.id')}", [m, HEAD])
-            cursor.execute(f"UPDATE {household} SET head_id = NULL FROM {resident} r "
-                           f"WHERE {household}.municipality_id = %s AND {household}.head_id = r.id "
+            # A head who left, stopped being 世帯主 or moved to another household is in the file.
+            cursor.execute(f"UPDATE {household} SET head_id = NULL FROM {resident} r JOIN {_stg('resident')} s "
+                           f"ON r.municipality_id = %s AND r.person_number = s.person_number "
+                           f"WHERE {household}.head_id = r.id "
                            f"AND (r.removal_reason <> '' OR r.relationship <> %s OR r.household_id <> {household}.id)",
                            [m, HEAD])
             if self.kind == ImportKind.FULL:

@@ -65,7 +65,8 @@ class Command(BaseCommand):
             return
         out(f"Import #{run.pk}: {run.get_state_display()} ({run.state}) kind={run.kind} sequence={run.sequence} "
             f"rows={run.rows_read} added={run.added} changed={run.changed} removed={run.removed} "
-            f"rejected={run.rejected}" + (f" generation={run.generation}" if run.generation else ""))
+            f"rejected={run.rejected}" + (f" generation={run.generation}" if run.generation else "")
+            + f" in {(run.finished_at - run.started_at).total_seconds():.1f} s")
         for r in run.rejections:
             out(f"  rejected {r['file']}:{r['line']} [{r['record']}] {r['code']}: {r['message']}")
         if run.rejected > len(run.rejections):
