@@ -13,7 +13,8 @@ from django.db import connection
 from django.urls import reverse
 
 from madoguchi.applications.models import CertificateRequest, Flag, State
-from madoguchi.documents.render import PersonSelectionError
+from madoguchi.demo.seal_impression import seal_impression_png
+from madoguchi.documents.services import PersonSelectionError, render_certificate
 from madoguchi.registry.characters import issuance_blockers
 from madoguchi.registry.imports.base import parse_wareki, parse_wareki_code
 from madoguchi.registry.imports.contrib.standard.writer import write_standard
@@ -35,7 +36,6 @@ from madoguchi.registry.models import (
     TaxRecord,
     UnmappedCharacter,
 )
-from madoguchi.registry.seal_impression import seal_impression_png
 from madoguchi.tenancy.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -532,8 +532,6 @@ def test_a_vendor_file_through_its_mapping(municipality, tmp_path):
     assert issuance_blockers(hanako) and "F040" in issuance_blockers(hanako)[0]
     request = CertificateRequest(municipality=municipality, certificate_type="residence_certificate",
                                  resident=hanako, options={"scope": "self"})
-    from madoguchi.documents.certificates import render_certificate
-
     with pytest.raises(PersonSelectionError, match="外字"):
         render_certificate(request, "1", "2", datetime.date(2026, 4, 2))
     out = io.StringIO()
@@ -621,8 +619,28 @@ def test_manager_page_shows_imports_freshness_and_the_alarm(municipality, loaded
     from tests.test_backoffice import make_staff, signed_in
 
     manager = signed_in(make_staff(municipality, "manager", Role.MANAGER))
-    page = manager.get(reverse("backoffice:replica")).content.decode()
+    page = manager.get(reverse("registry_office:imports")).content.decode()
     assert "副本の更新日時" in page and "2026/4/1 06:00" in page and "全件" in page
     assert "更新されていません" in page  # 2026-04-01 is older than 26 hours by the time this runs
     clerk = signed_in(make_staff(municipality, "clerk"))
-    assert clerk.get(reverse("backoffice:replica")).status_code == 403
+    assert clerk.get(reverse("registry_office:imports")).status_code == 403
+
+
+# --- the demo through the real path ----------------------------------------------------------------
+
+def test_the_demo_replica_goes_through_the_importer(municipality, tmp_path):
+    from madoguchi.demo.replica_files import write_replica_files
+    from madoguchi.demo.synthetic import hard_cases, plan_replica
+
+    planned = [m for _h, members in plan_replica(municipality, count=120) for m in members]
+    run = load(municipality, [write_replica_files(municipality, tmp_path / "demo", count=120)])
+    assert (run.state, run.rejected) == ("applied", 0), (run.refusal, run.rejections[:3])
+    residents = list(Resident.objects.filter(municipality=municipality).select_related("household"))
+    assert len(residents) == len(planned) == 120
+    assert all(not any("\u3041" <= ch <= "\u3096" for ch in r.name_kana) for r in residents)  # katakana
+    flagged = {r.person_number for r in residents if r.support_measure}
+    assert flagged == {r.person_number for r in planned if r.support_measure}
+    assert all(h.head is not None for h in Household.objects.filter(municipality=municipality))
+    assert "ordinary" in hard_cases(residents)
+    assert KosekiMember.objects.filter(municipality=municipality, resident__isnull=False).exists()
+    assert TaxRecord.objects.filter(municipality=municipality).exists()

@@ -10,7 +10,6 @@ class ApplicationsConfig(AppConfig):
         from madoguchi.operations import housekeeping
         from madoguchi.payments.events import payment_captured, refund_confirmed
         from madoguchi.payments.models import Payment
-
         from madoguchi.registry.imports.loader import replica_changed
 
         from .actions import expiry, payment, refunds, replica, signing

@@ -249,7 +249,7 @@ def naive_load(directory: Path, code: str) -> float:
 
 
 def child(argv: list[str]) -> int:
-    """`python -m madoguchi.registry.bench naive <dir> <code>`: prints the seconds of the load."""
+    """`python -m madoguchi.bench.replica naive <dir> <code>`: prints the seconds of the load."""
     _setup(database_url())
     print(f"{naive_load(Path(argv[1]), argv[2]):.3f}", flush=True)
     return 0
@@ -315,7 +315,7 @@ def run(report) -> None:
     report("replica_import_full", seconds, "s")
     print(f"# full: process wall time {wall:.1f} s", flush=True)
     report("replica_import_full_peak_rss", peak, "MiB")
-    naive_seconds = float(_timed([sys.executable, "-m", "madoguchi.registry.bench", "naive", str(naive),
+    naive_seconds = float(_timed([sys.executable, "-m", "madoguchi.bench.replica", "naive", str(naive),
                                   NAIVE_CODE], env)[2])
     ours_per_resident = seconds / FULL_RESIDENTS
     report("replica_import_naive_ratio", naive_seconds / NAIVE_RESIDENTS / ours_per_resident, "x")
