@@ -33,6 +33,7 @@ CONTRIBUTED = {
     "operations_office:campaign": ("manage", "キャンペーン効果", ""),
     "operations_office:counter": ("review", "窓口・郵送の登録", ""),
     "operations_office:kiosk": ("manage", "コンビニ交付実績", ""),
+    "registry_office:imports": ("manage", "副本", ""),
 }
 
 

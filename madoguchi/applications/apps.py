@@ -10,8 +10,9 @@ class ApplicationsConfig(AppConfig):
         from madoguchi.operations import housekeeping
         from madoguchi.payments.events import payment_captured, refund_confirmed
         from madoguchi.payments.models import Payment
+        from madoguchi.registry.imports.loader import replica_changed
 
-        from .actions import completion, correction, expiry, payment, refunds, resigning, signing
+        from .actions import completion, correction, expiry, payment, refunds, replica, resigning, signing
 
         payment_captured.connect(payment.on_payment_captured, sender=Payment, dispatch_uid="workflow.captured")
         refund_confirmed.connect(refunds.on_refund_confirmed, sender=Payment, dispatch_uid="workflow.refunded")
@@ -21,3 +22,4 @@ class ApplicationsConfig(AppConfig):
         housekeeping.register("complete_delivered", "completed {n} mailed requests", completion.complete_delivered)
         housekeeping.register("lapse_corrections", "cancelled {n} requests past their correction deadline",
                               correction.lapse_overdue)
+        replica_changed.connect(replica.flag_replica_changes, dispatch_uid="workflow.replica_changed")
