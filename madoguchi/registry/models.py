@@ -157,3 +157,14 @@ class TaxRecord(models.Model):
     @property
     def total_tax(self) -> int:
         return self.municipal_tax + self.prefectural_tax
+
+
+# The restriction tables live in their own module (docs/restrictions.md).
+from .restrictions import (  # noqa: E402,F401
+    IssuanceStopOrder,
+    PersonalNoticeChallenge,
+    PersonalNoticeRegistration,
+    ProtectionPolicy,
+    ServiceWindow,
+    SupportMeasureRecord,
+)
