@@ -82,8 +82,9 @@ class Kin:
     spouse_residents: set[int] = field(default_factory=set)
     lineal_entries: set[int] = field(default_factory=set)
     lineal_residents: set[int] = field(default_factory=set)
-    # Names seen only across 戸籍: a parent's or child's name, a spouse's name.
-    names_unproven: set[str] = field(default_factory=set)
+    # Names seen only across 戸籍: a parent's name without their entry, a spouse's name.
+    parent_names: set[str] = field(default_factory=set)
+    spouse_names: set[str] = field(default_factory=set)
 
 
 class _Register:
@@ -139,13 +140,12 @@ def kin_of(resident: Resident) -> Kin:
             kin.spouse_entries.add(spouse.pk)
             if spouse.resident_id:
                 kin.spouse_residents.add(spouse.resident_id)
-        kin.names_unproven |= _married_to(entry)
+        kin.spouse_names |= _married_to(entry)
     up_entries, up_residents, up_names = _walk(register, own, _parents)
     down_entries, down_residents, _names = _walk(register, own, _children)
     kin.lineal_entries = up_entries | down_entries
     kin.lineal_residents = (up_residents | down_residents) - {resident.pk}
-    kin.names_unproven |= up_names
-    kin.names_unproven.add(_name(resident.name))  # a child's 【父】【母】 in a 戸籍 elsewhere
+    kin.parent_names = up_names
     return kin
 
 
@@ -156,16 +156,20 @@ def relation_to_koseki(resident: Resident, koseki: Koseki) -> str:
     kin = kin_of(resident)
     ids = {m.pk for m in members}
     residents = {m.resident_id for m in members if m.resident_id}
+    # The spouse of someone *in* the 戸籍: a spouse removed from it by marriage does not make their
+    # husband or wife entitled to the in-laws' 戸籍 (the practice under 戸籍法 第10条第1項).
+    present = [m for m in members if not m.removed]
     if kin.own_entries & ids or resident.pk in residents:
         return Relation.RECORDED
-    if kin.spouse_entries & ids or kin.spouse_residents & residents:
+    if (kin.spouse_entries & {m.pk for m in present}
+            or kin.spouse_residents & {m.resident_id for m in present if m.resident_id}):
         return Relation.SPOUSE
     if kin.lineal_entries & ids or kin.lineal_residents & residents:
         return Relation.LINEAL
     me = _name(resident.name)
     for member in members:
-        if (_name(member.name) in kin.names_unproven - {me}
-                or me in {_name(member.father), _name(member.mother)} or me in _married_to(member)):
+        if (_name(member.name) in kin.parent_names or me in {_name(member.father), _name(member.mother)}
+                or (not member.removed and (_name(member.name) in kin.spouse_names or me in _married_to(member)))):
             return Relation.UNPROVEN
     return Relation.NONE
 
