@@ -124,7 +124,7 @@ def stale_anchors(now: datetime.datetime | None = None) -> list[TrustAnchor]:
 
 def recheck_signature(evidence, now: datetime.datetime | None = None) -> jpki.VerificationResult:
     """Verify a request's kept signature again with today's revocation data (fresh CRL, OCSP): a card
-    revoked since the resident signed fails here with `Reason.REVOKED` (公的個人認証法 第15条)."""
+    revoked since the resident signed fails here with `Reason.REVOKED`."""
     now = now or timezone.now()
     anchors = active_anchors()
     return jpki.verify_signature(bytes(evidence.certificate_der), bytes(evidence.signature),

@@ -54,7 +54,7 @@ class ReasonCode(models.TextChoices):
     # The replica changed after signing.
     REQUESTER_MOVED = "requester_moved", _("署名後に住所が変わった")
     SUBJECT_DECEASED = "subject_deceased", _("請求者が死亡として記録された")
-    # The signing certificate at approval or printing (公的個人認証法 第15条: 失効情報).
+    # The signing certificate at approval or printing (its 失効情報 from J-LIS).
     CARD_REVOKED = "card_revoked", _("署名用電子証明書が失効した")
     CARD_UNVERIFIABLE = "card_unverifiable", _("署名用電子証明書の失効確認ができない")
     # Service windows.

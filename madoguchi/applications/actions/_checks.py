@@ -22,7 +22,8 @@ from .. import events
 from ..models import CertificateRequest, State
 
 SIGNING, APPROVAL, PRINTING = "signing", "approval", "printing"
-CARD_BASIS = "電子署名等に係る地方公共団体情報システム機構の認証業務に関する法律 (公的個人認証法) 第15条 (失効情報)"
+# The revocation data J-LIS provides to 署名検証者 (公的個人認証法 第17条第1項 届出).
+CARD_BASIS = "公的個人認証法 (署名用電子証明書の失効情報; 署名検証者 第17条第1項)"
 WINDOW_BASIS = "各団体の定める受付・審査時間"
 
 
