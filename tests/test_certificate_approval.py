@@ -74,15 +74,19 @@ def test_approve_renders_every_type(municipality, clerk, certificate_type):
 
 
 def test_the_clerk_sees_why_a_koseki_request_cannot_be_issued(municipality, clerk):
+    """The 戸籍 left the replica after the resident paid (e.g. 転籍): approval stops and holds it."""
     generate_replica(municipality, count=60)
-    resident, _koseki = adult_in_koseki(municipality)
+    resident, koseki = adult_in_koseki(municipality)
     request = received(municipality, resident, certificate_type=CertificateType.KOSEKI_FULL,
-                       options={"honseki": "東京都窓口市存在しない町9番地", "koseki_head": "窓口 太郎"})
+                       options={"honseki": koseki.honseki, "koseki_head": koseki.head_name})
+    koseki.members.all().delete()
+    koseki.delete()
     response = signed_in(clerk).post(reverse("backoffice:approve", args=[request.public_id]),
                                      {"flags_acknowledged": "1"}, follow=True)
     page = response.content.decode()
-    assert "本籍「東京都窓口市存在しない町9番地」・筆頭者「窓口 太郎」の戸籍が副本にありません" in page
+    assert f"本籍「{koseki.honseki}」・筆頭者「{koseki.head_name}」の戸籍が副本にありません" in page
     request.refresh_from_db()
-    assert request.state == State.RECEIVED
+    assert request.state == State.RECEIVED and request.held
+    assert request.events.get(kind="held").data["codes"] == ["koseki_not_found"]
     assert not IssuedDocument.objects.filter(request=request).exists()
     assert not request.events.filter(to_state=State.APPROVED).exists()

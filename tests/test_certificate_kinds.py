@@ -23,6 +23,7 @@ from madoguchi.documents.kinds import (
 from madoguchi.documents.kinds.residence_certificate import ResidenceCertificate, ResidenceOptionsForm
 from madoguchi.documents.models import IssuedDocument
 from madoguchi.documents.services import can_render
+from madoguchi.registry.models import SealRegistration
 
 from .flow import received
 from .test_backoffice import make_staff
@@ -87,8 +88,9 @@ def test_persons_follow_the_requests_scope(municipality):
         received(municipality, resident, options={"scope": "household", "members": ""}))
     assert household[0].pk == resident.household.head_id
     assert {p.pk for p in household} == set(resident.household.members.values_list("pk", flat=True))
-    seal = received(municipality, resident, certificate_type=CertificateType.SEAL, options={})
-    assert get_kind(CertificateType.SEAL).persons(seal) == [resident]
+    registrant = SealRegistration.objects.filter(municipality=municipality, resident__support_measure=False).first()
+    seal = received(municipality, registrant.resident, certificate_type=CertificateType.SEAL, options={})
+    assert get_kind(CertificateType.SEAL).persons(seal) == [registrant.resident]
 
 
 class _Restricted(ResidenceCertificate):

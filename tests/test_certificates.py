@@ -204,12 +204,13 @@ def test_the_koseki_is_found_from_what_a_resident_can_type(municipality, replica
     assert compact(koseki.honseki) in text_of(render(request).pdf)
 
 
-def test_individual_certificate_for_someone_outside_the_koseki_goes_to_the_clerk(municipality, replica):
+def test_individual_certificate_for_someone_outside_the_koseki_is_not_issued(municipality, replica):
+    """Someone with no relation to the 戸籍 (戸籍法 第10条第1項) gets nothing rendered."""
     koseki = koseki_with_family(municipality)
     outsider = next(r for r in replica if not KosekiMember.objects.filter(koseki=koseki, resident=r).exists())
     request = make_request(outsider, CertificateType.KOSEKI_INDIVIDUAL,
                            {"honseki": koseki.honseki, "koseki_head": koseki.head_name})
-    with pytest.raises(PersonSelectionError, match="記録されていません"):
+    with pytest.raises(PersonSelectionError, match="請求できる関係"):
         render(request)
 
 

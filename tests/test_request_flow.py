@@ -224,9 +224,13 @@ def test_a_character_the_font_lacks_stops_approval_with_a_clear_message(municipa
     assert request.state == State.RECEIVED and not hasattr(request, "document")
 
 
-def test_partial_scope_with_an_unknown_name_is_explained_to_the_clerk(municipality, resident, clerk):
+def test_partial_scope_with_an_unknown_name_is_refused_before_paying(municipality, resident):
+    """The resident hears it when signing, nothing is charged, and the history names the reason code."""
     options = {"scope": "partial", "members": "山田 次郎", "show_relationship": False, "show_honseki": False}
-    request = received(municipality, resident, options=options)
-    with pytest.raises(actions.ActionError, match="山田次郎|山田 次郎"):
-        actions.approve(request, clerk)
-    assert CertificateRequest.objects.get(pk=request.pk).state == State.RECEIVED
+    request = draft(municipality, options=options)
+    with pytest.raises(actions.SignatureRejected, match="住民記録に見つかりません"):
+        sign(request, resident)
+    request.refresh_from_db()
+    assert request.state == State.CANCELLED and not request.payments.exists()
+    refused = request.events.get(kind="refused")
+    assert refused.data["codes"] == ["subject_not_found"] and "山田次郎" in refused.data["findings"][0]["detail"]

@@ -132,3 +132,28 @@ def copies_reduced(request: CertificateRequest, *, staff, old: int, new: int, re
     return _event(request, EventKind.COPIES_REDUCED, request.state, actor_kind="staff", actor=staff,
                   reason=f"copies {old}->{new}, refund {refund_amount}",
                   data={"copies_from": old, "copies_to": new, "refund_amount": refund_amount, "order_id": order_id})
+
+
+def refused(request: CertificateRequest, *, stage: str, findings: list[dict], message: str) -> RequestEvent:
+    """The restriction rules refused the request before payment (docs/restrictions.md); `message` is
+    what the resident read."""
+    return _event(request, EventKind.REFUSED, State.CANCELLED, actor_kind="system", reason=message,
+                  data={"stage": stage, "codes": [f["code"] for f in findings], "findings": findings})
+
+
+def held(request: CertificateRequest, *, stage: str, findings: list[dict], actor=None) -> RequestEvent:
+    """A hold: at signing (支援措置 of a person on the certificate) or a re-check that found a change."""
+    return _event(request, EventKind.HELD, request.state, actor_kind="staff" if actor else "system", actor=actor,
+                  reason=",".join(f["code"] for f in findings),
+                  data={"stage": stage, "codes": [f["code"] for f in findings], "findings": findings})
+
+
+def hold_released(request: CertificateRequest, *, staff, note: str, codes: list[str]) -> RequestEvent:
+    return _event(request, EventKind.HOLD_RELEASED, request.state, actor_kind="staff", actor=staff, reason=note,
+                  data={"codes": codes})
+
+
+def personal_notice(request: CertificateRequest, *, registration_id: int, items: list[str]) -> RequestEvent:
+    """A 本人通知 was queued for a registered person named on the issued certificate."""
+    return _event(request, EventKind.PERSONAL_NOTICE, request.state, actor_kind="system",
+                  data={"registration": registration_id, "items": items})

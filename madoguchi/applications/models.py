@@ -111,6 +111,10 @@ class CertificateRequest(models.Model):
     match_result = models.CharField(max_length=10, choices=MatchResult.choices, blank=True)
     match_detail = models.JSONField(default=dict, blank=True)
     flags = models.JSONField(default=list, blank=True)
+    # Findings of the restriction rules (documents.kinds._rules.Finding.as_json): entitlement, 支援措置,
+    # 発行停止, re-checks. `held`: nobody may approve or print until a manager releases it.
+    restrictions = models.JSONField(default=list, blank=True)
+    held = models.BooleanField(default=False)
     delivery_name = models.CharField(max_length=100, blank=True)
     delivery_postal_code = models.CharField(max_length=8, blank=True)
     delivery_address = models.CharField(max_length=200, blank=True)
@@ -140,8 +144,19 @@ class CertificateRequest(models.Model):
 
     @property
     def auto_acceptable(self) -> bool:
-        """Clean automatic checks: exact replica match and no restriction flag."""
-        return self.match_result == MatchResult.EXACT and not self.flags
+        """Clean automatic checks: exact replica match, no flag, no restriction finding, not held."""
+        return self.match_result == MatchResult.EXACT and not self.flags and not self.restrictions and not self.held
+
+    @property
+    def restriction_codes(self) -> list[str]:
+        return [f["code"] for f in self.restrictions]
+
+    def restriction_rows(self) -> list[dict]:
+        """The findings with their labels, for the clerk's screen."""
+        from madoguchi.registry.restrictions import Outcome, ReasonCode
+
+        return [{**f, "label": str(ReasonCode(f["code"]).label), "outcome_label": str(Outcome(f["outcome"]).label)}
+                for f in self.restrictions]
 
     def option_rows(self) -> list[tuple[str, str]]:
         from madoguchi.catalog.services import describe_options
@@ -179,6 +194,10 @@ class EventKind(models.TextChoices):
     RETURNED = "returned", _("差戻し")
     CORRECTED = "corrected", _("申請内容の補正")
     RESUBMITTED = "resubmitted", _("補正後の再提出")
+    REFUSED = "refused", _("受付不可(発行制限)")
+    HELD = "held", _("保留(発行制限)")
+    HOLD_RELEASED = "hold_released", _("保留の解除")
+    PERSONAL_NOTICE = "personal_notice", _("本人通知")
 
 
 class RequestEvent(models.Model):

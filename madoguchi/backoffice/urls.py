@@ -12,6 +12,7 @@ urlpatterns = [
     path("r/<uuid:public_id>/review/", views.review, name="review"),
     path("r/<uuid:public_id>/approve/", views.approve, name="approve"),
     path("r/<uuid:public_id>/reject/", views.reject, name="reject"),
+    path("r/<uuid:public_id>/release-hold/", views.release_hold, name="release_hold"),
     path("r/<uuid:public_id>/mailed/", views.mailed, name="mailed"),
     path("r/<uuid:public_id>/send-back/", views.send_back, name="send_back"),
     path("r/<uuid:public_id>/cancel/", views.cancel, name="cancel"),

@@ -25,7 +25,7 @@ from madoguchi.identity.models import SignatureEvidence
 from madoguchi.identity.trust import stale_anchors
 from madoguchi.operations import audit
 from madoguchi.operations.audit import log_access
-from madoguchi.tenancy.models import Staff
+from madoguchi.tenancy.models import Role, Staff
 
 from .auth import OTP_SESSION_KEY, check_password, check_totp, staff_required
 
@@ -126,6 +126,7 @@ def detail(http_request, public_id):
         "payment": request.payments.filter(municipality=municipality).order_by("-id").first(),
         "return_reasons": ReturnReason.choices,
         "correction": actions.open_correction(request) if request.state == State.RETURNED else None,
+        "can_release": http_request.user.role == Role.MANAGER,
     })
 
 
@@ -152,6 +153,21 @@ def review(http_request, public_id):
 def approve(http_request, public_id):
     return _act(http_request, public_id, audit.AuditAction.APPROVED, actions.approve,
                 flags_acknowledged=http_request.POST.get("flags_acknowledged") == "1")
+
+
+@staff_required()
+@require_POST
+def release_hold(http_request, public_id):
+    """A manager releases a held request (支援措置 of someone on it, a change found at re-check)."""
+    request = _get_request(http_request, public_id)
+    try:
+        actions.release_hold(request, http_request.user, http_request.POST.get("note", "")[:1000])
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+    else:
+        log_access(http_request, "release_hold", request=request, resident=request.resident)
+        messages.success(http_request, _("保留を解除しました。"))
+    return redirect("backoffice:detail", public_id=public_id)
 
 
 @staff_required()

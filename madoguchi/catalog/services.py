@@ -25,7 +25,10 @@ PURPOSES = [
 
 # How the options of a request read to a clerk: key -> (label, {value: text}).
 OPTION_LABELS = {
-    "scope": (_("証明が必要な人"), {"self": _("本人のみ"), "household": _("世帯全員"), "partial": _("世帯の一部")}),
+    "scope": (_("証明が必要な人"), {"self": _("本人のみ"), "household": _("世帯全員"), "partial": _("世帯の一部"),
+                                        "other": _("別の世帯の人・同じ世帯の人(氏名で指定)")}),
+    "subject_name": (_("証明が必要な人の氏名"), {}),
+    "subject_birth_date": (_("証明が必要な人の生年月日"), {}),
     "members": (_("必要な人の氏名"), {}),
     "show_relationship": (_("世帯主の氏名と続柄"), {True: _("記載する"), False: _("記載しない")}),
     "show_honseki": (_("本籍と筆頭者"), {True: _("記載する"), False: _("記載しない")}),

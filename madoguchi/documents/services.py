@@ -13,13 +13,15 @@ from madoguchi.registry.characters import issuance_blockers
 from .drawing import render_content
 from .fonts import MissingGlyph, describe
 from .kinds import NotEligible, PersonSelectionError, get_kind, is_kind
+from .kinds._rules import Finding, resident_message
 from .layout import RenderedDocument
 from .models import IssuedDocument, PrintBatch
 from .print_batch import render_print_batch
 from .signing import sign_pdf
 
-__all__ = ["MissingGlyph", "NotEligible", "PersonSelectionError", "build_print_batch", "can_render", "describe",
-           "issue_document", "render_certificate", "signed_document_pdf"]
+__all__ = ["Finding", "MissingGlyph", "NotEligible", "PersonSelectionError", "assess", "build_print_batch",
+           "can_render", "describe", "issue_document", "persons_shown", "render_certificate", "resident_message",
+           "signed_document_pdf"]
 
 # No 0/O or 1/I/L: the code is read off paper and typed by whoever receives the certificate.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -28,6 +30,20 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 def can_render(certificate_type: str) -> bool:
     """Whether a certificate kind renders this type (what goes all the way to a printed document)."""
     return is_kind(certificate_type)
+
+
+def assess(request: CertificateRequest) -> list[Finding]:
+    """The restriction rules' findings for the request (entitlement, eligibility, 支援措置, 発行停止):
+    the kind's `entitlement` table and the protections every kind shares (docs/restrictions.md)."""
+    return get_kind(request.certificate_type).assess(request)
+
+
+def persons_shown(request: CertificateRequest) -> list:
+    """The residents the certificate shows (for the 本人通知); empty when the replica no longer has them."""
+    try:
+        return get_kind(request.certificate_type).shown_residents(request)
+    except PersonSelectionError:
+        return []
 
 
 def new_issue_number(request: CertificateRequest) -> str:

@@ -120,3 +120,13 @@ def stale_anchors(now: datetime.datetime | None = None) -> list[TrustAnchor]:
         if latest is None or latest.next_update is None or latest.next_update < limit:
             stale.append(anchor)
     return stale
+
+
+def recheck_signature(evidence, now: datetime.datetime | None = None) -> jpki.VerificationResult:
+    """Verify a request's kept signature again with today's revocation data (fresh CRL, OCSP): a card
+    revoked since the resident signed fails here with `Reason.REVOKED`."""
+    now = now or timezone.now()
+    anchors = active_anchors()
+    return jpki.verify_signature(bytes(evidence.certificate_der), bytes(evidence.signature),
+                                 bytes(evidence.signed_bytes), [cert for _anchor, cert in anchors],
+                                 at=evidence.verified_at, now=now, revocation=revocation_sources(anchors))

@@ -93,6 +93,11 @@ STEPS: list[Step] = [
          _field_choices(_options_field("scope")), _has_option("scope")),
     Step("members", gettext_lazy("必要な人の氏名を入力してください(例: 山田 花子、山田 一郎)。"),
          _options_field("members"), None, _has_option("members", lambda a: a.get("scope") == "partial")),
+    Step("subject_name", gettext_lazy("証明が必要な人の氏名を入力してください。"), _options_field("subject_name"),
+         None, _has_option("subject_name", lambda a: a.get("scope") == "other")),
+    Step("subject_birth_date", gettext_lazy("証明が必要な人の生年月日を入力してください(例: 1980-04-01)。"),
+         _options_field("subject_birth_date"), None,
+         _has_option("subject_birth_date", lambda a: a.get("scope") == "other")),
     Step("show_relationship", gettext_lazy("世帯主の氏名と続柄を記載しますか?"), _options_field("show_relationship"),
          lambda m, a: YES_NO, _has_option("show_relationship")),
     Step("show_honseki",
@@ -114,7 +119,8 @@ STEPS: list[Step] = [
 ]
 STEP_BY_KEY = {s.key: s for s in STEPS}
 CONFIRM = "confirm"
-OPTION_KEYS = ["scope", "members", "show_relationship", "show_honseki", "honseki", "koseki_head", "fiscal_year"]
+OPTION_KEYS = ["scope", "members", "subject_name", "subject_birth_date", "show_relationship", "show_honseki",
+               "honseki", "koseki_head", "fiscal_year"]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from madoguchi.applications.models import CertificateRequest
 
@@ -44,3 +45,26 @@ def enqueue_notice(request: CertificateRequest, kind: str, *, key: str = "",
             transaction.on_commit(lambda pk=notice.pk: deliver_notice.enqueue(pk))
         notices.append(notice)
     return notices
+
+
+def enqueue_personal_notice(request: CertificateRequest, *, registration_id: int, recipient: str,
+                            context: dict) -> Notice | None:
+    """The 本人通知 (each municipality's 要綱) to a registered person named on `request`'s certificate,
+    by e-mail after issuance. `context` holds only the items the municipality's setting allows; the
+    requester's name and address are never among them. Once per request and registration."""
+    from django.template.loader import render_to_string
+
+    subject = _("【{municipality}】証明書の交付のお知らせ(本人通知)").format(municipality=request.municipality.name)
+    body = render_to_string("notifications/personal_notice.txt", {"m": request.municipality, **context})
+    try:
+        with transaction.atomic():
+            notice = Notice.objects.create(
+                dedupe_key=f"{request.pk}:personal_notice:{registration_id}", municipality=request.municipality,
+                request=request, transport="email", recipient=recipient, subject=subject, body=body,
+                next_attempt_at=timezone.now())
+    except IntegrityError:
+        return None
+    from .tasks import deliver_notice
+
+    transaction.on_commit(lambda pk=notice.pk: deliver_notice.enqueue(pk))
+    return notice

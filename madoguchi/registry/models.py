@@ -472,3 +472,12 @@ class ReplicaState(models.Model):
     max_removed_percent = models.PositiveSmallIntegerField(_("全件で消除できる上限(%)"), default=10)
 
     objects = TenantQuerySet.as_manager()
+# The restriction tables live in their own module (docs/restrictions.md).
+from .restrictions import (  # noqa: E402,F401
+    IssuanceStopOrder,
+    PersonalNoticeChallenge,
+    PersonalNoticeRegistration,
+    ProtectionPolicy,
+    ServiceWindow,
+    SupportMeasureRecord,
+)

@@ -1,11 +1,14 @@
-"""The replica's page for managers, contributed to the back office (`register`, found by
-`backoffice.pages`): each import (when, files, rows added / changed / removed / rejected, unmapped
+"""The registry's pages for managers, contributed to the back office (`register`, found by
+`backoffice.pages`): the replica's imports and freshness, and the 発行停止 page (`restriction_pages`).
+
+The replica page shows each import (when, files, rows added / changed / removed / rejected, unmapped
 外字, the reason of a refusal), 「副本の更新日時」 and the alarm when it is older than the
 municipality's limit. Counts and reasons only: no personal data on this page."""
 
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy
 
+from . import restriction_pages
 from .models import ImportRun
 from .replica import freshness
 
@@ -20,3 +23,4 @@ def imports(http_request):
 
 def register(pages) -> None:
     pages.add("imports/", imports, name="imports", permission="manage", menu_label=gettext_lazy("副本"))
+    restriction_pages.register(pages)

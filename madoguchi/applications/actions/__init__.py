@@ -31,6 +31,7 @@ from .expiry import ABANDON_AFTER, expire_abandoned
 from .issuing import mark_mailed, record_printed, reprint
 from .payment import start_payment
 from .refunds import refund_unissuable_copies
+from .restrictions import register_personal_notice, release_hold, start_personal_notice_registration
 from .review import approve, reject, start_review
 from .signing import SIGNING_WINDOW, record_signature, start_signing
 
@@ -41,4 +42,5 @@ __all__ = [
     "open_correction", "record_printed", "record_signature", "refund_unissuable_copies", "reject", "reprint",
     "send_back", "send_cancel_code", "start_cancel_signing", "start_correction_signing",
     "start_difference_payment", "start_payment", "start_review", "start_signing", "submit_correction",
+    "register_personal_notice", "release_hold", "start_personal_notice_registration",
 ]

@@ -9,6 +9,7 @@ from madoguchi.tenancy.models import Municipality
 
 from .. import events
 from ..models import CertificateRequest
+from . import _checks
 from ._base import ActionError
 
 
@@ -23,6 +24,9 @@ def create_draft(municipality: Municipality, *, certificate_type: str, options: 
                           purpose=purpose)
     except catalog.CatalogError as exc:
         raise ActionError(str(exc)) from None
+    if _checks.request_window_closed(municipality, certificate_type, channel):
+        raise ActionError(_("この証明書は、現在の時間帯にはお申し込みいただけません。受付時間内にもう一度"
+                            "お申し込みください。"))
     if shown_total is not None and shown_total != q.total:
         raise ActionError(_("料金が変更されました。新しい金額をご確認のうえ、もう一度お申し込みください。"))
     request = CertificateRequest.objects.create(

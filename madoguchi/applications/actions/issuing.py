@@ -7,23 +7,32 @@ from madoguchi.tenancy.models import Staff
 
 from .. import events
 from ..models import CertificateRequest, State
+from . import _checks
 from ._base import ActionError, _locked, _require_staff, _transition
+from .restrictions import personal_notices
 
 
-@transaction.atomic
 def record_printed(requests: list[CertificateRequest], staff: Staff):
-    """Build one printer PDF of approved requests and mark them issued."""
+    """Build one printer PDF of approved requests and mark them issued. Each request is checked
+    again first (restrictions, replica, signing certificate, the issue window): if one is stopped,
+    its hold is kept, nothing is printed and the clerk reads which and why."""
     from madoguchi.documents.services import build_print_batch
 
-    locked = [_locked(r) for r in requests]
-    for request in locked:
-        _require_staff(request, staff)
-        if request.state != State.APPROVED:
-            raise ActionError(_("受付番号 {number} は印刷できる状態ではありません。").format(
-                number=request.formatted_reception_number))
-    batch = build_print_batch(locked, staff)
-    for request in locked:
-        _transition(request, events.issued(request, staff=staff, batch_id=batch.pk))
+    with transaction.atomic():
+        locked = [_locked(r) for r in requests]
+        for request in locked:
+            _require_staff(request, staff)
+            if request.state != State.APPROVED:
+                raise ActionError(_("受付番号 {number} は印刷できる状態ではありません。").format(
+                    number=request.formatted_reception_number))
+        stopped = [m for m in (_checks.stop_if_changed(r, _checks.PRINTING) for r in locked) if m]
+        if not stopped:
+            batch = build_print_batch(locked, staff)
+            for request in locked:
+                _transition(request, events.issued(request, staff=staff, batch_id=batch.pk))
+                personal_notices(request)
+    if stopped:
+        raise ActionError(" ".join(stopped) + _(" 停止した申請を除いて、もう一度印刷してください。"))
     return batch
 
 

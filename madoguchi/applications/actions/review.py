@@ -8,6 +8,7 @@ from madoguchi.tenancy.models import Staff
 
 from .. import events
 from ..models import CertificateRequest, State
+from . import _checks
 from ._base import ActionError, _locked, _require_staff, _transition
 
 
@@ -20,19 +21,32 @@ def start_review(request: CertificateRequest, staff: Staff) -> CertificateReques
     return request
 
 
-@transaction.atomic
 def approve(request: CertificateRequest, staff: Staff, *, flags_acknowledged: bool = False) -> CertificateRequest:
-    """Approve and render the document. Flagged requests (under 15, support measure, mismatch)
-    are never approved without the clerk confirming they checked each flag."""
+    """Approve and render the document. Flagged requests (under 15, support measure, mismatch,
+    restriction findings) are never approved without the clerk confirming they checked each flag; a
+    held request not before a manager released it. The restriction rules, the replica and the
+    signing certificate are checked again first: a change holds the request (committed) and the
+    clerk reads why."""
+    with transaction.atomic():
+        request = _locked(request)
+        _require_staff(request, staff)
+        stopped = _checks.stop_if_changed(request, _checks.APPROVAL)
+        if not stopped:
+            _approve(request, staff, flags_acknowledged)
+    if stopped:
+        raise ActionError(stopped)
+    return request
+
+
+def _approve(request: CertificateRequest, staff: Staff, flags_acknowledged: bool) -> None:
     from madoguchi.documents.services import MissingGlyph, PersonSelectionError, can_render, describe, issue_document
 
-    request = _locked(request)
-    _require_staff(request, staff)
     if not request.auto_acceptable and not flags_acknowledged:
         raise ActionError(_("確認が必要な項目があります。内容を確認してから個別に承認してください。"))
     if not can_render(request.certificate_type):
         raise ActionError(_("この種類の証明書は、まだこのシステムから発行できません。"))
-    _transition(request, events.approved(request, staff=staff, flags_acknowledged=list(request.flags)))
+    _transition(request, events.approved(request, staff=staff,
+                                         flags_acknowledged=list(request.flags) + request.restriction_codes))
     try:
         issue_document(request)
     except PersonSelectionError as exc:
@@ -42,7 +56,6 @@ def approve(request: CertificateRequest, staff: Staff, *, flags_acknowledged: bo
         raise ActionError(_("証明書のフォントにない文字があるため作成できません({context}: {chars})。"
                             "住民記録の文字を確認し、基幹システムから発行してください。").format(
             context=exc.context, chars="、".join(describe(s) for s in exc.sequences))) from None
-    return request
 
 
 @transaction.atomic

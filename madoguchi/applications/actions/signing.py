@@ -8,14 +8,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from madoguchi.documents.services import resident_message
 from madoguchi.identity import jpki, trust
 from madoguchi.identity.events import SignatureNotAccepted
 from madoguchi.identity.models import SignatureEvidence, SigningChallenge, SigningPurpose
 from madoguchi.registry.matching import match_resident
+from madoguchi.registry.restrictions import Outcome
 
 from .. import events
 from ..models import CertificateRequest, Flag, MatchResult, State
 from ..signing_terms import canonical_bytes
+from . import _checks
 from ._base import ActionError, SignatureRejected, _locked, _transition
 
 SIGNING_WINDOW = datetime.timedelta(minutes=15)
@@ -81,10 +84,27 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
         flags.append(Flag.NAME_MISMATCH)
     if "address" in match.differences:
         flags.append(Flag.ADDRESS_MISMATCH)
+    # Eligibility and restrictions before any payment: the requester is known now.
+    request.resident = resident
+    findings = _checks.at_signing(request)
+    refusals = [f for f in findings if f.outcome == Outcome.REFUSE]
+    if refusals:
+        message = resident_message(refusals[0], _checks.where_to_apply(request))
+        with transaction.atomic():
+            request = _locked(request)
+            if request.state != State.DRAFT:
+                raise ActionError(_("この申請はすでに署名済みです。"))
+            request.decision_reason = message[:500]
+            _transition(request, events.refused(request, stage=_checks.SIGNING,
+                                                findings=[f.as_json() for f in findings], message=message),
+                        fields=("decision_reason",))
+        raise SignatureRejected(message, refusals[0].code)
     with transaction.atomic():
         request = _locked(request)
         if request.state != State.DRAFT:
             raise ActionError(_("この申請はすでに署名済みです。"))
+        request.restrictions = [f.as_json() for f in findings]
+        request.held = any(f.outcome == Outcome.HOLD for f in findings)
         SignatureEvidence.objects.create(
             municipality=request.municipality, request=request, provider=provider,
             certificate_der=certificate, signature=signature, signed_bytes=content, subject=result.subject,
@@ -101,7 +121,10 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
         _transition(request, events.signed(request, serial=result.serial, match_result=match.result,
                                            provider=provider),
                     fields=("resident", "match_result", "match_detail", "flags", "delivery_name",
-                            "delivery_postal_code", "delivery_address"))
+                            "delivery_postal_code", "delivery_address", "restrictions", "held"))
+        if request.held:
+            events.record(events.held(request, stage=_checks.SIGNING,
+                                      findings=[f.as_json() for f in findings if f.outcome == Outcome.HOLD]))
     return request
 
 

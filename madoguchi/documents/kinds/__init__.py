@@ -3,7 +3,10 @@
 A kind (a subclass of `CertificateKind`, registered with `@register`) owns
 - its options form, which the web wizard and the LINE conversation both ask (`options_form`);
 - who is on it (`persons`), chosen from the replica by the request's options;
-- the eligibility check before issuing (`check_eligibility`);
+- who may have it issued (`entitlement`, rows of `_rules.Rule` with their legal basis), the
+  requester's relation to the people on it (`relation`), whose data or address it shows
+  (`shown_residents`) and what the replica must hold for it (`eligibility`): `assess` turns them into
+  findings (reason codes), and `check_eligibility` refuses to render while one says refuse;
 - the content it prints (`content`): title, attestation, header rows and entries, laid out with
   `documents.layout` and drawn in the shared frame by `documents.drawing`;
 - the reviewed reference image of its first page (`reference_image`, tests/reference/<code>.png).
@@ -14,16 +17,19 @@ what several kinds share and register nothing. Every module here is imported on 
 registry, so no list elsewhere names the kinds.
 """
 
+import datetime
 import importlib
 import pkgutil
 from pathlib import Path
 
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.forms import Form
+from madoguchi.registry.restrictions import Outcome, ReasonCode
 
 from ..layout import DocumentContent
 
@@ -68,9 +74,53 @@ class CertificateKind:
         """Who the certificate is about, from the replica (raises PersonSelectionError)."""
         raise NotImplementedError
 
+    # Rows of `_rules.Rule`: who may have it issued, and under which article.
+    entitlement: tuple = ()
+    # The protected person's own request follows the municipality's setting (住民票, 附票).
+    support_self_policy: bool = False
+    # The code of a refusal when `persons` finds nothing (a person, a 戸籍, a registration).
+    not_found_code: str = ReasonCode.SUBJECT_NOT_FOUND
+
+    def relation(self, request: CertificateRequest) -> str:
+        """The requester's relation to the people on the certificate (`registry.relations.Relation`)."""
+        raise NotImplementedError
+
+    def shown_residents(self, request: CertificateRequest) -> list:
+        """The residents whose data or address the certificate shows."""
+        return [p for p in self.persons(request)]
+
+    def eligibility(self, request: CertificateRequest) -> list:
+        """Findings about what the replica must hold beyond the persons (a registration, a tax year)."""
+        return []
+
+    def assess(self, request: CertificateRequest, today: datetime.date | None = None) -> list:
+        """Every finding for `request` (`_rules.Finding`); an empty list means nothing stands in the way."""
+        from ._rules import Finding, entitlement_findings, protection_findings
+
+        today = today or timezone.localdate()
+        if request.resident is None:
+            return [Finding(ReasonCode.SUBJECT_NOT_FOUND, Outcome.REFUSE, "", "申請者が住民記録と照合されていません。")]
+        try:
+            relation = self.relation(request)
+        except PersonSelectionError as exc:
+            return [Finding(self.not_found_code, Outcome.REFUSE, "", str(exc))]
+        findings = entitlement_findings(self.entitlement, relation, request)
+        try:
+            shown = self.shown_residents(request)
+        except PersonSelectionError as exc:
+            return findings or [Finding(self.not_found_code, Outcome.REFUSE, "", str(exc))]
+        findings += self.eligibility(request)
+        findings += protection_findings(request.resident, shown, self_policy_applies=self.support_self_policy,
+                                        request=request, today=today)
+        return findings
+
     def check_eligibility(self, request: CertificateRequest) -> None:
-        """Raise `NotEligible` when this kind may not be issued for the request. No kind restricts
-        issuance beyond what `persons` and `content` find in the replica yet."""
+        """Raise `NotEligible` when a finding refuses the request: the last guard before rendering,
+        whatever path led here."""
+        refusals = [f for f in self.assess(request) if f.outcome == Outcome.REFUSE]
+        if refusals:
+            raise NotEligible("、".join(f"{ReasonCode(f.code).label}({f.detail})" if f.detail
+                                       else str(ReasonCode(f.code).label) for f in refusals))
 
     def content(self, request: CertificateRequest) -> DocumentContent:
         raise NotImplementedError

@@ -12,11 +12,15 @@ from madoguchi.core.dates import to_wareki
 from madoguchi.core.forms import Form
 from madoguchi.registry.characters import koseki_unmapped_codes, stop_message
 from madoguchi.registry.matching import find_koseki
-from madoguchi.registry.models import Koseki, KosekiMember
+from madoguchi.registry.models import Koseki, KosekiMember, Resident
+from madoguchi.registry.relations import Relation, relation_to_koseki
+from madoguchi.registry.restrictions import Outcome, ReasonCode
 
 from ..fonts import certificate_font
 from ..layout import DocumentContent, Entry, Field, Heading, Table, layout_table
 from . import CertificateKind, PersonSelectionError
+from ._common import applicant
+from ._rules import ALLOWED, Rule
 
 KOSEKI_ITEM_GAP = "　"
 _EVENT_DATE_LABELS = {"出生": "出生日", "婚姻": "婚姻日", "死亡": "死亡日", "戸籍編製": "編製日"}
@@ -81,10 +85,33 @@ def _koseki_entries(koseki: Koseki, members: list[KosekiMember]) -> list[Entry]:
     return entries
 
 
+def koseki_entitlement(basis: str, third_party: str) -> tuple[Rule, ...]:
+    """The 本人等 of 戸籍法 第10条第1項 and 住民基本台帳法 第20条第1項 (the same circle): those recorded
+    (除籍者 included), their spouse, lineal ascendants and descendants. Everyone else asks as a third
+    party at the counter (`third_party`)."""
+    return (
+        Rule(Relation.RECORDED, ALLOWED, basis),
+        Rule(Relation.SPOUSE, ALLOWED, basis),
+        Rule(Relation.LINEAL, ALLOWED, basis),
+        # The replica shows the relation by name only: never automatic (issue 12).
+        Rule(Relation.UNPROVEN, "unproven_relation", basis, ReasonCode.RELATION_UNPROVEN),
+        Rule(Relation.NONE, Outcome.REFUSE, third_party, ReasonCode.NOT_ENTITLED),
+    )
+
+
 class KosekiKind(CertificateKind):
     """A certificate of (part of) the 戸籍 the resident names by 本籍 and 筆頭者."""
 
     options_form_class = KosekiOptionsForm
+    entitlement = koseki_entitlement("戸籍法 第10条第1項", "戸籍法 第10条の2 (第三者請求は窓口で疎明資料により請求)")
+    not_found_code = ReasonCode.KOSEKI_NOT_FOUND
+
+    def relation(self, request: CertificateRequest) -> str:
+        return relation_to_koseki(applicant(request), requested_koseki(request))
+
+    def shown_residents(self, request: CertificateRequest) -> list[Resident]:
+        ids = [m.resident_id for m in self.persons(request) if m.resident_id]
+        return list(Resident.objects.filter(municipality=request.municipality_id, pk__in=ids))
 
     def members(self, koseki: Koseki, request: CertificateRequest) -> list[KosekiMember]:
         return list(koseki.members.all())

@@ -9,7 +9,7 @@ from madoguchi.core.dates import to_wareki
 from ..fonts import certificate_font
 from ..layout import DocumentContent, Entry, Field, layout_table
 from . import register
-from ._koseki import KosekiKind, requested_koseki
+from ._koseki import KosekiKind, koseki_entitlement, requested_koseki
 
 
 @register
@@ -17,6 +17,10 @@ class KosekiFuhyo(KosekiKind):
     code = CertificateType.KOSEKI_FUHYO
     title = "戸籍の附票の写し"
     attestation = "この写しは、戸籍の附票の原本と相違ないことを証明する。"
+    entitlement = koseki_entitlement("住民基本台帳法 第20条第1項",
+                                     "住民基本台帳法 第20条第3項・第4項 (第三者は窓口で疎明資料により請求)")
+    # The address history is what a 支援措置 hides: the protected person's own request follows the setting.
+    support_self_policy = True
 
     def content(self, request: CertificateRequest) -> DocumentContent:
         koseki = requested_koseki(request)

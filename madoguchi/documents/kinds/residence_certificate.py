@@ -17,22 +17,25 @@ from django.utils.translation import gettext_lazy
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.dates import to_wareki
-from madoguchi.core.forms import Form
 from madoguchi.registry.models import Resident
+from madoguchi.registry.relations import Relation, relation_to_resident
+from madoguchi.registry.restrictions import Outcome, ReasonCode
 
 from ..fonts import certificate_font, is_variation_selector
 from ..layout import LABEL_WIDTH, LEFT_VALUE, SEX_VALUE, DocumentContent, Entry, Field, layout_table
 from . import CertificateKind, PersonSelectionError, register
-from ._common import applicant, birth_date_text
+from ._common import SubjectFields, applicant, birth_date_text, named_subject
+from ._rules import ALLOWED, Rule
 
 # Listed names in a "partial" request are separated by 、 , ， or line breaks.
 _NAME_SEPARATORS = re.compile(r"[、,，\r\n]+")
 
 
-class ResidenceOptionsForm(Form):
+class ResidenceOptionsForm(SubjectFields):
     scope = forms.ChoiceField(label=gettext_lazy("証明が必要な人"), widget=forms.RadioSelect, initial="self",
                               choices=[("self", gettext_lazy("本人のみ")), ("household", gettext_lazy("世帯全員")),
-                                       ("partial", gettext_lazy("世帯の一部の人"))])
+                                       ("partial", gettext_lazy("世帯の一部の人")),
+                                       ("other", gettext_lazy("別の世帯の人(配偶者・父母・子など)"))])
     members = forms.CharField(label=gettext_lazy("必要な人の氏名(世帯の一部の場合)"), required=False, max_length=200,
                               help_text=gettext_lazy("例: 山田 花子、山田 一郎"))
     show_relationship = forms.BooleanField(label=gettext_lazy("世帯主の氏名と続柄を記載する"), required=False)
@@ -46,6 +49,10 @@ class ResidenceOptionsForm(Form):
             self.add_error("members", gettext_lazy("必要な人の氏名を入力してください。"))
         if data.get("scope") != "partial":
             data["members"] = ""
+        if data.get("scope") == "other":
+            self.require_subject(data)
+        else:
+            self.blank_subject(data)
         return data
 
 
@@ -72,6 +79,8 @@ def select_persons(request: CertificateRequest) -> list[Resident]:
         return [resident]
     if scope == "household":
         return household_members(resident)
+    if scope == "other":
+        return [named_subject(request)]
     if scope == "partial":
         wanted = {_name_key(n) for n in _NAME_SEPARATORS.split(request.options.get("members") or "")} - {""}
         if not wanted:
@@ -125,9 +134,27 @@ class ResidenceCertificate(CertificateKind):
     title = "住民票の写し"
     attestation = "この写しは、住民票の原本と相違ないことを証明する。"
     options_form_class = ResidenceOptionsForm
+    entitlement = (
+        Rule(Relation.SELF, ALLOWED, "住民基本台帳法 第12条第1項"),
+        Rule(Relation.HOUSEHOLD, ALLOWED, "住民基本台帳法 第12条第1項"),
+        # Not 本人等: a spouse or lineal relative in another household asks with a 正当な理由.
+        Rule(Relation.SPOUSE, "relative_other_household", "住民基本台帳法 第12条の3第1項",
+             ReasonCode.RELATIVE_OTHER_HOUSEHOLD),
+        Rule(Relation.LINEAL, "relative_other_household", "住民基本台帳法 第12条の3第1項",
+             ReasonCode.RELATIVE_OTHER_HOUSEHOLD),
+        Rule(Relation.NONE, Outcome.REFUSE, "住民基本台帳法 第12条の3 (第三者は窓口で疎明資料により請求)",
+             ReasonCode.NOT_ENTITLED),
+    )
+    support_self_policy = True
 
     def persons(self, request: CertificateRequest) -> list[Resident]:
         return select_persons(request)
+
+    def relation(self, request: CertificateRequest) -> str:
+        requester = applicant(request)
+        if request.options.get("scope") == "other":
+            return relation_to_resident(requester, named_subject(request))
+        return Relation.SELF if request.options.get("scope", "self") == "self" else Relation.HOUSEHOLD
 
     def content(self, request: CertificateRequest) -> DocumentContent:
         font = certificate_font()
@@ -135,7 +162,7 @@ class ResidenceCertificate(CertificateKind):
         show_relationship = bool(options.get("show_relationship"))
         show_honseki = bool(options.get("show_honseki"))
         persons = self.persons(request)
-        resident = request.resident
+        resident = persons[0]
         header_rows = [[Field("住所", resident.address)]]
         if show_relationship:
             header_rows.append([Field("世帯主", _household_head(resident).name)])

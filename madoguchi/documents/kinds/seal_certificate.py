@@ -6,11 +6,14 @@ from django.utils.translation import gettext as _
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
 from madoguchi.registry.models import Resident, SealRegistration
+from madoguchi.registry.relations import Relation
+from madoguchi.registry.restrictions import Outcome, ReasonCode
 
 from ..fonts import certificate_font
 from ..layout import DocumentContent, Field, Impression, layout_table
 from . import CertificateKind, PersonSelectionError, register
 from ._common import applicant, birth_date_text
+from ._rules import ALLOWED, Finding, Rule
 
 
 def _registration(resident: Resident) -> SealRegistration:
@@ -25,6 +28,20 @@ class SealCertificate(CertificateKind):
     code = CertificateType.SEAL
     title = "印鑑登録証明書"
     attestation = "この写しは、登録されている印影と相違ないことを証明する。"
+    # Online, the registered person only (the 登録証 rule of the 印鑑条例 is the counter's).
+    entitlement = (Rule(Relation.SELF, ALLOWED, "印鑑条例; 印鑑登録証明事務処理要領 (登録者本人)"),
+                   Rule(Relation.NONE, Outcome.REFUSE, "印鑑条例 (登録者本人のみ)", ReasonCode.NOT_ENTITLED))
+
+    def relation(self, request: CertificateRequest) -> str:
+        applicant(request)
+        return Relation.SELF
+
+    def eligibility(self, request: CertificateRequest) -> list[Finding]:
+        if not SealRegistration.objects.filter(municipality=request.municipality_id,
+                                               resident=request.resident).exists():
+            return [Finding(ReasonCode.SEAL_NOT_REGISTERED, Outcome.REFUSE, "印鑑条例",
+                            _("申請者の印鑑登録が副本にありません(未登録または廃止)。"))]
+        return []
 
     def persons(self, request: CertificateRequest) -> list[Resident]:
         return [applicant(request)]
