@@ -10,7 +10,8 @@ class LineConfig(AppConfig):
         from madoguchi.operations import housekeeping
 
         from .notify import LINE_TRANSPORT
-        from .tasks import process_stale
+        from .tasks import process_stale, purge_events
 
         transports.register(LINE_TRANSPORT)
         housekeeping.register("line_stale_events", "handled {n} LINE events", process_stale)
+        housekeeping.register("line_purge_events", "deleted {n} LINE events past their retention", purge_events)
