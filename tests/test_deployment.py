@@ -44,7 +44,7 @@ def test_check_deploy_fails_without_a_master_key_or_with_a_bad_network(tmp_path)
     env = production_env(tmp_path)
     del env["MADOGUCHI_MASTER_KEYS"]
     result = manage(env, "check", "--deploy")
-    assert result.returncode != 0 and "madoguchi.E003" in result.stderr
+    assert result.returncode != 0 and "madoguchi.E002" in result.stderr
     result = manage(production_env(tmp_path, MADOGUCHI_TRUSTED_PROXIES="10.0.0.0/8,not-a-network"), "check")
     assert result.returncode != 0 and "madoguchi.E003" in result.stderr
 
@@ -71,12 +71,14 @@ def test_gunicorn_serves_pages_and_static_files_in_production(tmp_path):
     try:
         def get(path):
             request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"X-Forwarded-Proto": "https"})
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while True:
                 try:
-                    return urllib.request.urlopen(request, timeout=5)  # noqa: S310 (loopback)
-                except urllib.error.URLError as exc:
-                    if isinstance(exc, urllib.error.HTTPError) or time.monotonic() > deadline:
+                    return urllib.request.urlopen(request, timeout=30)  # noqa: S310 (loopback)
+                except urllib.error.HTTPError:
+                    raise
+                except (urllib.error.URLError, OSError):  # not listening yet, or still starting up
+                    if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
 

@@ -71,7 +71,7 @@ def test_metrics_need_the_token_or_an_allowed_network(settings, municipality, re
     assert by_network.status_code == 200
     text = by_token.content.decode()
     assert 'madoguchi_queue_depth{queue="notices"} 1.0' in text
-    assert 'madoguchi_notices{transport="email",status="pending"} 1.0' in text
+    assert 'madoguchi_notices{status="pending",transport="email"} 1.0' in text
     assert 'madoguchi_http_requests_total{method="GET",status="4xx",view="metrics"}' in text
     assert "madoguchi_http_request_duration_seconds_bucket" in text
     # Labels name views, never paths, ids or personal data.

@@ -127,12 +127,8 @@ def test_hostile_signed_line_webhook_is_refused(municipality, settings, text):
 
 def test_nul_in_the_signed_nonce_is_refused(municipality, resident):
     request = draft(municipality)
-    web = client()
-    session = web.session
-    session["requests"] = [str(request.public_id)]
-    session.save()
-    response = web.post(reverse("web:signed", args=[municipality.code, request.public_id]),
-                        {"nonce": "n" + NUL, "certificate": "", "signature": ""})
+    response = client().post(reverse("identity_sandbox:returned"),
+                             {"nonce": "n" + NUL, "certificate": "", "signature": ""})
     assert_refused(response)
     assert "正しくない文字" in response.content.decode()
     request.refresh_from_db()
@@ -185,8 +181,8 @@ def test_back_office_pages_pdfs_and_csv_are_never_stored(municipality, resident)
     for url in [reverse("backoffice:login"), reverse("backoffice:queue"),
                 reverse("backoffice:detail", args=[request.public_id]),
                 reverse("backoffice:document_pdf", args=[request.public_id]),
-                reverse("backoffice:batch_pdf", args=[printed.pk]),
-                reverse("backoffice:batch_mailing_csv", args=[printed.pk])]:
+                reverse("documents_office:batch_pdf", args=[printed.pk]),
+                reverse("documents_office:batch_mailing_csv", args=[printed.pk])]:
         response = clerk.get(url)
         assert response.status_code == 200, url
         assert "no-store" in response["Cache-Control"], url

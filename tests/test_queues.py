@@ -160,7 +160,7 @@ def test_a_line_push_stuck_mid_send_is_sent_again_with_its_retry_key(channel, mu
     from .test_line import _received_via_line
 
     request = _received_via_line(channel, municipality, resident)
-    notice = Notice.objects.get(request=request, channel="line", subject="received")
+    notice = Notice.objects.get(request=request, transport="line", subject="received")
     count = len(PLATFORM.bot_messages(municipality.code, ALICE))
     # The push reached LINE, then the worker died before recording it.
     Notice.objects.filter(pk=notice.pk).update(status=NoticeStatus.SENDING,

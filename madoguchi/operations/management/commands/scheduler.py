@@ -50,10 +50,9 @@ class Command(BaseCommand):
 
     def run_due(self) -> None:
         if self.claim("sweep", SWEEP):
-            tasks, (notices, uncertain) = requeue_stale_tasks(), recover_stuck()
-            if tasks or notices or uncertain:
-                self.stdout.write(f"sweep: {tasks} tasks re-queued, {notices} notices re-sent, "
-                                  f"{uncertain} notices uncertain")
+            tasks, notices = requeue_stale_tasks(), recover_stuck()
+            if tasks or notices:
+                self.stdout.write(f"sweep: {tasks} tasks re-queued, {notices} notices left mid-send recovered")
         if self.claim("housekeeping", HOUSEKEEPING):
             out = io.StringIO()
             call_command("housekeeping", stdout=out)
