@@ -26,12 +26,14 @@ $(AXE): package.json package-lock.json | system-deps
 
 install: $(STAMP) $(AXE)
 
-# Demo: SQLite, synthetic municipality, worker in the background, server on 127.0.0.1:8000.
+# Demo: SQLite, synthetic municipality, one worker for every queue and the scheduler in the
+# background, server on 127.0.0.1:8000. (Production: `manage.py workers` and `manage.py scheduler`.)
 demo: system-deps $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput --verbosity 0
 	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 $(BIN)/python manage.py db_worker --interval 0.5 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	DEBUG=1 $(BIN)/python manage.py db_worker --queue-name '*' --interval 0.5 & worker=$$!; \
+	DEBUG=1 $(BIN)/python manage.py scheduler & scheduler=$$!; \
+	trap 'kill $$worker $$scheduler 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # Browser tests fail when Chromium or axe-core is missing; MADOGUCHI_SKIP_BROWSER=1 skips them on purpose.

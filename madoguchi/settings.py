@@ -4,6 +4,7 @@ DEBUG=1 enables development defaults (a local secret key, the console e-mail bac
 Without DEBUG every secret must be provided by the environment.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -26,12 +27,19 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("MADOGUCHI_SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "development-only-secret-key-never-use-in-production-0123456789"
 
+# Reverse proxies / load balancers whose X-Forwarded-For and X-Forwarded-Proto are believed
+# (networks, comma-separated). Everyone else's forwarded headers are dropped (core/middleware.py).
+TRUSTED_PROXIES = os.environ.get("MADOGUCHI_TRUSTED_PROXIES", "")
+
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 # Absolute base URL used in links sent to residents and in provider callbacks.
 SITE_URL = os.environ.get("MADOGUCHI_SITE_URL", "http://127.0.0.1:8000")
 
+# Django admin, for the service operator only: not mounted unless MADOGUCHI_ADMIN=1 (backoffice/admin_site.py).
+ADMIN_ENABLED = env_bool("MADOGUCHI_ADMIN")
+
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "madoguchi.backoffice.admin_config.OperatorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,16 +70,26 @@ if DEMO_ENABLED:
     INSTALLED_APPS.append("madoguchi.demo")
 
 MIDDLEWARE = [
+    "madoguchi.core.middleware.TrustedProxyMiddleware",
+    "madoguchi.core.logs.RequestIdMiddleware",
+    "madoguchi.operations.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "madoguchi.web.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "madoguchi.core.middleware.UnsafeInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+if not (DEBUG or TESTING):
+    # Production serves the collected static files from the web process (gunicorn has no static
+    # handler); in development runserver's staticfiles handler does.
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                      "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "madoguchi.urls"
 WSGI_APPLICATION = "madoguchi.wsgi.application"
@@ -122,24 +140,64 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("MADOGUCHI_STATIC_ROOT", BASE_DIR / "staticfiles"))
+# In production the web process serves the collected static files itself (WhiteNoise: hashed names,
+# compressed, cached for a year); `manage.py collectstatic` runs at deployment.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG or TESTING
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # Sessions and cookies: secure by default, relaxed only for local development over http.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 8
+# Back office: signed out after this long without a page view, and this long after signing in at the
+# latest, whatever the activity (a clerk's PC left unlocked at the counter).
+# Networks the back office (and the operator admin) may be used from, for the whole service; each
+# municipality can narrow it further (Municipality.office_networks). Empty: any network.
+BACKOFFICE_NETWORKS = os.environ.get("MADOGUCHI_BACKOFFICE_NETWORKS", "")
+BACKOFFICE_IDLE_TIMEOUT = int(os.environ.get("MADOGUCHI_BACKOFFICE_IDLE_TIMEOUT", str(30 * 60)))
+BACKOFFICE_SESSION_MAX_AGE = int(os.environ.get("MADOGUCHI_BACKOFFICE_SESSION_MAX_AGE", str(60 * 60 * 9)))
 SESSION_COOKIE_SECURE = not (DEBUG or TESTING)
 CSRF_COOKIE_SECURE = not (DEBUG or TESTING)
+# HTTPS only, outside local development and tests: redirect, HSTS (RFC 6797), secure cookies. The
+# health probes and metrics stay reachable over plain HTTP for load balancers inside the network.
+SECURE_SSL_REDIRECT = env_bool("MADOGUCHI_SSL_REDIRECT", not (DEBUG or TESTING))
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("MADOGUCHI_HSTS_SECONDS", "0" if DEBUG or TESTING else str(365 * 24 * 3600)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MADOGUCHI_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("MADOGUCHI_HSTS_PRELOAD", True)
+if TRUSTED_PROXIES:
+    # The TLS proxy says the original scheme; believed only from TRUSTED_PROXIES (core/middleware.py),
+    # so payment return URLs are built as https:// behind it.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+# Background work in separate queues, so that a burst of one kind never starves another: LINE
+# replies, resident notices, refunds and other provider calls, bulk work (reconciliation, CRLs).
+# Each queue has its own workers (`manage.py workers`) and a lease: a task RUNNING longer than its
+# queue's lease belonged to a worker that died and is run again (operations/queues.py); every task
+# is idempotent. The database backend is the default; MADOGUCHI_TASK_BACKEND=rq selects Redis (RQ).
+TASK_QUEUES = {"line": 60, "notices": 120, "providers": 300, "bulk": 1800, "default": 300}  # lease, seconds
+_TASK_BACKENDS = {"db": "django_tasks_db.DatabaseBackend", "rq": "django_tasks_rq.RQBackend"}
+TASK_BACKEND = os.environ.get("MADOGUCHI_TASK_BACKEND", "db")
 TASKS = {
     "default": {
-        "BACKEND": os.environ.get("MADOGUCHI_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "BACKEND": _TASK_BACKENDS.get(TASK_BACKEND, TASK_BACKEND),
+        "QUEUES": list(TASK_QUEUES),
     }
 }
+REDIS_URL = os.environ.get("MADOGUCHI_REDIS_URL", "redis://127.0.0.1:6379/0")
+# RQ kills a job at its queue's lease and re-queues jobs of dead workers (operations/queues.py).
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": lease} for name, lease in TASK_QUEUES.items()}
+RQ = {"JOB_CLASS": "django_tasks_rq.backend.Job"}  # rqworker runs django-tasks jobs
+if TASKS["default"]["BACKEND"] == _TASK_BACKENDS["rq"]:
+    INSTALLED_APPS.append("django_rq")
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
@@ -179,6 +237,9 @@ LINE_LIFF_SDK_URL = os.environ.get("MADOGUCHI_LINE_LIFF_SDK_URL", "/line-emulato
 # A webhook body larger than this is refused before it is read.
 LINE_WEBHOOK_MAX_BODY = int(os.environ.get("MADOGUCHI_LINE_WEBHOOK_MAX_BODY", str(200 * 1024)))
 
+# Handled webhook events are minimised at once and deleted after this many days (line/tasks.py).
+LINE_EVENT_RETENTION = datetime.timedelta(days=int(os.environ.get("MADOGUCHI_LINE_EVENT_RETENTION_DAYS", "30")))
+
 # The PDF font. IPAmj明朝 covers the administrative character set of 住民記録 and 戸籍.
 CERTIFICATE_FONT = os.environ.get("MADOGUCHI_CERTIFICATE_FONT", "/usr/share/fonts/truetype/ipamj/ipamjm.ttf")
 # Encrypts the municipalities' document-signing keys at rest (docs/documents.md). Required in production.
@@ -198,9 +259,20 @@ AUDIT_TSA_URL = os.environ.get("MADOGUCHI_AUDIT_TSA_URL", "") or (
 AUDIT_TSA_CA_FILE = os.environ.get("MADOGUCHI_AUDIT_TSA_CA_FILE", "")
 AUDIT_CHECKPOINT_DIR = os.environ.get("MADOGUCHI_AUDIT_CHECKPOINT_DIR", str(BASE_DIR / "audit-checkpoints"))
 
+# One JSON object per line in production (MADOGUCHI_LOG_FORMAT=json), with the request id; plain text
+# with DEBUG. Log lines never carry names, addresses or what a resident typed (core/logs.py).
+LOG_FORMAT = os.environ.get("MADOGUCHI_LOG_FORMAT", "text" if DEBUG or TESTING else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "madoguchi.core.logs.JsonFormatter"},
+                   "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# /metrics (Prometheus): open to a bearer token or to these networks; neither set: not served.
+METRICS_TOKEN = os.environ.get("MADOGUCHI_METRICS_TOKEN", "")
+METRICS_NETWORKS = os.environ.get("MADOGUCHI_METRICS_NETWORKS", "127.0.0.1/32,::1/128" if DEBUG else "")
+# /readyz fails when the oldest task ready to run in a queue has waited longer than this (seconds).
+READY_MAX_QUEUE_AGE = {"line": 30, "notices": 300, "providers": 900, "bulk": 3600, "default": 900}

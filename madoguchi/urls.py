@@ -3,9 +3,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from madoguchi.backoffice.pages import site as office_pages
+from madoguchi.operations import health
 from madoguchi.operations.tsa_local import sandbox_tsa_view
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("", include("madoguchi.web.urls")),
     path("office/", include("madoguchi.backoffice.urls")),
     path("office/", include(office_pages.urlpatterns())),  # pages other apps contribute (their office.py)
@@ -13,8 +17,9 @@ urlpatterns = [
     path("verify/", include("madoguchi.documents.urls")),
     path("identity/digital-auth-app/", include("madoguchi.identity.contrib.digital_auth_app.urls")),
     path("line/", include("madoguchi.line.urls")),
-    path("admin/", admin.site.urls),
 ]
+if settings.ADMIN_ENABLED:
+    urlpatterns.append(path("admin/", admin.site.urls))
 if settings.SANDBOX_ENABLED:
     urlpatterns += [
         path("sandbox/jpki/", include("madoguchi.identity.contrib.sandbox.urls")),

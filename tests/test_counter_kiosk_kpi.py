@@ -6,7 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from madoguchi.line.models import FriendDaily, LineUser, SatisfactionAnswer
+from madoguchi.applications.models import SatisfactionAnswer
+from madoguchi.line.models import FriendDaily, LineUser
 from madoguchi.operations import stats
 from madoguchi.operations.models import (
     AreaMonthStat,
@@ -125,7 +126,7 @@ def test_kpi_dashboard_against_targets(municipality, resident, manager):
         LineUser.objects.create(municipality=municipality, user_id=f"U{i}", following=i < 2)
     FriendDaily.objects.create(municipality=municipality, day=timezone.localdate(), follows=3, unfollows=1)
     request = received(municipality, resident)
-    SatisfactionAnswer.objects.create(municipality=municipality, request=request, score=4)
+    SatisfactionAnswer.objects.create(municipality=municipality, request=request, score=4, channel="line")
     client = signed_in(manager)
     response = client.post(KPI, {"line_friends_baseline": "530", "line_friends_target": "1100",
                                  "satisfaction_baseline": "3.6", "satisfaction_target": "4.7"})

@@ -101,10 +101,14 @@ def test_malformed_webhook_is_refused(paypay, body):
     assert not ProviderNotification.objects.exists()
 
 
-def test_webhook_for_an_order_we_do_not_know_is_acknowledged_and_ignored(paypay):
-    body = b'{"merchant_order_id": "MD000", "state": "COMPLETED", "notification_type": "Transaction"}'
-    assert webhook(body).content == b"ok"
-    assert ProviderNotification.objects.get().outcome == "ignored"
+def test_webhook_for_an_order_we_do_not_know_is_acknowledged_counted_and_not_stored(paypay):
+    from madoguchi.core.throttle import tallies
+
+    for n in range(30):
+        body = b'{"merchant_order_id": "MD%03d", "state": "COMPLETED", "notification_type": "Transaction"}' % n
+        assert webhook(body).content == b"ok"
+    assert not ProviderNotification.objects.exists()
+    assert tallies("payments:unknown_notification:") == {"payments:unknown_notification:paypay": 30}
 
 
 @pytest.mark.parametrize("fault", ["500", "html", "stall"])

@@ -22,4 +22,5 @@ urlpatterns = [
     path("batch/<int:batch_id>/", views.batch_detail, name="batch_detail"),
     path("batch/<int:batch_id>/reprint/", views.batch_reprint, name="batch_reprint"),
     path("batch/<int:batch_id>/mailed/", views.batch_mailed, name="batch_mailed"),
+    path("notices/<int:notice_id>/uncertain/", views.notice_uncertain, name="notice_uncertain"),
 ]

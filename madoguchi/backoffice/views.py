@@ -23,11 +23,22 @@ from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.documents.services import signed_document_pdf
 from madoguchi.identity.models import SignatureEvidence
 from madoguchi.identity.trust import stale_anchors
+from madoguchi.notifications.models import Notice, NoticeStatus
+from madoguchi.notifications.tasks import resend as resend_notice
 from madoguchi.operations import audit
 from madoguchi.operations.audit import log_access
 from madoguchi.tenancy.models import Role, Staff
 
-from .auth import OTP_SESSION_KEY, check_password, check_totp, staff_required
+from .auth import (
+    check_password,
+    check_totp,
+    mark_signed_in,
+    office_page,
+    record_sign_in_event,
+    remember_device,
+    retry_message,
+    staff_required,
+)
 
 PAGE_SIZE = 100
 
@@ -42,19 +53,26 @@ class TotpForm(Form):
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
 
 
+@office_page
 @require_http_methods(["GET", "POST"])
 def login_view(http_request):
     form = LoginForm(http_request.POST or None)
     if http_request.method == "POST" and form.is_valid():
-        user = check_password(http_request, form.cleaned_data["username"], form.cleaned_data["password"])
-        if user:
+        result = check_password(http_request, form.cleaned_data["username"], form.cleaned_data["password"])
+        if result.staff:
             http_request.session.cycle_key()
-            http_request.session["pending_staff"] = user.pk
+            http_request.session["pending_staff"] = result.staff.pk
             return redirect("backoffice:totp")
-        form.add_error(None, _("ユーザー名またはパスワードが違います。"))
+        if result.retry_at:
+            form.add_error(None, retry_message(result.retry_at))
+        elif result.refused_network:
+            form.add_error(None, _("このネットワークからは業務画面を利用できません。庁内の端末からご利用ください。"))
+        else:
+            form.add_error(None, _("ユーザー名またはパスワードが違います。"))
     return render(http_request, "backoffice/login.html", {"form": form})
 
 
+@office_page
 @require_http_methods(["GET", "POST"])
 def totp_view(http_request):
     user = Staff.objects.filter(pk=http_request.session.get("pending_staff")).first()
@@ -62,16 +80,26 @@ def totp_view(http_request):
         return redirect("backoffice:login")
     form = TotpForm(http_request.POST or None)
     if http_request.method == "POST" and form.is_valid():
-        if check_totp(user, form.cleaned_data["code"]):
+        result = check_totp(http_request, user, form.cleaned_data["code"])
+        if result.staff:
+            http_request.session.pop("pending_staff", None)
             login(http_request, user, backend="django.contrib.auth.backends.ModelBackend")
-            http_request.session[OTP_SESSION_KEY] = True
-            return redirect("backoffice:queue")
-        form.add_error("code", _("確認コードが違うか、すでに使われています。"))
+            mark_signed_in(http_request)
+            # The service operator works in the operator admin; clerks in the queue.
+            target = "admin:index" if user.municipality_id is None else "backoffice:queue"
+            return remember_device(redirect(target), user)
+        if result.retry_at:
+            form.add_error(None, retry_message(result.retry_at))
+        else:
+            form.add_error("code", _("確認コードが違うか、すでに使われています。"))
     return render(http_request, "backoffice/totp.html", {"form": form})
 
 
+@office_page
 @require_POST
 def logout_view(http_request):
+    if http_request.user.is_authenticated:
+        record_sign_in_event(http_request, "sign_out", staff=http_request.user)
     logout(http_request)
     return redirect("backoffice:login")
 
@@ -107,7 +135,25 @@ def queue(http_request):
         "state": state, "type": certificate_type, "flagged": flagged, "types": CertificateType.choices,
         # Signatures are refused while revocation data is stale: the clerk must know why.
         "stale_trust": stale_anchors(),
+        "uncertain_notices": Notice.objects.for_municipality(http_request.user.municipality).filter(
+            status=NoticeStatus.UNCERTAIN).select_related("request").order_by("created_at")[:50],
     })
+
+
+@staff_required()
+@require_POST
+def notice_uncertain(http_request, notice_id):
+    """A clerk settles an e-mail of unknown outcome: send it again, or mark it dealt with."""
+    notice = get_object_or_404(Notice.objects.for_municipality(http_request.user.municipality),
+                               pk=notice_id, status=NoticeStatus.UNCERTAIN)
+    if http_request.POST.get("resolution") == "resend":
+        resend_notice(notice)
+        messages.success(http_request, _("お知らせを再送します。"))
+    else:
+        Notice.objects.filter(pk=notice.pk).update(status=NoticeStatus.FAILED,
+                                                   last_error=f"settled by staff {http_request.user.pk}")
+        messages.success(http_request, _("対応済みにしました。"))
+    return redirect("backoffice:queue")
 
 
 @staff_required()

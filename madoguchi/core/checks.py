@@ -29,3 +29,29 @@ def certificate_font(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         f"The certificate font {path} {problem}: install the Debian package {FONT_PACKAGE} "
         "(make demo and make test do it as root), or point MADOGUCHI_CERTIFICATE_FONT at the font file.",
         id="madoguchi.E001")]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def master_keys_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Secrets at rest (staff TOTP secrets, per-municipality secrets, backups) need the master keys."""
+    from . import crypto
+
+    if crypto.configured():
+        return []
+    return [checks.Error("MADOGUCHI_MASTER_KEYS is not set: secrets at rest cannot be read or written.",
+                         hint="Set MADOGUCHI_MASTER_KEYS='id=<base64 of 32 random bytes>' (docs/operations.md).",
+                         id="madoguchi.E002")]
+
+
+@checks.register(checks.Tags.security)
+def networks_parse(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The trusted proxies and the back office's networks must be lists of networks."""
+    from .http import parse_networks
+
+    errors = []
+    for name in ("TRUSTED_PROXIES", "BACKOFFICE_NETWORKS"):
+        try:
+            parse_networks(getattr(settings, name))
+        except ValueError as exc:
+            errors.append(checks.Error(f"{name} is not a list of networks: {exc}", id="madoguchi.E003"))
+    return errors

@@ -4,7 +4,12 @@ Width is normalized (ＡＢＣ→ABC, ｶﾅ→カナ); ideographic variation se
 ideographs are kept exactly as recorded, since a variant kanji is part of a person's legal name.
 """
 
+import re
 import unicodedata
+
+# Bidirectional formatting characters (Unicode UAX #9): ALM, LRM, RLM, LRE…RLO, LRI…PDI. A name
+# holding U+202E displays reversed, so a clerk could read a different name or number than is stored.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def is_variation_selector(ch: str) -> bool:
@@ -43,3 +48,8 @@ def loosen(text: str) -> str:
 def digits_only(text: str) -> str:
     """Accept what a resident types: full-width digits, hyphens of every kind, spaces."""
     return "".join(ch for ch in unicodedata.normalize("NFKC", text or "") if ch.isdigit())
+
+
+def reveal_bidi_controls(text: str) -> str:
+    """Show each bidirectional control as its code point ("[U+202E]") instead of letting it act."""
+    return _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_http_methods
 
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.forms import Form
-from madoguchi.core.http import client_ip
-from madoguchi.core.throttle import hit
+from madoguchi.core.http import client_ip, ip_bucket
+from madoguchi.core.throttle import hit_each
 from madoguchi.tenancy.models import Municipality
 
 from .models import IssuedDocument
@@ -50,9 +50,8 @@ def verify(http_request, issue_number: str):
     form = VerifyForm(http_request.POST or None)
     context = {"form": form, "issue_number": issue_number}
     if http_request.method == "POST" and form.is_valid():
-        allowed = hit(f"verify:ip:{client_ip(http_request)}", VERIFY_LIMIT, VERIFY_WINDOW)
-        allowed = hit(f"verify:number:{issue_number}", VERIFY_LIMIT, VERIFY_WINDOW) and allowed
-        if not allowed:
+        keys = [f"verify:ip:{ip_bucket(client_ip(http_request))}", f"verify:number:{issue_number}"]
+        if not hit_each(keys, VERIFY_LIMIT, VERIFY_WINDOW):
             context["throttled"] = True
             return render(http_request, "documents/verify.html", context, status=429)
         # The issue number starts with the municipality code (`services.new_issue_number`) and is

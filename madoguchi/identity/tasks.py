@@ -5,7 +5,7 @@ from django_tasks import task
 from . import trust
 
 
-@task()
+@task(queue_name="bulk")
 def refresh_revocation_data() -> list[str]:
     """Fetch every published CRL of the active trust anchors (enqueued by the housekeeping sweep)."""
     return trust.refresh_revocation_data()

@@ -11,7 +11,8 @@ class LineConfig(AppConfig):
 
         from . import kpi  # noqa: F401 (registers the LINE figures of the KPI dashboard)
         from .notify import LINE_TRANSPORT
-        from .tasks import process_stale
+        from .tasks import process_stale, purge_events
 
         transports.register(LINE_TRANSPORT)
         housekeeping.register("line_stale_events", "handled {n} LINE events", process_stale)
+        housekeeping.register("line_purge_events", "deleted {n} LINE events past their retention", purge_events)

@@ -21,6 +21,8 @@ import urllib.request
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from madoguchi.core.inputs import loads
+
 from .models import LineAccount
 
 ISSUER = "https://access.line.me"
@@ -36,7 +38,7 @@ def _carries_nonce(id_token: str) -> bool:
     """Whether the (not yet verified) token has a nonce claim: decides what LINE is asked to check."""
     try:
         payload = id_token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError, binascii.Error):
         return False
     return isinstance(claims, dict) and "nonce" in claims

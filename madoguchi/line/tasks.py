@@ -4,15 +4,17 @@ import datetime
 import logging
 import uuid
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
-from linebot.v3.messaging import Message, ReplyMessageRequest
+from linebot.v3.messaging import ApiException, Message, PushMessageRequest, ReplyMessageRequest
 
 from madoguchi.applications import actions
 from madoguchi.applications.models import RESIDENT_CANCELLABLE, RequestChannel, State
+from madoguchi.core.throttle import tally
 
 from . import conversation
 from .account import messaging_api
@@ -30,13 +32,13 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 
-@task()
+@task(queue_name="line")
 def process_events(municipality_id: int, event_ids: list[str]) -> int:
     account = LineAccount.objects.select_related("municipality").get(municipality_id=municipality_id)
     handled = 0
     for event_id in event_ids:
         replies: list[Message] = []
-        reply_token = ""
+        reply_token, user_id, sent_at_ms = "", "", 0
         with transaction.atomic():
             event = (WebhookEvent.objects.select_for_update()
                      .filter(municipality_id=municipality_id, event_id=event_id).first())
@@ -48,14 +50,34 @@ def process_events(municipality_id: int, event_ids: list[str]) -> int:
             except Exception:
                 logger.exception("LINE event %s failed", event_id)
                 outcome, replies = EventOutcome.FAILED, []
+            reply_token = str(event.payload.get("replyToken", ""))
+            user_id = str((event.payload.get("source") or {}).get("userId", ""))
+            sent_at_ms = event.payload.get("timestamp") if isinstance(event.payload.get("timestamp"), int) else 0
             event.outcome = outcome
             event.processed_at = timezone.now()
-            event.save(update_fields=["outcome", "processed_at"])
-            reply_token = event.payload.get("replyToken", "")
-        if replies and reply_token:
-            reply(account, reply_token, replies)
+            event.payload = minimised(event.payload)
+            event.save(update_fields=["outcome", "processed_at", "payload"])
+        if replies:
+            answer(account, event_id, reply_token, user_id, sent_at_ms, replies)
         handled += 1
     return handled
+
+
+# What stays of an event once handled: enough to recognise a redelivery and count event types; not
+# what the resident typed (names, 本籍), the user id or the reply token (個人情報保護法 第23条: personal
+# data kept only while needed for its purpose; the request itself holds what the procedure needs).
+KEPT_FIELDS = ("type", "webhookEventId", "timestamp", "mode", "deliveryContext")
+
+
+def minimised(payload: dict) -> dict:
+    return {key: payload[key] for key in KEPT_FIELDS if key in payload}
+
+
+def purge_events() -> int:
+    """Delete handled events after settings.LINE_EVENT_RETENTION (housekeeping). LINE redelivers an
+    event within a much shorter time, so the dedup key is no longer needed by then."""
+    cutoff = timezone.now() - settings.LINE_EVENT_RETENTION
+    return WebhookEvent.objects.filter(processed_at__lt=cutoff).delete()[0]
 
 
 def process_stale(older_than: datetime.timedelta = datetime.timedelta(minutes=2), limit: int = 500) -> int:
@@ -70,13 +92,48 @@ def process_stale(older_than: datetime.timedelta = datetime.timedelta(minutes=2)
     return sum(process_events.call(m, ids) for m, ids in by_municipality.items())
 
 
-def reply(account: LineAccount, reply_token: str, messages: list[Message]) -> None:
-    """A reply token is single-use and short-lived: a failed reply is logged, not retried."""
-    try:
-        with messaging_api(account) as api:
-            api.reply_message(ReplyMessageRequest(replyToken=reply_token, messages=messages[:5]))
-    except Exception as exc:
-        logger.warning("LINE reply failed for %s: %s", account.municipality.code, exc)
+# LINE documents a reply token as usable for a short time only (about a minute); past this age the
+# answer goes as a push instead of a reply that would be refused.
+REPLY_TOKEN_LIFE = datetime.timedelta(seconds=50)
+REPLY_RETRY_NAMESPACE = uuid.UUID("0f4b5c1e-7a44-4b8e-8f65-7265706c7921")
+
+
+def answer(account: LineAccount, event_id: str, reply_token: str, user_id: str, sent_at_ms: int,
+           messages: list[Message]) -> str:
+    """Reply while the token lives; otherwise, or if LINE refuses the token, push the same messages
+    with an X-Line-Retry-Key derived from the event, so a repeat of this task cannot deliver them
+    twice. Returns how the answer went: replied, pushed, duplicate or lost."""
+    age = timezone.now() - datetime.datetime.fromtimestamp(sent_at_ms / 1000, tz=datetime.UTC)
+    if reply_token and sent_at_ms and age < REPLY_TOKEN_LIFE:
+        try:
+            with messaging_api(account) as api:
+                api.reply_message(ReplyMessageRequest(replyToken=reply_token, messages=messages[:5]))
+            return "replied"
+        except ApiException as exc:
+            if exc.status != 400:  # 400: the token expired or was used; anything else: push too
+                logger.warning("LINE reply failed for %s: HTTP %s", account.municipality.code, exc.status)
+        except Exception as exc:
+            logger.warning("LINE reply failed for %s: %s", account.municipality.code, exc.__class__.__name__)
+    if not user_id:
+        tally("line:answer_lost")
+        return "lost"
+    retry_key = str(uuid.uuid5(REPLY_RETRY_NAMESPACE, f"{account.municipality_id}:{event_id}"))
+    for _attempt in range(3):
+        try:
+            with messaging_api(account) as api:
+                api.push_message(PushMessageRequest(to=user_id, messages=messages[:5]), x_line_retry_key=retry_key)
+            tally("line:answer_pushed")
+            return "pushed"
+        except ApiException as exc:
+            if exc.status == 409:
+                return "duplicate"  # this answer was pushed before (a repeated task)
+            if exc.status is not None and exc.status < 500 and exc.status != 429:
+                break
+        except Exception as exc:
+            logger.warning("LINE push failed for %s: %s", account.municipality.code, exc.__class__.__name__)
+    logger.warning("LINE answer to event %s lost", event_id)
+    tally("line:answer_lost")
+    return "lost"
 
 
 def _user(account: LineAccount, user_id: str) -> LineUser:

@@ -4,7 +4,6 @@ The webhook only verifies, records and acknowledges: LINE expects a quick 200 an
 otherwise, so replies are sent by a task.
 """
 
-import json
 import secrets
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from linebot.v3.webhook import SignatureValidator
 
 from madoguchi.applications.models import State
 from madoguchi.core.http import remember_request
+from madoguchi.core.inputs import loads
 
 from . import liff
 from .account import credentials
@@ -35,8 +35,8 @@ def _refuse(status: int, message: str) -> JsonResponse:
 
 def _parse_events(body: str) -> list[dict] | None:
     try:
-        payload = json.loads(body)
-    except json.JSONDecodeError:
+        payload = loads(body)
+    except ValueError:  # malformed, too deep, or holding NUL or a lone surrogate
         return None
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list) or len(events) > MAX_EVENTS:

@@ -12,6 +12,9 @@ class NoticeStatus(models.TextChoices):
     SENT = "sent"
     FAILED = "failed"
     UNDELIVERABLE = "undeliverable"  # e.g. the LINE user blocked the account: never retried
+    # The send may or may not have reached the resident (a timeout mid-transfer, a worker killed
+    # mid-send) and the transport cannot repeat it safely (e-mail): shown to staff, never resent by itself.
+    UNCERTAIN = "uncertain"
 
 
 class Notice(models.Model):
@@ -30,6 +33,9 @@ class Notice(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When a worker claimed it for sending: a notice `sending` for longer than the notices queue's
+    # lease belonged to a worker that died (notifications.tasks.recover_stuck).
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
 

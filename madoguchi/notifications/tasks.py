@@ -3,6 +3,7 @@
 import datetime
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
@@ -28,7 +29,8 @@ def _claim(notice_id: int) -> Notice | None:
             return None
         notice.status = NoticeStatus.SENDING
         notice.attempts += 1
-        notice.save(update_fields=["status", "attempts"])
+        notice.claimed_at = timezone.now()
+        notice.save(update_fields=["status", "attempts", "claimed_at"])
         return notice
 
 
@@ -36,7 +38,7 @@ def send(notice: Notice) -> None:
     transports.get(notice.transport).send(notice)
 
 
-@task()
+@task(queue_name="notices")
 def deliver_notice(notice_id: int) -> str:
     notice = _claim(notice_id)
     if notice is None:
@@ -46,6 +48,10 @@ def deliver_notice(notice_id: int) -> str:
     except transports.Undeliverable as exc:
         Notice.objects.filter(pk=notice.pk).update(status=NoticeStatus.UNDELIVERABLE, last_error=str(exc)[:500])
         return "undeliverable"
+    except transports.OutcomeUnknown as exc:
+        logger.warning("notice %s outcome unknown: %s", notice_id, exc)
+        Notice.objects.filter(pk=notice.pk).update(status=NoticeStatus.UNCERTAIN, last_error=str(exc)[:500])
+        return "uncertain"
     except Exception as exc:  # any transport failure: retry later
         logger.warning("notice %s failed: %s", notice_id, exc)
         failed = notice.attempts >= MAX_ATTEMPTS
@@ -58,6 +64,33 @@ def deliver_notice(notice_id: int) -> str:
         return "failed"
     Notice.objects.filter(pk=notice.pk).update(status=NoticeStatus.SENT, sent_at=timezone.now(), last_error="")
     return "sent"
+
+
+def recover_stuck(lease: datetime.timedelta | None = None) -> int:
+    """Notices left `sending` by a worker that died mid-send (housekeeping): sent again where the
+    transport drops repeats (LINE's retry key), otherwise marked uncertain for staff to check, never
+    sent twice. Returns how many were recovered either way."""
+    lease = lease or datetime.timedelta(seconds=settings.TASK_QUEUES["notices"])
+    stuck = Notice.objects.filter(status=NoticeStatus.SENDING, claimed_at__lt=timezone.now() - lease)
+    requeued = uncertain = 0
+    for notice in stuck.only("pk", "transport"):
+        if transports.get(notice.transport).repeatable:
+            requeued += Notice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
+                status=NoticeStatus.PENDING, next_attempt_at=timezone.now(), last_error="worker stopped mid-send")
+            transaction.on_commit(lambda pk=notice.pk: deliver_notice.enqueue(pk))
+        else:
+            uncertain += Notice.objects.filter(pk=notice.pk, status=NoticeStatus.SENDING).update(
+                status=NoticeStatus.UNCERTAIN, last_error="worker stopped mid-send: outcome unknown")
+    if uncertain:
+        logger.warning("%s e-mail notices of unknown outcome reported to staff", uncertain)
+    return requeued + uncertain
+
+
+def resend(notice: Notice) -> None:
+    """Staff decided to send a notice of unknown outcome again."""
+    Notice.objects.filter(pk=notice.pk, status=NoticeStatus.UNCERTAIN).update(
+        status=NoticeStatus.PENDING, next_attempt_at=timezone.now())
+    transaction.on_commit(lambda: deliver_notice.enqueue(notice.pk))
 
 
 def deliver_due(limit: int = 200) -> int:

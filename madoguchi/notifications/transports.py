@@ -1,6 +1,7 @@
 """Notice transports: e-mail here, LINE registered by the `line` app. Each transport decides whom a
 request's notice goes to, renders it, and sends it. ("Transport", not "channel": docs/glossary.md.)"""
 
+import smtplib
 from typing import Protocol
 
 from django.core.mail import EmailMessage
@@ -17,9 +18,17 @@ class Undeliverable(Exception):
     """The recipient cannot be reached (e.g. blocked the account): the notice is dropped, not retried."""
 
 
+class OutcomeUnknown(Exception):
+    """The send broke off after the message may have been handed over (a timeout or a dropped
+    connection during the SMTP transaction): repeating it could deliver it twice."""
+
+
 class NoticeTransport(Protocol):
     name: str
     kinds: frozenset[str]
+    # Whether a send whose outcome is unknown may simply be repeated (the other side drops a repeat,
+    # as LINE does with X-Line-Retry-Key); otherwise it is reported to staff instead.
+    repeatable: bool
 
     def recipient(self, request: CertificateRequest) -> str: ...
 
@@ -45,6 +54,7 @@ SUBJECTS = {
 class EmailTransport:
     name = "email"
     kinds = frozenset(SUBJECTS)
+    repeatable = False  # SMTP has no idempotency key: a second try may be a second e-mail
 
     def recipient(self, request: CertificateRequest) -> str:
         return request.notice_email  # opt-in on the web
@@ -57,7 +67,14 @@ class EmailTransport:
     def send(self, notice: Notice) -> None:
         message = EmailMessage(notice.subject, notice.body, to=[notice.recipient],
                                headers={"Message-ID": f"<notice-{notice.pk}@madoguchi>"})
-        message.send(fail_silently=False)
+        try:
+            message.send(fail_silently=False)
+        except (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError,
+                smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
+                ConnectionRefusedError):
+            raise  # refused before or with an answer: nothing was delivered, a retry is safe
+        except (smtplib.SMTPServerDisconnected, TimeoutError, ConnectionError) as exc:
+            raise OutcomeUnknown(f"{exc.__class__.__name__}: {exc}") from None
 
 
 _TRANSPORTS: dict[str, NoticeTransport] = {}

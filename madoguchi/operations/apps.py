@@ -19,7 +19,13 @@ def _on_request_event(sender, instance, created: bool, raw: bool = False, **kwar
 class OperationsConfig(AppConfig):
     name = "madoguchi.operations"
 
-    def ready(self):
+    def ready(self) -> None:
         from madoguchi.applications.models import RequestEvent
+        from madoguchi.core.throttle import expire
+
+        from . import housekeeping
+        from .queues import requeue_stale_tasks
 
         post_save.connect(_on_request_event, sender=RequestEvent, dispatch_uid="operations.request_event")
+        housekeeping.register("requeue_stale_tasks", "re-queued {n} tasks of stopped workers", requeue_stale_tasks)
+        housekeeping.register("expire_counters", "deleted {n} idle rate-limit counters", expire)

@@ -13,7 +13,7 @@ from .providers import ProviderRefused, ProviderUnavailable, get_provider
 logger = logging.getLogger(__name__)
 
 
-@task()
+@task(queue_name="providers")
 def refund_payment(refund_id: int) -> str:
     """Send one recorded refund to the provider, then confirm it (which publishes `refund_confirmed`).
 
@@ -37,14 +37,14 @@ def refund_payment(refund_id: int) -> str:
     return RefundStatus.DONE
 
 
-@task()
+@task(queue_name="bulk")
 def reconcile_yesterday() -> int:
     """The daily reconciliation: yesterday's payments of every municipality; returns the mismatches."""
     day = timezone.localdate() - datetime.timedelta(days=1)
     return sum(len(found) for found in services.reconcile_all(day).values())
 
 
-@task()
+@task(queue_name="providers")
 def recover_payments() -> str:
     """Every few minutes: ask about stale pending payments and resend stuck refunds."""
     return f"recovered {services.recover_pending()}, resent {services.retry_refunds()} refunds"

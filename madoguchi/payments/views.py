@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from madoguchi.core.throttle import tally
+
 from . import ledger
 from .models import Payment, PaymentStatus, ProviderNotification
 from .providers import InvalidNotification, ProviderUnavailable, get_provider
@@ -45,6 +47,11 @@ def notify(http_request, provider_name):
     # The notification is filed under the municipality of the payment it names (docs/scale.md).
     municipality_id = (Payment.objects.by_order_id(event.order_id).filter(provider=provider.name)
                        .values_list("municipality_id", flat=True).first())
+    if municipality_id is None:
+        # Anyone can post a notification naming an order we never made: counted for the metrics,
+        # never stored, so such a flood cannot fill the table.
+        tally(f"payments:unknown_notification:{provider.name}")
+        return HttpResponse(provider.acknowledgement)
     with transaction.atomic():
         try:
             with transaction.atomic():

@@ -16,4 +16,5 @@ class MunicipalityAdmin(admin.ModelAdmin):
 class StaffAdmin(UserAdmin):
     list_display = ("username", "municipality", "role", "last_name", "first_name", "is_active")
     list_filter = ("municipality", "role", "is_active")
-    fieldsets = (*UserAdmin.fieldsets, ("Madoguchi", {"fields": ("municipality", "role", "totp_secret")}))
+    # The TOTP secret is never shown or edited here: it is set once by `manage.py staff_totp`.
+    fieldsets = (*UserAdmin.fieldsets, ("Madoguchi", {"fields": ("municipality", "role")}))

@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from madoguchi.core.fields import EncryptedTextField
+
 
 def municipality_code_check_digit(first_five: str) -> int:
     """Check digit of a 全国地方公共団体コード (総務省 rule: weights 6..2, modulus 11)."""
@@ -22,6 +24,16 @@ def validate_municipality_code(value: str) -> None:
         raise ValidationError(_("地方公共団体コードは6桁の数字です。"))
     if municipality_code_check_digit(value[:5]) != int(value[5]):
         raise ValidationError(_("地方公共団体コードの検査数字が正しくありません。"))
+
+
+def validate_networks(value: str) -> None:
+    from madoguchi.core.http import parse_networks
+
+    try:
+        parse_networks(value)
+    except ValueError:
+        raise ValidationError(
+            _("ネットワークは 10.20.0.0/16 のように、カンマまたは改行で区切って入力してください。")) from None
 
 
 class Municipality(models.Model):
@@ -44,6 +56,10 @@ class Municipality(models.Model):
     # A mailed request is 完了 this many business days after mailing unless the resident confirms
     # receipt earlier.
     completion_days = models.PositiveSmallIntegerField(_("発送から完了までの日数(開庁日)"), default=7)
+    # Networks the back office may be used from (e.g. the municipality's LGWAN segment); empty: any.
+    # Set by the service operator; enforced on every back-office request (docs/operations.md).
+    office_networks = models.TextField(_("業務画面を利用できるネットワーク"), blank=True,
+                                       validators=[validate_networks])
 
     class Meta:
         verbose_name = _("地方公共団体")
@@ -96,7 +112,8 @@ class Staff(AbstractUser):
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="staff")
     role = models.CharField(_("役割"), max_length=16, choices=Role.choices, default=Role.CLERK)
-    totp_secret = models.CharField(_("TOTP秘密鍵"), max_length=64, blank=True)
+    # Encrypted at rest with the master key and never shown after enrollment (`manage.py staff_totp`).
+    totp_secret = EncryptedTextField(_("TOTP秘密鍵"), blank=True, editable=False)
     # The last accepted TOTP time step: a code is accepted once (RFC 6238 §5.2).
     totp_last_step = models.BigIntegerField(default=0)
 

@@ -28,8 +28,8 @@ from madoguchi.applications.models import (
 )
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
-from madoguchi.core.http import client_ip, owns_request, remember_request
-from madoguchi.core.throttle import hit
+from madoguchi.core.http import client_ip, ip_bucket, owns_request, remember_request
+from madoguchi.core.throttle import hit_each
 from madoguchi.documents.kinds import get_kind
 from madoguchi.identity.providers import get_provider as get_identity_provider
 from madoguchi.tenancy.models import Municipality
@@ -242,9 +242,11 @@ def status(http_request, code):
     context = {"m": municipality, "form": form}
     if http_request.method == "POST" and form.is_valid():
         number = reception.normalize(form.cleaned_data["reception_number"])
-        allowed = hit(f"status:ip:{client_ip(http_request)}", STATUS_LIMIT, STATUS_WINDOW)
-        allowed = hit(f"status:number:{number}", STATUS_LIMIT, STATUS_WINDOW) and allowed
-        if not allowed:
+        # Numbers that fail their check digit cannot match a request and are not counted per number.
+        keys = [f"status:ip:{ip_bucket(client_ip(http_request))}"]
+        if reception.is_valid(number):
+            keys.append(f"status:number:{number}")
+        if not hit_each(keys, STATUS_LIMIT, STATUS_WINDOW):
             context["throttled"] = True
             return render(http_request, "web/status.html", context, status=429)
         request = None

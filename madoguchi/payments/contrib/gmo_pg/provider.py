@@ -30,6 +30,7 @@ import requests
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from madoguchi.core.inputs import loads
 from madoguchi.payments.models import Payment
 from madoguchi.payments.providers import (
     InvalidNotification,
@@ -79,7 +80,7 @@ def encode(data: dict) -> str:
 
 def decode(alpha: str) -> dict:
     try:
-        data = json.loads(base64.urlsafe_b64decode(alpha.encode("ascii")))
+        data = loads(base64.urlsafe_b64decode(alpha.encode("ascii")))
     except (ValueError, UnicodeEncodeError, binascii.Error):
         raise InvalidNotification("malformed result") from None
     if not isinstance(data, dict):

@@ -18,7 +18,6 @@ unless MADOGUCHI_PAYPAY_PRODUCTION=1, or MADOGUCHI_PAYPAY_BASE_URL (a local fake
 import datetime
 import hashlib
 import hmac
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import paypayopa
 import requests
 from django.utils.translation import gettext_lazy as _
 
+from madoguchi.core.inputs import loads
 from madoguchi.payments.models import Payment
 from madoguchi.payments.providers import (
     InvalidNotification,
@@ -138,7 +138,7 @@ class PayPayProvider(PaymentProvider):
         if len(body) > MAX_BODY:
             raise InvalidNotification("body too large")
         try:
-            data = json.loads(body)
+            data = loads(body)
             order_id, state = data["merchant_order_id"], data["state"]
         except (ValueError, KeyError, TypeError):
             raise InvalidNotification("malformed body") from None

@@ -127,7 +127,7 @@ def refund(charge_id: str, amount: int, idempotency_key: str) -> SandboxCharge:
     return charge
 
 
-@task()
+@task(queue_name="providers")
 def send_notification(charge_id: str) -> int:
     """POST the signed notification to the merchant, as the provider's servers would."""
     charge = SandboxCharge.objects.get(charge_id=charge_id)

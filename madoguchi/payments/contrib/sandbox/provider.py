@@ -2,13 +2,13 @@
 
 import datetime
 import hmac
-import json
 import re
 import time
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from madoguchi.core.inputs import loads
 from madoguchi.payments.models import Payment
 from madoguchi.payments.providers import (
     InvalidNotification,
@@ -66,7 +66,7 @@ class SandboxProvider(PaymentProvider):
         if not hmac.compare_digest(gateway.mac(f"{t}.{text}"), v1):
             raise InvalidNotification("bad signature")
         try:
-            data = json.loads(text)
+            data = loads(text)
             fields = [data["event_id"], data["order_id"], data["charge_id"], data["status"]]
             amount = data["amount"]
         except (ValueError, KeyError, TypeError):

@@ -1,0 +1,108 @@
+"""The task queues seen from operations: leases for tasks of dead workers, backlog for health and metrics.
+
+django-tasks-db marks a task RUNNING when a worker claims it and has no heartbeat, so a worker killed
+mid-task leaves it RUNNING for ever. A task RUNNING longer than its queue's lease
+(settings.TASK_QUEUES) is made READY again and run by another worker; every task is idempotent
+(LINE events by their processed mark, notices by their claim, refunds by their idempotency key).
+With RQ, a job of a dead worker is failed as abandoned once its timeout (the same lease) passes;
+such jobs are re-queued the same way.
+"""
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+def _uses_rq() -> bool:
+    return settings.TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend"
+
+
+def _uses_db() -> bool:
+    return settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend"
+
+
+def requeue_stale_tasks() -> int:
+    """Give the tasks of dead workers back to their queue; returns how many."""
+    if _uses_db():
+        from django_tasks.base import TaskResultStatus
+        from django_tasks_db.models import DBTaskResult
+
+        now, requeued = timezone.now(), 0
+        for queue, lease in settings.TASK_QUEUES.items():
+            requeued += DBTaskResult.objects.filter(
+                status=TaskResultStatus.RUNNING, queue_name=queue,
+                started_at__lt=now - datetime.timedelta(seconds=lease),
+            ).update(status=TaskResultStatus.READY, started_at=None, run_after=now)
+        if requeued:
+            logger.warning("re-queued %s tasks of stopped workers", requeued)
+        return requeued
+    if _uses_rq():
+        return _requeue_abandoned_rq_jobs()
+    return 0
+
+
+def _requeue_abandoned_rq_jobs() -> int:
+    import django_rq
+    from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+    requeued = 0
+    for queue_name in settings.TASK_QUEUES:
+        queue = django_rq.get_queue(queue_name)
+        StartedJobRegistry(queue=queue).cleanup()  # moves jobs of dead workers past their timeout to failed
+        failed = FailedJobRegistry(queue=queue)
+        for job_id in failed.get_job_ids():
+            job = queue.fetch_job(job_id)
+            if job is not None and "AbandonedJobError" in (job.exc_info or ""):
+                failed.requeue(job_id)
+                requeued += 1
+    return requeued
+
+
+@dataclass(frozen=True)
+class Backlog:
+    queue: str
+    waiting: int
+    oldest_seconds: float  # age of the oldest task ready to run (0 when none)
+    running: int
+
+
+def backlog() -> list[Backlog]:
+    """Per queue: tasks waiting, the age of the oldest one ready to run, tasks running."""
+    now = timezone.now()
+    if _uses_db():
+        from django.db.models import Case, Count, F, Min, Q, When
+        from django_tasks.base import TaskResultStatus
+        from django_tasks_db.models import DBTaskResult, get_date_max
+
+        # A task is due from its run_after, or from when it was enqueued if it had none (date max).
+        ready = Q(status=TaskResultStatus.READY) & (Q(run_after=get_date_max()) | Q(run_after__lte=now))
+        due = Case(When(run_after=get_date_max(), then=F("enqueued_at")), default=F("run_after"))
+        rows = {r["queue_name"]: r for r in DBTaskResult.objects.filter(
+            status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]).values("queue_name").annotate(
+            waiting=Count("id", filter=ready), running=Count("id", filter=Q(status=TaskResultStatus.RUNNING)),
+            oldest=Min(due, filter=ready)).order_by()}
+        empty = {"waiting": 0, "running": 0, "oldest": None}
+        return [Backlog(q, rows.get(q, empty)["waiting"],
+                        max((now - rows[q]["oldest"]).total_seconds(), 0.0) if rows.get(q, empty)["oldest"] else 0.0,
+                        rows.get(q, empty)["running"]) for q in settings.TASK_QUEUES]
+    if _uses_rq():
+        import django_rq
+        from rq.registry import StartedJobRegistry
+
+        result = []
+        for q in settings.TASK_QUEUES:
+            queue = django_rq.get_queue(q)
+            ids = queue.get_job_ids(0, 0)
+            oldest = 0.0
+            if ids:
+                job = queue.fetch_job(ids[0])
+                if job is not None and job.enqueued_at:
+                    oldest = (now - job.enqueued_at.replace(tzinfo=datetime.UTC)).total_seconds()
+            result.append(Backlog(q, queue.count, max(oldest, 0.0), StartedJobRegistry(queue=queue).count))
+        return result
+    return [Backlog(q, 0, 0.0, 0) for q in settings.TASK_QUEUES]
