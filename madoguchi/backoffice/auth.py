@@ -21,7 +21,9 @@ def check_password(http_request, username: str, password: str) -> Staff | None:
     if not hit(f"login:{username.lower()}", LOGIN_LIMIT, LOGIN_WINDOW):
         return None
     user = authenticate(http_request, username=username, password=password)
-    if user is None or not user.is_active or not user.totp_secret or user.municipality_id is None:
+    if user is None or not user.is_active or not user.totp_secret:
+        return None
+    if user.municipality_id is None and not user.is_operator:  # the service operator's console (issue 14)
         return None
     return user
 

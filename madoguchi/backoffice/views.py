@@ -28,6 +28,7 @@ from madoguchi.operations.services import log_access
 from madoguchi.tenancy.models import Staff
 
 from .auth import OTP_SESSION_KEY, check_password, check_totp, staff_required
+from .invitation import home_for
 
 PAGE_SIZE = 100
 
@@ -65,7 +66,7 @@ def totp_view(http_request):
         if check_totp(user, form.cleaned_data["code"]):
             login(http_request, user, backend="django.contrib.auth.backends.ModelBackend")
             http_request.session[OTP_SESSION_KEY] = True
-            return redirect("backoffice:queue")
+            return redirect(home_for(user))
         form.add_error("code", _("確認コードが違うか、すでに使われています。"))
     return render(http_request, "backoffice/totp.html", {"form": form})
 
