@@ -59,8 +59,6 @@ def home_for(user) -> str:
     """Where a member of staff starts after signing in."""
     if user.is_operator:
         return "backoffice:operator"
-    if user.role == Role.MANAGER:
-        return "backoffice:manage_checklist"
     if user.role == Role.AUDITOR:
         return "backoffice:logs"
     return "backoffice:queue"
