@@ -47,7 +47,7 @@ def sign_in_operator(staff) -> Client:
     assert client.post(reverse("backoffice:login"), {"username": staff.username, "password": PASSWORD}).url == \
         reverse("backoffice:totp")
     response = client.post(reverse("backoffice:totp"), {"code": pyotp.TOTP(staff.totp_secret).now()})
-    assert response.status_code == 302 and response.url == reverse("admin:index"), response.content
+    assert response.status_code == 302 and response.url == reverse("backoffice:operator"), response.content
     return client
 
 

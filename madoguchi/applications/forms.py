@@ -7,7 +7,7 @@ certificate kind are the kind's own form (madoguchi.documents.kinds).
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from madoguchi.catalog.services import MAX_COPIES, PURPOSES
+from madoguchi.catalog.services import MAX_COPIES, PURPOSES, offered_purposes, offered_types
 from madoguchi.core.forms import Form
 from madoguchi.documents.kinds import all_kinds
 
@@ -21,12 +21,24 @@ class CertificateTypeForm(Form):
     certificate_type = forms.ChoiceField(label=_("必要な証明書"), choices=_certificate_type_choices,
                                          widget=forms.RadioSelect)
 
+    def __init__(self, *args, municipality=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if municipality is not None:  # only the kinds the municipality offers
+            offered = set(offered_types(municipality))
+            field = self.fields["certificate_type"]
+            field.choices = [(code, label) for code, label in field.choices if code in offered]
+
 
 class CopiesPurposeForm(Form):
     copies = forms.TypedChoiceField(label=_("通数"), coerce=int, initial=1,
                                     choices=[(n, _("{n}通").format(n=n)) for n in range(1, MAX_COPIES + 1)])
     purpose = forms.ChoiceField(label=_("使いみち"), choices=PURPOSES, widget=forms.RadioSelect)
     purpose_detail = forms.CharField(label=_("使いみち(その他の場合)"), required=False, max_length=100)
+
+    def __init__(self, *args, municipality=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if municipality is not None:  # only the purposes the municipality offers
+            self.fields["purpose"].choices = offered_purposes(municipality)
 
     def clean(self):
         data = super().clean()

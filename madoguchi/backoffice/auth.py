@@ -119,12 +119,12 @@ def network_allowed(http_request, staff: Staff) -> bool:
 
 
 def may_sign_in(staff: Staff) -> bool:
-    """A clerk of a municipality, or the service operator while the operator admin is enabled."""
+    """A clerk of a municipality, or the service operator (its console, and the admin when enabled)."""
     if not (staff.is_active and staff.totp_secret):
         return False
     if staff.municipality_id is not None:
         return True
-    return settings.ADMIN_ENABLED and staff.is_superuser
+    return staff.is_operator  # the operator console; the Django admin only while ADMIN_ENABLED
 
 
 def check_password(http_request, username: str, password: str) -> SignInResult:

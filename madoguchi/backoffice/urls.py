@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import views
+from . import invitation, operator, views
+from .manage import calendar, fees, offering, seal, setup, staff
 
 app_name = "backoffice"
 urlpatterns = [
@@ -23,4 +24,31 @@ urlpatterns = [
     path("batch/<int:batch_id>/reprint/", views.batch_reprint, name="batch_reprint"),
     path("batch/<int:batch_id>/mailed/", views.batch_mailed, name="batch_mailed"),
     path("notices/<int:notice_id>/uncertain/", views.notice_uncertain, name="notice_uncertain"),
+    path("invitation/<str:token>/", invitation.invitation, name="invitation"),
+    path("operator/", operator.console, name="operator"),
+    path("operator/<str:code>/suspend/", operator.suspend, name="operator_suspend"),
+    path("operator/<str:code>/resume/", operator.resume, name="operator_resume"),
+    path("manage/", setup.checklist_page, name="manage_checklist"),
+    path("manage/launch/", setup.launch, name="manage_launch"),
+    path("manage/providers/", setup.providers_page, name="manage_providers"),
+    path("manage/providers/<str:key>/test/", setup.provider_test, name="manage_provider_test"),
+    path("manage/seal/", seal.seal_page, name="manage_seal"),
+    path("manage/seal/review/", seal.seal_review, name="manage_seal_review"),
+    path("manage/seal/upload/", seal.seal_upload, name="manage_seal_upload"),
+    path("manage/seal/<int:pk>/approve/", seal.seal_approve, name="manage_seal_approve"),
+    path("manage/seal/<int:pk>/withdraw/", seal.seal_withdraw, name="manage_seal_withdraw"),
+    path("manage/seal/<int:pk>/sample.<str:fmt>", seal.seal_preview, name="manage_seal_preview"),
+    path("manage/certifier/", seal.certifier, name="manage_certifier"),
+    path("manage/fees/", fees.fees_page, name="manage_fees"),
+    path("manage/fees/table/", fees.fee_table, name="manage_fee_table"),
+    path("manage/fees/campaigns/new/", fees.campaign_edit, name="manage_campaign_new"),
+    path("manage/fees/campaigns/<int:pk>/", fees.campaign_edit, name="manage_campaign_edit"),
+    path("manage/fees/campaigns/<int:pk>/delete/", fees.campaign_delete, name="manage_campaign_delete"),
+    path("manage/fees/exemptions/", fees.exemption_add, name="manage_exemption_add"),
+    path("manage/fees/exemptions/<int:pk>/end/", fees.exemption_end, name="manage_exemption_end"),
+    path("manage/calendar/", calendar.calendar_page, name="manage_calendar"),
+    path("manage/catalog/", offering.offering_page, name="manage_catalog"),
+    path("manage/staff/", staff.staff_page, name="manage_staff"),
+    path("manage/staff/invite/", staff.staff_invite, name="manage_staff_invite"),
+    path("manage/staff/<int:pk>/<str:action>/", staff.staff_action, name="manage_staff_action"),
 ]

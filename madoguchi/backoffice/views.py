@@ -39,6 +39,7 @@ from .auth import (
     retry_message,
     staff_required,
 )
+from .invitation import home_for
 
 PAGE_SIZE = 100
 
@@ -85,9 +86,7 @@ def totp_view(http_request):
             http_request.session.pop("pending_staff", None)
             login(http_request, user, backend="django.contrib.auth.backends.ModelBackend")
             mark_signed_in(http_request)
-            # The service operator works in the operator admin; clerks in the queue.
-            target = "admin:index" if user.municipality_id is None else "backoffice:queue"
-            return remember_device(redirect(target), user)
+            return remember_device(redirect(home_for(user)), user)
         if result.retry_at:
             form.add_error(None, retry_message(result.retry_at))
         else:

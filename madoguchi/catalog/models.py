@@ -66,8 +66,36 @@ class PostageClass(models.Model):
     code = models.CharField(max_length=20)
     name = models.CharField(_("郵送方法"), max_length=40)
     amount = models.PositiveIntegerField(_("郵便料(円)"))
+    offered = models.BooleanField(_("提供する"), default=True)
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "code"], name="postage_code_unique")]
+
+
+class RequestChannelOffered(models.TextChoices):
+    """Where residents may start a request (the channels of `applications.RequestChannel` a
+    municipality opens; counter and mail requests are registered by staff)."""
+
+    WEB = "web", _("ウェブ")
+    LINE = "line", _("LINE")
+
+
+class CatalogSettings(models.Model):
+    """What one municipality offers online: certificate kinds, purposes and request channels.
+    Empty lists mean "all" (a municipality that never chose). `version` guards the manager's catalog
+    forms (fees, campaigns, exemptions, offering) against a stale save."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="+")
+    certificate_types = models.JSONField(default=list, blank=True)
+    purposes = models.JSONField(default=list, blank=True)
+    request_channels = models.JSONField(default=list, blank=True)
+    # When a manager last saved the fee table (the first-run checklist asks for it once).
+    fees_reviewed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality"], name="one_catalog_settings")]

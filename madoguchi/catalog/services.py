@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.tenancy.models import Municipality
 
-from .models import Fee, FeeChannel, FeeExemption, PostageClass
+from .models import CatalogSettings, CertificateType, Fee, FeeChannel, FeeExemption, PostageClass, RequestChannelOffered
 
 MAX_COPIES = 10
 
@@ -51,6 +51,31 @@ def describe_options(options: dict) -> list[tuple[str, str]]:
 
 class CatalogError(Exception):
     pass
+
+
+def catalog_settings(municipality: Municipality) -> CatalogSettings:
+    """The municipality's offering (an unsaved default offering everything when never chosen)."""
+    found = CatalogSettings.objects.for_municipality(municipality).first()
+    return found or CatalogSettings(municipality=municipality)
+
+
+def offered_types(municipality: Municipality, settings: CatalogSettings | None = None) -> list[str]:
+    chosen = (settings or catalog_settings(municipality)).certificate_types
+    return [t for t in CertificateType.values if not chosen or t in chosen]
+
+
+def offered_purposes(municipality: Municipality, settings: CatalogSettings | None = None) -> list[tuple]:
+    chosen = (settings or catalog_settings(municipality)).purposes
+    return [(code, label) for code, label in PURPOSES if not chosen or code in chosen]
+
+
+def offers_request_channel(municipality: Municipality, channel: str) -> bool:
+    chosen = catalog_settings(municipality).request_channels
+    return not chosen or channel in chosen or channel not in RequestChannelOffered.values
+
+
+def offered_postage(municipality: Municipality):
+    return PostageClass.objects.for_municipality(municipality).filter(offered=True).order_by("amount", "id")
 
 
 @dataclass(frozen=True)
@@ -111,7 +136,12 @@ def quote(municipality: Municipality, certificate_type: str, copies: int, postag
     correction): `purpose` is required so that no channel can quote without the exemption."""
     if not 1 <= copies <= MAX_COPIES:
         raise CatalogError(_("通数は1通から10通までです。"))
-    postage = PostageClass.objects.for_municipality(municipality).filter(code=postage_code).first()
+    settings = catalog_settings(municipality)
+    if certificate_type not in offered_types(municipality, settings):
+        raise CatalogError(_("この証明書は現在オンラインで申請できません。"))
+    if purpose and purpose not in dict(offered_purposes(municipality, settings)):
+        raise CatalogError(_("使いみちを選び直してください。"))
+    postage = offered_postage(municipality).filter(code=postage_code).first()
     if postage is None:
         raise CatalogError(_("郵送方法を選び直してください。"))
     fee = fee_row(municipality, certificate_type, channel, on)

@@ -50,9 +50,12 @@ from .layout import (
     layout_table,
     paginate,
 )
+from .seals import Seal, effective_seal
 
 SEAL_RED = (0.80, 0.09, 0.10)
-SEAL_SIZE = 21 * mm  # a typical 公印 is 21–24 mm square
+SEAL_SIZE = 21 * mm  # the drawn placeholder; a registered seal prints at its own size (seals.Seal)
+# render_content's default: the seal in force on the issue date.
+EFFECTIVE_SEAL = object()
 
 # Dark modules in a row of segno's matrix.
 _DARK_RUN = re.compile(rb"\x01+")
@@ -161,13 +164,20 @@ def _seal_image(png: bytes) -> ImageReader:
     return ImageReader(io.BytesIO(png))
 
 
-def _draw_seal(c: Canvas, font: CertificateFont, municipality: Municipality, x: float, y: float) -> None:
-    """The 公印 with its lower left corner at (x, y): the registered image, or a vector placeholder
-    reading `{certifier_title}之印` in columns from the right, as seals are cut."""
-    png = bytes(municipality.seal_png or b"")
-    if png:
-        c.drawImage(_seal_image(png), x, y, SEAL_SIZE, SEAL_SIZE, mask="auto", preserveAspectRatio=True,
-                    anchor="c")
+def _seal_size(seal: Seal | None) -> tuple[float, float]:
+    if seal is None:
+        return SEAL_SIZE, SEAL_SIZE
+    return float(seal.width_mm) * mm, float(seal.height_mm) * mm
+
+
+def _draw_seal(c: Canvas, font: CertificateFont, municipality: Municipality, seal: Seal | None,
+               x: float, y: float) -> None:
+    """The 公印 with its lower left corner at (x, y): the registered image at its registered
+    physical size, or a vector placeholder reading `{certifier_title}之印` in columns from the
+    right, as seals are cut."""
+    if seal is not None:
+        width, height = _seal_size(seal)
+        c.drawImage(_seal_image(seal.png), x, y, width, height, mask="auto")
         return
     text = font.encode(municipality.certifier_title + "之印", "認証者の職名")
     chars = list(text)
@@ -206,6 +216,7 @@ class _Document:
     title: str
     attestation: str
     kanji_numerals: bool = False  # in the issue date, as 戸籍 certificates write dates
+    seal: Seal | None = None
     entries_top: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -256,13 +267,14 @@ def _draw_closing(c: Canvas, doc: _Document, top: float, issued_on: datetime.dat
     certifier = font.encode(f"{municipality.certifier_title}　{municipality.certifier_name}", "認証者")
     size = 14
     width = font.string_width(certifier, size)
+    seal_width, seal_height = _seal_size(doc.seal)
     seal_overlap = 3 * mm  # the seal covers the end of the certifier's name, as stamped
-    right = PAGE_WIDTH - MARGIN - SEAL_SIZE + seal_overlap - 4 * mm
+    right = PAGE_WIDTH - MARGIN - seal_width + seal_overlap - 4 * mm
     baseline = block_top - 11 - 24 * mm
     c.setFont(font.name, size)
     c.drawString(right - width, baseline, certifier)
-    _draw_seal(c, font, municipality, right - seal_overlap + municipality.seal_offset_x_mm * mm,
-               baseline + size * 0.35 - SEAL_SIZE / 2 + municipality.seal_offset_y_mm * mm)
+    _draw_seal(c, font, municipality, doc.seal, right - seal_overlap + municipality.seal_offset_x_mm * mm,
+               baseline + size * 0.35 - seal_height / 2 + municipality.seal_offset_y_mm * mm)
 
 
 def new_canvas(buffer: io.BytesIO, font: CertificateFont, title: str) -> Canvas:
@@ -274,13 +286,16 @@ def new_canvas(buffer: io.BytesIO, font: CertificateFont, title: str) -> Canvas:
 
 
 def render_content(municipality: Municipality, content: DocumentContent, issue_number: str,
-                   verification_code: str, issued_on: datetime.date) -> RenderedDocument:
-    """One copy of a certificate: `content` on as many pages as it needs, in the shared frame."""
+                   verification_code: str, issued_on: datetime.date, seal=EFFECTIVE_SEAL) -> RenderedDocument:
+    """One copy of a certificate: `content` on as many pages as it needs, in the shared frame, with
+    the seal in force on `issued_on` (or the `seal` given: a preview; None draws the placeholder)."""
     font = certificate_font()
+    if seal is EFFECTIVE_SEAL:
+        seal = effective_seal(municipality, issued_on)
     doc = _Document(font, municipality, issue_number, verification_code,
                     f"{settings.SITE_URL.rstrip('/')}/verify/{issue_number}",
                     layout_table(font, content.header_rows), content.title, content.attestation,
-                    content.kanji_numerals)
+                    content.kanji_numerals, seal)
     available = doc.entries_top - (MARGIN + FOOTER_HEIGHT)
     entries = content.entries
     pages = paginate([e.height + TABLE_GAP for e in entries], available, CLOSING_HEIGHT)

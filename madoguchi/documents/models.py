@@ -38,3 +38,27 @@ class PrintBatch(models.Model):
     reason = models.CharField(max_length=500, blank=True)
 
     objects = TenantQuerySet.as_manager()
+
+
+class SealVersion(models.Model):
+    """One 公印 image with its physical size. It prints from `effective_from` once a second person
+    holding the 公印管理者 permission approved it (the municipality's 公印規則: the uploader cannot
+    approve their own seal); the latest approved version in force on the issue date is used."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="seal_versions")
+    png = models.BinaryField()
+    width_mm = models.DecimalField(max_digits=4, decimal_places=1)
+    height_mm = models.DecimalField(max_digits=4, decimal_places=1)
+    effective_from = models.DateField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)  # a pending version dropped before approval
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~models.Q(approved_by=models.F("uploaded_by")),
+                                              name="seal_second_person")]

@@ -17,11 +17,12 @@ from .kinds._rules import Finding, resident_message
 from .layout import RenderedDocument
 from .models import IssuedDocument, PrintBatch
 from .print_batch import render_print_batch
+from .seals import Seal, pdf_to_png, sample_content
 from .signing import sign_pdf
 
 __all__ = ["Finding", "MissingGlyph", "NotEligible", "PersonSelectionError", "assess", "build_print_batch",
-           "can_render", "describe", "issue_document", "persons_shown", "render_certificate", "resident_message",
-           "signed_document_pdf"]
+           "can_render", "describe", "issue_document", "persons_shown", "render_certificate",
+           "render_sample_certificate", "resident_message", "signed_document_pdf"]
 
 # No 0/O or 1/I/L: the code is read off paper and typed by whoever receives the certificate.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -86,3 +87,10 @@ def build_print_batch(requests: list[CertificateRequest], staff, *, reprint_of: 
 def signed_document_pdf(document: IssuedDocument) -> bytes:
     """The single certificate as a signed PDF (signed when asked for: signing costs more than rendering)."""
     return sign_pdf(bytes(document.pdf), document.municipality)
+
+
+def render_sample_certificate(municipality, seal: Seal | None, on: datetime.date, *, as_png: bool = False) -> bytes:
+    """A residence certificate of a fictitious person (見本) with `seal` (None: the placeholder), as
+    the manager checks a seal, the certifier and the layout before they print on real certificates."""
+    rendered = render_content(municipality, sample_content(), "SAMPLE0000", "MIHON", on, seal=seal)
+    return pdf_to_png(rendered.pdf) if as_png else rendered.pdf

@@ -54,3 +54,24 @@ def messaging_blob_api(account: LineAccount) -> Iterator[MessagingApiBlob]:
                                   access_token=credentials(account.municipality.code).access_token)
     with ApiClient(configuration) as client:
         yield MessagingApiBlob(client)
+
+
+def check_connection(municipality) -> str:
+    """The manager's "test connection": LINE's bot info (GET /v2/bot/info reads, changes nothing).
+    "" when it answered, else why not, in Japanese."""
+    from django.utils.translation import gettext as _
+    from linebot.v3.messaging.exceptions import ApiException
+
+    account = LineAccount.objects.filter(municipality=municipality).first()
+    if account is None:
+        return _("LINE公式アカウントが登録されていません。")
+    try:
+        with messaging_api(account) as api:
+            api.get_bot_info()
+    except ImproperlyConfigured:
+        return _("チャネルシークレットとアクセストークンが設定されていません。")
+    except ApiException as exc:
+        return _("LINEが接続を拒否しました(HTTP {status})。").format(status=exc.status)
+    except Exception as exc:  # network errors of every kind: the manager needs the fact, not a 500
+        return _("LINEに接続できませんでした({kind})。").format(kind=type(exc).__name__)
+    return ""

@@ -6,13 +6,19 @@ class LineConfig(AppConfig):
     label = "line"
 
     def ready(self) -> None:
+        from django.utils.translation import gettext_lazy
+
         from madoguchi.notifications import transports
         from madoguchi.operations import housekeeping
+        from madoguchi.tenancy import credentials
 
         from . import kpi  # noqa: F401 (registers the LINE figures of the KPI dashboard)
+        from .account import check_connection
         from .notify import LINE_TRANSPORT
         from .tasks import process_stale, purge_events
 
         transports.register(LINE_TRANSPORT)
         housekeeping.register("line_stale_events", "handled {n} LINE events", process_stale)
         housekeeping.register("line_purge_events", "deleted {n} LINE events past their retention", purge_events)
+        credentials.register("line", gettext_lazy("LINE公式アカウント"),
+                             lambda municipality: ["LINE_CHANNEL_SECRET", "LINE_ACCESS_TOKEN"], test=check_connection)

@@ -31,7 +31,7 @@ from linebot.v3.messaging import (
 from madoguchi.applications import actions, forms
 from madoguchi.applications.models import RESIDENT_CANCELLABLE, RequestChannel, State
 from madoguchi.catalog import services as catalog
-from madoguchi.catalog.models import CertificateType, PostageClass
+from madoguchi.catalog.models import CertificateType
 from madoguchi.documents.kinds import get_kind
 from madoguchi.tenancy.models import Municipality
 
@@ -71,8 +71,7 @@ def _field_choices(field_of):
 
 
 def _postage_choices(m: Municipality, a: Answers) -> list[tuple[str, str]]:
-    return [(p.code, f"{p.name}({p.amount}円)")
-            for p in PostageClass.objects.for_municipality(m).order_by("amount")]
+    return [(p.code, f"{p.name}({p.amount}円)") for p in catalog.offered_postage(m)]
 
 
 def _postage_field(m: Municipality, a: Answers) -> django_forms.Field:
@@ -80,11 +79,11 @@ def _postage_field(m: Municipality, a: Answers) -> django_forms.Field:
 
 
 def _copies_field(name: str):
-    return lambda m, a: forms.CopiesPurposeForm().fields[name]
+    return lambda m, a: forms.CopiesPurposeForm(municipality=m).fields[name]
 
 
 def _type_field(m: Municipality, a: Answers) -> django_forms.Field:
-    return forms.CertificateTypeForm().fields["certificate_type"]
+    return forms.CertificateTypeForm(municipality=m).fields["certificate_type"]
 
 
 STEPS: list[Step] = [
@@ -169,6 +168,10 @@ class Engine:
         now = timezone.now()
         action = (given.data or {}).get("a", "")
         typed = given.text.strip()
+        if not (self.municipality.accepting_requests
+                and catalog.offers_request_channel(self.municipality, RequestChannel.LINE)):
+            return [text(_("ただいまLINEでの証明書の申請は受け付けていません。ご不便をおかけして申し訳ありません。"
+                           "お急ぎの場合は、窓口または郵送でご請求ください。"))]
         if action == "quit" or typed == str(QUIT):
             return self.quit()
         if action == "restart" or typed == str(RESTART):

@@ -27,9 +27,12 @@ POSTAGE = [("regular", "普通郵便", 110), ("express", "速達", 410), ("regis
 
 @transaction.atomic
 def create_municipality(*, code: str, name: str, prefecture: str, certifier_name: str, contact: str,
-                        certifier_title: str = "") -> Municipality:
+                        certifier_title: str = "", launched: bool = True) -> Municipality:
+    """`launched=False` keeps the resident pages closed until a manager completes the first-run
+    checklist (manage.py onboard_municipality); the demo and tests open them at once."""
     municipality = Municipality(code=code, name=name, prefecture=prefecture, certifier_name=certifier_name,
-                                certifier_title=certifier_title or f"{prefecture}{name}長", contact=contact)
+                                certifier_title=certifier_title or f"{prefecture}{name}長", contact=contact,
+                                launched=launched)
     municipality.full_clean()
     municipality.save()
     Fee.objects.bulk_create(

@@ -42,7 +42,8 @@ class Municipality(models.Model):
     name = models.CharField(_("団体名"), max_length=50)
     prefecture = models.CharField(_("都道府県"), max_length=10)
     certifier_title = models.CharField(_("認証者の職名"), max_length=50)
-    certifier_name = models.CharField(_("認証者の氏名"), max_length=50)
+    # Blank until the manager enters it (a municipality onboarded without it is not ready).
+    certifier_name = models.CharField(_("認証者の氏名"), max_length=50, blank=True)
     seal_png = models.BinaryField(_("公印画像(PNG)"), blank=True, default=b"")
     # Certificate layout: the line above the title (e.g. the issuing section) and where the seal
     # sits relative to the end of the certifier's name, as the municipality stamps it.
@@ -60,6 +61,14 @@ class Municipality(models.Model):
     # Set by the service operator; enforced on every back-office request (docs/operations.md).
     office_networks = models.TextField(_("業務画面を利用できるネットワーク"), blank=True,
                                        validators=[validate_networks])
+    office_hours = models.CharField(_("開庁時間"), max_length=100, blank=True, default="8:30〜17:15")
+    # Resident pages stay closed until the manager opens them (the first-run checklist complete);
+    # the service operator may suspend a municipality: resident pages closed, back office read-only.
+    launched = models.BooleanField(_("受付開始"), default=True)
+    suspended_at = models.DateTimeField(_("利用停止日時"), null=True, blank=True)
+    suspension_reason = models.CharField(_("利用停止の理由"), max_length=200, blank=True)
+    # Optimistic concurrency for the manager's settings forms: a save names the version it read.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name = _("地方公共団体")
@@ -71,6 +80,11 @@ class Municipality(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.prefecture}{self.name}"
+
+    @property
+    def accepting_requests(self) -> bool:
+        """Residents may open the pages and start requests (launched and not suspended)."""
+        return self.launched and self.suspended_at is None
 
 
 class TenantQuerySet(models.QuerySet):
@@ -116,6 +130,8 @@ class Staff(AbstractUser):
     totp_secret = EncryptedTextField(_("TOTP秘密鍵"), blank=True, editable=False)
     # The last accepted TOTP time step: a code is accepted once (RFC 6238 §5.2).
     totp_last_step = models.BigIntegerField(default=0)
+    # 公印管理者: may approve a new 公印 uploaded by someone else (the municipality's 公印規則).
+    seal_custodian = models.BooleanField(_("公印管理者"), default=False)
 
     class Meta:
         verbose_name = _("職員")
@@ -126,6 +142,38 @@ class Staff(AbstractUser):
 
     def can_read_logs(self) -> bool:
         return self.municipality_id is not None and self.role in {Role.AUDITOR, Role.MANAGER}
+
+    def can_manage(self) -> bool:
+        return self.municipality_id is not None and self.role == Role.MANAGER
+
+    @property
+    def is_operator(self) -> bool:
+        """The service operator: no municipality, superuser. Sees municipalities, never residents."""
+        return self.municipality_id is None and self.is_superuser
+
+
+class InvitationPurpose(models.TextChoices):
+    INVITE = "invite", _("招待")
+    RESET = "reset", _("再設定")
+
+
+class StaffInvitation(models.Model):
+    """A one-time link with which a staff member sets their password and enrolls TOTP (a new
+    account, or after a manager reset it). Only the SHA-256 of the token is stored."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="invitations")
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64)
+    purpose = models.CharField(max_length=10, choices=InvitationPurpose.choices, default=InvitationPurpose.INVITE)
+    created_by = models.ForeignKey(Staff, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "token_hash"], name="invitation_token_unique")]
 
 
 class DocumentSigningKey(models.Model):

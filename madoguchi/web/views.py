@@ -6,6 +6,7 @@ the request's public id in the session is what lets this browser continue it.
 
 import datetime
 import uuid
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -27,7 +28,7 @@ from madoguchi.applications.models import (
     State,
 )
 from madoguchi.catalog import services as catalog
-from madoguchi.catalog.models import CertificateType, PostageClass
+from madoguchi.catalog.models import CertificateType
 from madoguchi.core.http import client_ip, ip_bucket, owns_request, remember_request
 from madoguchi.core.throttle import hit_each
 from madoguchi.documents.kinds import get_kind
@@ -43,6 +44,22 @@ STEPS = ["type", "options", "copies", "delivery", "confirm"]
 
 def _municipality(code: str) -> Municipality:
     return get_object_or_404(Municipality, code=code)
+
+
+def open_only(view):
+    """Pages that start or continue a request: closed (a polite page, 503) while the municipality is
+    preparing (first-run checklist), suspended by the service operator, or not offering the web.
+    The status and done pages stay open, so residents can follow requests already made."""
+
+    @wraps(view)
+    def wrapped(http_request, code, *args, **kwargs):
+        municipality = _municipality(code)
+        if not (municipality.accepting_requests and catalog.offers_request_channel(municipality, "web")):
+            return render(http_request, "web/closed.html",
+                          {"m": municipality, "preparing": not municipality.launched}, status=503)
+        return view(http_request, code, *args, **kwargs)
+
+    return wrapped
 
 
 def _wizard(http_request, municipality: Municipality) -> dict:
@@ -61,9 +78,11 @@ def _owned_request(http_request, code: str, public_id) -> CertificateRequest:
 
 
 def index(http_request):
-    return render(http_request, "web/index.html", {"municipalities": Municipality.objects.order_by("code")})
+    return render(http_request, "web/index.html", {"municipalities": Municipality.objects.filter(
+        launched=True, suspended_at__isnull=True).order_by("code")})
 
 
+@open_only
 def home(http_request, code):
     municipality = _municipality(code)
     return render(http_request, "web/home.html", {"m": municipality})
@@ -77,10 +96,11 @@ def _step(http_request, code, step, form, extra=None):
 
 
 @require_http_methods(["GET", "POST"])
+@open_only
 def apply_type(http_request, code):
     municipality = _municipality(code)
     data = _wizard(http_request, municipality)
-    form = terms.CertificateTypeForm(http_request.POST or None, initial=data)
+    form = terms.CertificateTypeForm(http_request.POST or None, initial=data, municipality=municipality)
     if http_request.method == "POST" and form.is_valid():
         if form.cleaned_data["certificate_type"] != data.get("certificate_type"):
             data = {}
@@ -95,6 +115,7 @@ def _options_form(data, post=None):
 
 
 @require_http_methods(["GET", "POST"])
+@open_only
 def apply_options(http_request, code):
     municipality = _municipality(code)
     data = _wizard(http_request, municipality)
@@ -110,12 +131,13 @@ def apply_options(http_request, code):
 
 
 @require_http_methods(["GET", "POST"])
+@open_only
 def apply_copies(http_request, code):
     municipality = _municipality(code)
     data = _wizard(http_request, municipality)
     if "options" not in data:
         return redirect("web:apply_options", code=code)
-    form = terms.CopiesPurposeForm(http_request.POST or None, initial=data)
+    form = terms.CopiesPurposeForm(http_request.POST or None, initial=data, municipality=municipality)
     if http_request.method == "POST" and form.is_valid():
         data.update(form.cleaned_data)
         _save_wizard(http_request, municipality, data)
@@ -124,11 +146,11 @@ def apply_copies(http_request, code):
 
 
 def _postage_choices(municipality):
-    return [(p.code, f"{p.name}({p.amount}円)")
-            for p in PostageClass.objects.for_municipality(municipality).order_by("amount")]
+    return [(p.code, f"{p.name}({p.amount}円)") for p in catalog.offered_postage(municipality)]
 
 
 @require_http_methods(["GET", "POST"])
+@open_only
 def apply_delivery(http_request, code):
     municipality = _municipality(code)
     data = _wizard(http_request, municipality)
@@ -153,6 +175,7 @@ def _shown_total(http_request) -> int | None:
 
 
 @require_http_methods(["GET", "POST"])
+@open_only
 def apply_confirm(http_request, code):
     municipality = _municipality(code)
     data = _wizard(http_request, municipality)
@@ -186,6 +209,7 @@ def apply_confirm(http_request, code):
 
 
 @require_http_methods(["GET", "POST"])
+@open_only
 def sign(http_request, code, public_id):
     request = _owned_request(http_request, code, public_id)
     if request.state != State.DRAFT:
@@ -199,6 +223,7 @@ def sign(http_request, code, public_id):
 
 
 @require_http_methods(["GET", "POST"])
+@open_only
 def pay(http_request, code, public_id):
     request = _owned_request(http_request, code, public_id)
     if request.state == State.DRAFT:

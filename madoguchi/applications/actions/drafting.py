@@ -19,6 +19,8 @@ def create_draft(municipality: Municipality, *, certificate_type: str, options: 
                  channel: str = "web", shown_total: int | None = None) -> CertificateRequest:
     """`shown_total` is the amount the confirmation page showed: if the fee changed since (a
     campaign ended at midnight), nothing is created and the resident sees the new amount first."""
+    if not (municipality.accepting_requests and catalog.offers_request_channel(municipality, channel)):
+        raise ActionError(_("現在この窓口ではオンライン申請を受け付けていません。"))
     try:
         q = catalog.quote(municipality, certificate_type, copies, postage_class, timezone.localdate(),
                           purpose=purpose)

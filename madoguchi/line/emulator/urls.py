@@ -6,6 +6,7 @@ from . import views
 
 app_name = "line_emulator"
 urlpatterns = [
+    path("v2/bot/info", views.bot_info, name="bot_info"),
     path("v2/bot/message/reply", views.reply, name="reply"),
     path("v2/bot/message/push", views.push, name="push"),
     path("v2/bot/richmenu", views.create_rich_menu, name="richmenu"),

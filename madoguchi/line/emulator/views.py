@@ -341,3 +341,15 @@ def send(http_request, code):
         PLATFORM.reply_tokens[reply_token] = (code, user)
     send_event(http_request.build_absolute_uri(reverse("line:webhook", args=[code])), code, event)
     return redirect(f"{reverse('line_emulator:chat', args=[code])}?user={user}")
+
+
+@require_GET
+def bot_info(http_request):
+    """GET /v2/bot/info: the harmless call a manager's "test connection" makes."""
+    code = _channel_code(http_request)
+    if code is None:
+        return _error(401, "Authentication failed. Confirm that the access token in the authorization header is valid.")
+    account = LineAccount.objects.get(municipality__code=code)
+    return JsonResponse({"userId": f"U{hashlib.sha256(code.encode()).hexdigest()[:32]}",
+                         "basicId": f"@{account.channel_id}", "displayName": account.municipality.name,
+                         "chatMode": "chat", "markAsReadMode": "auto"})

@@ -53,6 +53,8 @@ class PaymentProvider:
     # (GMO-PG expects "0" to both, or it sends the notification again).
     acknowledgement: bytes = b"ok"
     duplicate_acknowledgement: bytes = b"duplicate"
+    # The municipality's secrets (tenancy.vault) this provider needs; managers see whether each is set.
+    secret_names: tuple[str, ...] = ()
 
     def create_checkout(self, payment: Payment, return_url: str, notify_url: str) -> str:
         """Register the payment with the provider; return the hosted page URL for the resident.

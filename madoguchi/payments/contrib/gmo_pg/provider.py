@@ -118,6 +118,7 @@ def _amount(trade: dict[str, str]) -> int:
 
 @register("gmo_pg")
 class GmoPgProvider(PaymentProvider):
+    secret_names = ("GMO_PG_SHOP_ID", "GMO_PG_SHOP_PASS")
     label = _("クレジットカード")
     # What the result notification expects, to a first delivery and a replay alike, or it is sent again.
     acknowledgement = duplicate_acknowledgement = b"0"

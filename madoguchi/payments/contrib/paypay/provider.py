@@ -99,6 +99,7 @@ def _return_mac(municipality: Municipality, order_id: str) -> str:
 
 @register("paypay")
 class PayPayProvider(PaymentProvider):
+    secret_names = ("PAYPAY_API_KEY", "PAYPAY_API_SECRET", "PAYPAY_MERCHANT_ID")
     label = _("PayPay")
 
     def create_checkout(self, payment: Payment, return_url: str, notify_url: str) -> str:
