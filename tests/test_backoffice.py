@@ -7,6 +7,7 @@ from django.urls import resolve, reverse
 from pypdf import PdfReader
 
 from madoguchi.applications.models import State
+from madoguchi.backoffice.invitation import home_for
 from madoguchi.operations.models import AccessLog
 from madoguchi.tenancy.models import Role, Staff
 
@@ -29,7 +30,7 @@ def signed_in(staff, client=None) -> Client:
     response = client.post(reverse("backoffice:login"), {"username": staff.username, "password": PASSWORD})
     assert response.status_code == 302 and response.url == reverse("backoffice:totp")
     response = client.post(reverse("backoffice:totp"), {"code": pyotp.TOTP(staff.totp_secret).now()})
-    assert response.status_code == 302 and response.url == reverse("backoffice:queue"), response.content
+    assert response.status_code == 302 and response.url == reverse(home_for(staff)), response.content
     return client
 
 

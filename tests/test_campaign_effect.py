@@ -12,6 +12,7 @@ from madoguchi.operations.models import DailyStat, Metric
 from madoguchi.payments.office import SimulationForm
 from madoguchi.tenancy.models import Role
 
+from .boundary import refused_kindly
 from .conftest import make_municipality
 from .test_backoffice import make_staff, signed_in
 
@@ -70,7 +71,7 @@ def test_unknown_or_bad_campaign_ids(municipality, ten_yen, value):
     client = signed_in(make_staff(municipality, "manager", Role.MANAGER))
     for candidate in (value, str(theirs.pk)):
         response = client.get(URL, {"campaign": candidate})
-        assert response.status_code == 200 and "見つかりません" in response.content.decode()
+        assert refused_kindly(response, "見つかりません")
         assert "他市" not in response.content.decode()
     assert urlparse(URL).path == URL
 

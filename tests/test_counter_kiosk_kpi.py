@@ -22,6 +22,7 @@ from madoguchi.operations.models import (
 )
 from madoguchi.tenancy.models import Role
 
+from .boundary import refused_kindly
 from .conftest import make_municipality
 from .flow import received
 from .test_backoffice import make_staff, signed_in
@@ -61,7 +62,7 @@ def test_bad_counter_input_is_refused(municipality, manager, data):
             "fee": 300, "postage": 0}
     form.update(data)
     response = signed_in(manager).post(COUNTER, form)
-    assert response.status_code == 200 and 'role="alert"' in response.content.decode()
+    assert refused_kindly(response)
     assert not CounterRecord.objects.exists() and not DailyStat.objects.exists()
 
 
@@ -112,7 +113,7 @@ def test_kiosk_report_is_imported_once_and_counted(municipality, manager):
 ])
 def test_bad_kiosk_reports_are_refused_whole(municipality, manager, data, message):
     response = signed_in(manager).post(KIOSK, {"report": SimpleUploadedFile("r.csv", data)})
-    assert response.status_code == 200 and 'role="alert"' in response.content.decode()
+    assert refused_kindly(response)
     assert message in response.content.decode()
     assert not KioskReport.objects.exists() and not DailyStat.objects.exists()
 
@@ -150,7 +151,7 @@ def test_kpi_dashboard_against_targets(municipality, resident, manager):
                                   {"online_requests_date": "2026-02-30", "online_requests_target": "5"}])
 def test_bad_targets_are_refused(municipality, manager, data):
     response = signed_in(manager).post(KPI, data)
-    assert response.status_code == 200 and 'role="alert"' in response.content.decode()
+    assert refused_kindly(response)
     assert not KpiTarget.objects.exists()
 
 

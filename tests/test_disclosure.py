@@ -10,6 +10,7 @@ from madoguchi.applications import actions
 from madoguchi.operations.models import AccessLog, AuditAction, AuditEvent, DisclosureCase, IssuedSubject
 from madoguchi.tenancy.models import Role
 
+from .boundary import answered, refused_kindly
 from .conftest import make_municipality, make_resident
 from .flow import received
 from .test_backoffice import make_staff, signed_in
@@ -96,7 +97,7 @@ def test_review_marks_what_is_not_disclosed_before_export(municipality, family, 
     assert "山田 花子" not in text and "不開示 第78条第1項第2号" in text and "本人" in text
     assert by_child.formatted_reception_number in text
     pdf = client.get(reverse("operations_office:disclosure_export", args=[case.pk, "pdf"]))
-    assert pdf["Content-Type"] == "application/pdf" and pdf["Cache-Control"] == "no-store"
+    assert pdf["Content-Type"] == "application/pdf" and "no-store" in pdf["Cache-Control"]
     reader = PdfReader(io.BytesIO(pdf.content))
     assert len(reader.pages) >= 1
     assert [e.action for e in AuditEvent.objects.filter(action__startswith="disclosure").order_by("seq")] == [
@@ -127,13 +128,13 @@ def test_another_municipalitys_person_and_cases_are_out_of_reach(municipality, f
 ])
 def test_bad_search_input_is_a_form_error(municipality, manager, params):
     response = signed_in(manager).get(SEARCH, params)
-    assert response.status_code == 200 and 'role="alert"' in response.content.decode()
+    assert refused_kindly(response)
 
 
 @pytest.mark.parametrize("query", ["person_number=%ED%A0%80", "person_number=1&reference=%ED%BF%BF",
                                    "person_number=%00%00", "date_from=%ff"])
 def test_lone_surrogates_and_nul_in_the_raw_query(municipality, manager, query):
-    assert signed_in(manager).get(SEARCH + "?" + query).status_code == 200
+    assert answered(signed_in(manager).get(SEARCH + "?" + query))
 
 
 def test_forged_review_fields_are_ignored_or_refused(municipality, family, manager):
@@ -146,7 +147,7 @@ def test_forged_review_fields_are_ignored_or_refused(municipality, family, manag
     page = reverse("operations_office:disclosure_case", args=[case.pk])
     response = client.post(page, {f"withheld_{item.pk}": "1", f"reason_{item.pk}": "\x00DROP",
                                   "withheld_999999": "1", "reason_999999": "78-1-2"})
-    assert response.status_code == 200 and "根拠" in response.content.decode()
+    assert refused_kindly(response, "根拠")
     item.refresh_from_db()
     assert not item.withheld
 

@@ -34,6 +34,8 @@ CONTRIBUTED = {
     "operations_office:counter": ("review", "窓口・郵送の登録", ""),
     "operations_office:kiosk": ("manage", "コンビニ交付実績", ""),
     "registry_office:imports": ("manage", "副本", ""),
+    "registry_office:stops": ("manage", "発行停止", "issuance_stops"),
+    "registry_office:lift_stop": ("manage", None, "issuance_stop_lifted"),
 }
 
 

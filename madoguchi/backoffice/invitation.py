@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from madoguchi.tenancy import staffing
 from madoguchi.tenancy.models import Role
 
-from .auth import OTP_SESSION_KEY
+from .auth import mark_signed_in
 from .manage.common import ManageForm
 
 ISSUER = "Madoguchi"
@@ -82,7 +82,7 @@ def invitation(http_request, token):
             return render(http_request, "backoffice/invitation_invalid.html", status=404)
         http_request.session.pop(key, None)
         login(http_request, enrolled, backend="django.contrib.auth.backends.ModelBackend")
-        http_request.session[OTP_SESSION_KEY] = True
+        mark_signed_in(http_request)
         return redirect(home_for(enrolled))
     uri = pyotp.TOTP(secret).provisioning_uri(name=staff.username, issuer_name=f"{ISSUER} {staff.municipality.name}")
     return render(http_request, "backoffice/invitation.html", {

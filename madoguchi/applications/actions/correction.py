@@ -121,6 +121,10 @@ def submit_correction(request: CertificateRequest, *, copies: int, purpose: str,
         for key, value in signed.items():
             setattr(request, key, value)
         signed_bytes = canonical_bytes(request, "")
+        # An option the signed terms did not have (a field added to the kind's form since) counts as
+        # unchanged while left blank: the resident is not made to sign again for nothing.
+        options = {key: value for key, value in options.items()
+                   if key in (signed.get("options") or {}) or value not in ("", None, False)}
         new = dict(options=options, copies=copies, purpose=purpose, purpose_detail=purpose_detail,
                    fee_per_copy=quote.fee_per_copy, postage_amount=quote.postage_amount, total_amount=quote.total,
                    fee_exemption_reason=quote.exemption_reason)

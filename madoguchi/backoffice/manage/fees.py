@@ -91,7 +91,7 @@ def resident_preview(m, on: datetime.date) -> list[dict]:
     for certificate_type in catalog.offered_types(m):
         row = {"label": CertificateType(certificate_type).label, "exempt": []}
         try:
-            q = catalog.quote(m, certificate_type, 1, postage.code if postage else "", on)
+            q = catalog.quote(m, certificate_type, 1, postage.code if postage else "", on, purpose="")
             row.update(fee=q.fee_per_copy, postage=q.postage_amount, total=q.total, campaign=q.campaign_name)
             for e in exempt:
                 if e.certificate_type in ("", certificate_type) and e.valid_from <= on and (
