@@ -28,7 +28,7 @@ from madoguchi.identity.events import SignatureNotAccepted, publish_signature_re
 from madoguchi.identity.models import SignatureEvidence
 from madoguchi.notifications.models import Notice
 from madoguchi.payments.contrib.sandbox import gateway
-from madoguchi.payments.models import Payment, PaymentStatus, Refund
+from madoguchi.payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from madoguchi.tenancy.models import Role, Staff
 
 from .conftest import make_resident
@@ -216,6 +216,20 @@ def test_resident_cancels_with_a_code_and_is_refunded_once(municipality, residen
     with pytest.raises(actions.ActionError, match="すでに取り消されています"):
         actions.cancel_from_line(request)
     assert Refund.objects.count() == 1 and len(notices(request, "取り消しました")) == 1
+
+
+def test_the_cancelled_request_page_says_what_is_refunded(municipality, resident, clerk):
+    request = received(municipality, resident)
+    client = owner(request)
+    assert 'class="refund"' not in client.get(url("request", request)).content.decode()
+    actions.cancel_by_staff(request, clerk, "住民からの電話による")
+    page = client.get(url("request", request)).content.decode()
+    assert "申請は取り消されました。" in page
+    assert "お支払いいただいた 410円は、お支払いに使った方法で返金しました。" in page
+    # Until the provider confirms, the page says the money is on its way.
+    Refund.objects.filter(payment__request=request).update(status=RefundStatus.REQUESTED)
+    page = client.get(url("request", request)).content.decode()
+    assert "お支払いいただいた 410円は、お支払いに使った方法で返金します。" in page and "返金しました" not in page
 
 
 def test_codes_are_single_use_per_request_expire_and_are_throttled(municipality, resident):

@@ -69,6 +69,20 @@ def net_paid(request: CertificateRequest) -> int:
     return sum(unrefunded(p) for p in refundable_payments(request))
 
 
+def refund_totals(request: CertificateRequest) -> tuple[int, int]:
+    """What of the request's payments went back to the resident: (confirmed by the provider, still on
+    its way). What the resident's own page says after a cancellation."""
+    done = pending = 0
+    refunds = Refund.objects.filter(municipality_id=request.municipality_id,
+                                    payment__municipality_id=request.municipality_id, payment__request=request)
+    for amount, status in refunds.values_list("amount", "status"):
+        if status == RefundStatus.DONE:
+            done += amount
+        else:
+            pending += amount
+    return done, pending
+
+
 def refund_everything(request: CertificateRequest, reason: str) -> int:
     """Refund what is left of every payment of the request; the amount on its way back (0 if none)."""
     return sum(refund.amount for payment in refundable_payments(request)

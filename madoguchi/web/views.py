@@ -33,6 +33,7 @@ from madoguchi.core.http import client_ip, ip_bucket, owns_request, remember_req
 from madoguchi.core.throttle import hit_each
 from madoguchi.documents.kinds import get_kind
 from madoguchi.identity.providers import get_provider as get_identity_provider
+from madoguchi.payments import ledger
 from madoguchi.tenancy.models import Municipality
 
 from . import forms
@@ -321,7 +322,10 @@ def resident_link(http_request, code, token):
 
 def _request_context(request: CertificateRequest) -> dict:
     answered = SatisfactionAnswer.objects.filter(municipality_id=request.municipality_id, request=request).exists()
+    # A cancelled request says what happens to the money, as the cancellation notice does.
+    refunded, refunding = ledger.refund_totals(request) if request.state == State.CANCELLED else (0, 0)
     return {"m": request.municipality, "r": request, "result": STATUS_TEXT.get(request.state),
+            "refund_total": refunded + refunding, "refund_pending": refunding > 0,
             "cancellable": request.state in RESIDENT_CANCELLABLE and request.reception_number is not None,
             "correction": actions.open_correction(request) if request.state == State.RETURNED else None,
             "survey_form": forms.SurveyForm() if request.state == State.COMPLETED and not answered else None,
