@@ -19,6 +19,7 @@ from madoguchi.identity.contrib.sandbox import card as cards
 from madoguchi.identity.contrib.sandbox.models import SandboxAuthority
 from madoguchi.identity.models import SigningChallenge
 from madoguchi.notifications.models import Notice
+from madoguchi.operations.models import AuditEvent
 from madoguchi.registry.matching import koseki_lookup_key
 from madoguchi.registry.models import Koseki, KosekiMember, SealRegistration, TaxRecord
 from madoguchi.registry.relations import Relation, relation_to_koseki, relation_to_resident
@@ -300,6 +301,8 @@ def test_a_protected_person_on_the_certificate_holds_the_request(municipality, f
     request.refresh_from_db()
     assert request.state == State.APPROVED
     assert request.events.get(kind="hold_released").actor == manager
+    released = AuditEvent.objects.get(action="hold_released")
+    assert (released.actor_id, released.target_id) == (manager.pk, str(request.pk))
 
 
 def test_the_protected_persons_own_request_follows_the_setting(municipality, family):
@@ -356,6 +359,11 @@ def test_an_issuance_stop_refuses_every_channel_and_is_lifted_with_a_log(municip
     client.post(reverse("registry_office:lift_stop", args=[stop.pk]), {"lift_reason": "命令の取消"})
     stop.refresh_from_db()
     assert stop.lifted_at and stop.lifted_by == manager and stop.lift_reason == "命令の取消"
+    # Both steps are in the hash-chained audit trail, naming the protected person (開示請求 answers).
+    trail = list(AuditEvent.objects.filter(action__startswith="issuance_stop").order_by("seq"))
+    assert [(e.action, e.actor_id, e.resident_id) for e in trail] == [
+        ("issuance_stop_placed", manager.pk, family["natsuko"].pk), ("issuance_stop_lifted", manager.pk,
+                                                                     family["natsuko"].pk)]
     assert received(municipality, family["haruko"], options=HOUSEHOLD).auto_acceptable
 
 

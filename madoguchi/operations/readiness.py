@@ -19,7 +19,7 @@ from madoguchi.documents.models import SealVersion
 from madoguchi.identity.trust import stale_anchors
 from madoguchi.notifications.models import Notice, NoticeStatus
 from madoguchi.payments.models import ReconciliationMismatch
-from madoguchi.registry.models import Resident
+from madoguchi.registry.models import ReplicaState, Resident
 from madoguchi.tenancy import credentials
 from madoguchi.tenancy.models import Municipality
 
@@ -33,9 +33,9 @@ class Item:
 
 
 def replica_status(municipality: Municipality) -> tuple[int, datetime.datetime | None]:
-    """(residents in the replica, when it was last loaded). The replica import records its runs
-    from issue 11 on; until then the time is unknown (None)."""
-    return Resident.objects.for_municipality(municipality).count(), None
+    """(residents in the replica, 副本の更新日時: when the core system wrote the data last loaded)."""
+    state = ReplicaState.objects.filter(municipality=municipality).first()
+    return Resident.objects.for_municipality(municipality).count(), state.data_as_of if state else None
 
 
 def checklist(municipality: Municipality) -> list[Item]:

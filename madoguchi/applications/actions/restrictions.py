@@ -13,6 +13,8 @@ from madoguchi.catalog.models import CertificateType
 from madoguchi.documents.services import persons_shown
 from madoguchi.identity import jpki, trust
 from madoguchi.notifications.outbox import enqueue_personal_notice
+from madoguchi.operations import audit
+from madoguchi.operations.models import AuditAction
 from madoguchi.registry.matching import match_resident
 from madoguchi.registry.restrictions import (
     Outcome,
@@ -36,12 +38,6 @@ NOTICE_KINDS = {CertificateType.RESIDENCE, CertificateType.RESIDENCE_ENTRY, Cert
 THIRD_PARTY_CODES = {ReasonCode.RELATIVE_OTHER_HOUSEHOLD}
 REGISTRATION_WINDOW = datetime.timedelta(minutes=15)
 REGISTRATION_YEARS = 3
-
-
-def _audit(action: str, *, staff: Staff | None, municipality, target: str, data: dict) -> None:
-    """The audit trail entry of a restriction action. Wired to `operations.audit.record` by the lead
-    once the audit trail (issue 13) is on main; until then the request history and the rows
-    themselves (who, when, why) are the record."""
 
 
 @transaction.atomic
@@ -71,8 +67,7 @@ def release_hold(request: CertificateRequest, manager: Staff, note: str) -> Cert
     request.held = False
     request.save(update_fields=["restrictions", "held", "updated_at"])
     events.record(events.hold_released(request, staff=manager, note=note, codes=request.restriction_codes))
-    _audit("hold_released", staff=manager, municipality=request.municipality, target=str(request.public_id),
-           data={"codes": request.restriction_codes})
+    audit.record(AuditAction.HOLD_RELEASED, actor=manager, target=request, after={"codes": request.restriction_codes})
     return request
 
 
