@@ -59,6 +59,20 @@ def test_readyz_warns_when_revocation_data_is_stale(municipality):
     assert response.json()["checks"]["revocation_data"]["stale_anchors"] >= 1
 
 
+def test_readyz_warns_when_a_replica_is_older_than_its_limit(municipality, other_municipality):
+    from madoguchi.registry.models import ReplicaState
+
+    now = timezone.now()
+    ReplicaState.objects.create(municipality=municipality, data_as_of=now - datetime.timedelta(hours=2))
+    fresh = Client().get("/readyz").json()["checks"]["replica"]
+    assert fresh == {"state": "ok", "stale_municipalities": 0}
+    ReplicaState.objects.create(municipality=other_municipality, data_as_of=now - datetime.timedelta(hours=30),
+                                max_age_hours=26)
+    response = Client().get("/readyz")
+    assert response.status_code == 200 and response.json()["status"] == "warn"
+    assert response.json()["checks"]["replica"] == {"state": "warn", "stale_municipalities": 1}
+
+
 def test_metrics_need_the_token_or_an_allowed_network(settings, municipality, resident):
     settings.METRICS_TOKEN, settings.METRICS_NETWORKS = "s3cret-token-for-prometheus", "10.9.0.0/16"
     settings.TASKS = DB_BACKEND

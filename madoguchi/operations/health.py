@@ -4,16 +4,18 @@
 /readyz: whether this instance should get traffic. `fail` (HTTP 503) when the database does not
 answer or a queue's oldest waiting task is older than READY_MAX_QUEUE_AGE (workers are down or far
 behind: residents would wait for replies and notices); `warn` (HTTP 200) when JPKI revocation data
-is stale (signatures are refused, everything else works), shown so monitoring alerts on it. The
-replica's freshness is not tracked by the registry yet and is not reported.
-The answer holds check names, states and counts only.
+is stale (signatures are refused, everything else works), or when a municipality's replica is older
+than its own limit (副本の更新日時, registry.replica.freshness: certificates would be issued from data
+that may be out of date). The answer holds check names, states and counts only.
 """
 
+import datetime
 import hmac
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -57,6 +59,15 @@ def _revocation() -> dict:
     return {"state": "warn" if stale else "ok", "stale_anchors": len(stale)}
 
 
+def _replicas() -> dict:
+    from madoguchi.registry.models import ReplicaState
+
+    now = timezone.now()
+    stale = sum(1 for data_as_of, hours in ReplicaState.objects.filter(data_as_of__isnull=False)
+                .values_list("data_as_of", "max_age_hours") if now - data_as_of > datetime.timedelta(hours=hours))
+    return {"state": "warn" if stale else "ok", "stale_municipalities": stale}
+
+
 @never_cache
 @require_GET
 def readyz(http_request):
@@ -64,6 +75,7 @@ def readyz(http_request):
     if checks["database"]["state"] == "ok":
         checks["queues"] = _queues()
         checks["revocation_data"] = _revocation()
+        checks["replica"] = _replicas()
     states = {check["state"] for check in checks.values()}
     status = "fail" if "fail" in states else "warn" if "warn" in states else "ok"
     return JsonResponse({"status": status, "checks": checks}, status=503 if status == "fail" else 200)
