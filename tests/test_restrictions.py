@@ -19,7 +19,7 @@ from madoguchi.identity.contrib.sandbox import card as cards
 from madoguchi.identity.contrib.sandbox.models import SandboxAuthority
 from madoguchi.identity.models import SigningChallenge
 from madoguchi.notifications.models import Notice
-from madoguchi.operations.models import AuditEvent
+from madoguchi.operations.models import AuditEvent, DailyStat
 from madoguchi.registry.matching import koseki_lookup_key
 from madoguchi.registry.models import Koseki, KosekiMember, SealRegistration, TaxRecord
 from madoguchi.registry.relations import Relation, relation_to_koseki, relation_to_resident
@@ -351,6 +351,9 @@ def test_an_issuance_stop_refuses_every_channel_and_is_lifted_with_a_log(municip
     for channel in ("web", "line"):
         request = refused_at_signing(municipality, family["haruko"], options=HOUSEHOLD, channel=channel)
         assert codes_of(request) == ["issuance_stopped"]
+    # Each refusal is counted in the statistics by its reason code (one on the web, one in LINE).
+    refused = DailyStat.objects.filter(municipality=municipality, metric="refused", reason="issuance_stopped")
+    assert sorted(refused.values_list("channel", "requests")) == [("line", 1), ("web", 1)]
     with pytest.raises(actions.ActionError, match="発行停止"):
         actions.approve(paid, clerk, flags_acknowledged=True)
     paid.refresh_from_db()

@@ -239,6 +239,10 @@ class Metric(models.TextChoices):
     REJECTED = "rejected", _("却下")
     REFUNDED = "refunded", _("返金")
     CANCELLED = "cancelled", _("取消")
+    # Restrictions (docs/restrictions.md): refused before payment, or held for a clerk or manager; the
+    # reason dimension holds the reason codes.
+    REFUSED = "refused", _("受付不可(発行制限)")
+    HELD = "held", _("保留(発行制限)")
 
 
 class HourlyStat(models.Model):

@@ -99,10 +99,15 @@ def event_fact(kind: str, from_state: str, at, certificate_type: str, channel: s
     # A paid request given up (refunded): before review, in review or while sent back for correction.
     if kind == EventKind.CANCELLED and from_state in (State.RECEIVED, State.IN_REVIEW, State.RETURNED):
         return Fact(at, Metric.CANCELLED, certificate_type, channel, area, "", copies, fee_per_copy * copies, postage)
+    if kind in (EventKind.REFUSED, EventKind.HELD):  # restriction findings, by their reason codes
+        metric = Metric.REFUSED if kind == EventKind.REFUSED else Metric.HELD
+        codes = ",".join(str(code) for code in data.get("codes") or [])[:40]
+        return Fact(at, metric, certificate_type, channel, area, codes, copies, 0, 0)
     return None
 
 
-COUNTED_KINDS = [EventKind.RECEIVED, EventKind.ISSUED, EventKind.REJECTED, EventKind.REFUNDED, EventKind.CANCELLED]
+COUNTED_KINDS = [EventKind.RECEIVED, EventKind.ISSUED, EventKind.REJECTED, EventKind.REFUNDED, EventKind.CANCELLED,
+                 EventKind.REFUSED, EventKind.HELD]
 
 
 HOURLY_METRICS = {Metric.RECEIVED, Metric.ISSUED}
