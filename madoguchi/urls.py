@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from madoguchi.backoffice.pages import site as office_pages
+from madoguchi.documents.tsa import sandbox_tsa
 
 urlpatterns = [
     path("", include("madoguchi.web.urls")),
@@ -18,6 +19,7 @@ if settings.SANDBOX_ENABLED:
     urlpatterns += [
         path("sandbox/jpki/", include("madoguchi.identity.contrib.sandbox.urls")),
         path("sandbox/pay/", include("madoguchi.payments.contrib.sandbox.urls")),
+        path("sandbox/tsa", sandbox_tsa, name="sandbox_tsa"),
     ]
 if settings.LINE_EMULATOR:
     urlpatterns.append(path("line-emulator/", include("madoguchi.line.emulator.urls")))

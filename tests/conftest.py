@@ -44,6 +44,22 @@ def make_resident(municipality: Municipality, name: str = "山田 花子", *, ho
     return resident
 
 
+@pytest.fixture(scope="session")
+def timestamp_authority():
+    """The sandbox RFC 3161 TSA on its own HTTP server on 127.0.0.1, as in the demo."""
+    from madoguchi.documents.tsa import serve
+
+    server = serve("127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _timestamps_from_the_sandbox_tsa(settings, timestamp_authority):
+    """Every signature in the tests is timestamped by the local TSA."""
+    settings.DOCUMENT_TSA_URL = timestamp_authority
+
+
 @pytest.fixture
 def municipality(db) -> Municipality:
     return make_municipality()

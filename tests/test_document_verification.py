@@ -2,20 +2,25 @@
 
 import csv
 import io
+import subprocess
 
 import pytest
 from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.validation import read_certification_data, validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
 from madoguchi.applications import actions
 from madoguchi.applications.models import RequestEvent, State
 from madoguchi.documents.mailing import COLUMNS
 from madoguchi.documents.models import IssuedDocument, PrintBatch
+from madoguchi.documents.pki import document_ca
 from madoguchi.documents.signing import active_key, rotate_signing_key, sign_pdf, verify_pdf
 from madoguchi.notifications.models import Notice
 from madoguchi.operations.models import AccessLog
@@ -53,18 +58,84 @@ def tamper(pdf: bytes) -> bytes:
 # --- signatures ---------------------------------------------------------------------------------------
 
 
-def test_print_batch_is_signed_with_the_municipality_key_and_validates_with_pyhanko(printed, municipality):
+def sandbox_root() -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(document_ca().certificate_der)
+
+
+def test_print_batch_is_certified_b_lt_and_pyhanko_finds_it_ltv_enabled_with_a_valid_timestamp(printed, municipality):
     _request, _document, batch = printed
     pdf = bytes(batch.pdf)
-    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
-    key = active_key(municipality)
-    status = validate_pdf_signature(signature, ValidationContext(
-        trust_roots=[asn1_x509.Certificate.load(bytes(key.certificate_der))]))
-    assert status.intact and status.valid and status.trusted
+    reader = PdfFileReader(io.BytesIO(pdf))
+    signature = reader.embedded_signatures[0]
     assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"  # PAdES
     assert municipality.full_name in signature.signer_cert.subject.human_friendly
+    # Certification signature, no changes allowed (DocMDP P=1): viewers flag any later change.
+    assert read_certification_data(reader).permission == MDPPerm.NO_CHANGES
+    # LTV: with nothing but the sandbox root and what the PDF's DSS holds, nothing fetched and every
+    # revocation check required, the signature and its timestamp validate.
+    store = DocumentSecurityStore.read_dss(reader)
+    assert list(store.crls) and len(list(store.load_certs())) >= 3  # signer, TSA, CA
+    context = store.as_validation_context({"trust_roots": [sandbox_root()], "allow_fetching": False,
+                                           "revocation_mode": "require"})
+    status = validate_pdf_signature(signature, context, ts_validation_context=context)
+    assert status.intact and status.valid and status.trusted
+    assert status.timestamp_validity is not None
+    assert status.timestamp_validity.intact and status.timestamp_validity.valid and status.timestamp_validity.trusted
     check = verify_pdf(pdf)
-    assert check.valid and check.municipality == municipality
+    assert check.valid and check.municipality == municipality and check.level == "B-LT"
+    assert check.timestamp == status.timestamp_validity.timestamp
+
+
+def test_without_the_dss_pyhanko_cannot_check_revocation_offline(printed):
+    """The control for the LTV test: the same hard-fail, offline validation of a B-T signature
+    (timestamp, but no validation data) fails, so the DSS is what makes it long-term."""
+    _request, document, _batch = printed
+    pdf = signed_without_validation_data(bytes(document.pdf), document.municipality)
+    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
+    context = ValidationContext(trust_roots=[sandbox_root()], allow_fetching=False, revocation_mode="require",
+                                crls=[], ocsps=[])
+    status = validate_pdf_signature(signature, context, ts_validation_context=context)
+    assert not status.trusted
+    check = verify_pdf(pdf)
+    assert check.valid and check.level == "B-T"
+
+
+def signed_without_validation_data(pdf: bytes, municipality) -> bytes:
+    from django.conf import settings
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers, timestamps
+
+    from madoguchi.documents import signing
+
+    key = signing.ensure_signing_key(municipality)
+    signer = signing._signer(key.pk, bytes(key.certificate_der), bytes(key.encrypted_key_pem),
+                             document_ca().certificate_der)
+    metadata = signers.PdfSignatureMetadata(field_name="S", subfilter=fields.SigSeedSubFilter.PADES)
+    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), metadata, signer=signer,
+                           timestamper=timestamps.HTTPTimeStamper(settings.DOCUMENT_TSA_URL))
+    return out.getvalue()
+
+
+def test_pdfsig_with_an_nss_database_holding_the_sandbox_root_finds_it_valid_and_trusted(printed, tmp_path):
+    _request, _document, batch = printed
+    pdf, root, nss = tmp_path / "batch.pdf", tmp_path / "root.pem", tmp_path / "nssdb"
+    pdf.write_bytes(bytes(batch.pdf))
+    root.write_bytes(document_ca().certificate.public_bytes(serialization.Encoding.PEM))
+    nss.mkdir()
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, capture_output=True)
+
+    def pdfsig() -> str:
+        # Not -no-ocsp: poppler 22.12 then reports a generic certificate error even for a trusted
+        # self-signed certificate. Our certificates name no OCSP responder, so nothing is fetched.
+        return subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(pdf)], check=True, capture_output=True,
+                              text=True, timeout=60).stdout
+
+    untrusted = pdfsig()
+    assert "Signature is Valid." in untrusted and "Certificate is Trusted." not in untrusted
+    subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "Madoguchi sandbox root", "-t", "CT,C,C",
+                    "-i", str(root)], check=True, capture_output=True)
+    trusted = pdfsig()
+    assert "Signature is Valid." in trusted and "Certificate is Trusted." in trusted
 
 
 def test_an_altered_pdf_fails_verification(printed):

@@ -10,6 +10,17 @@ from ..models import CertificateRequest, State
 from ._base import ActionError, _locked, _require_staff, _transition
 
 
+def _signed_batch(build_print_batch, *args, **kwargs):
+    """The signed batch; a timestamp authority that does not answer stops the action (nothing is
+    issued, the clerk tries again) rather than producing paper without a trusted signing time."""
+    from madoguchi.documents.services import TimestampUnavailable
+
+    try:
+        return build_print_batch(*args, **kwargs)
+    except TimestampUnavailable as exc:
+        raise ActionError(exc.message) from exc
+
+
 @transaction.atomic
 def record_printed(requests: list[CertificateRequest], staff: Staff):
     """Build one printer PDF of approved requests and mark them issued."""
@@ -21,7 +32,7 @@ def record_printed(requests: list[CertificateRequest], staff: Staff):
         if request.state != State.APPROVED:
             raise ActionError(_("受付番号 {number} は印刷できる状態ではありません。").format(
                 number=request.formatted_reception_number))
-    batch = build_print_batch(locked, staff)
+    batch = _signed_batch(build_print_batch, locked, staff)
     for request in locked:
         _transition(request, events.issued(request, staff=staff, batch_id=batch.pk))
     return batch
@@ -47,7 +58,7 @@ def reprint(batch, staff: Staff, reason: str):
         if request.state != State.ISSUED:
             raise ActionError(_("受付番号 {number} は「{state}」のため再印刷できません。").format(
                 number=request.formatted_reception_number, state=request.get_state_display()))
-    new = build_print_batch(locked, staff, reprint_of=batch, reason=reason)
+    new = _signed_batch(build_print_batch, locked, staff, reprint_of=batch, reason=reason)
     events.record(*(events.reprinted(request, staff=staff, batch_id=new.pk, reprint_of=batch.pk, reason=reason)
                     for request in locked))
     return new
