@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from madoguchi.backoffice.pages import site as office_pages
 from madoguchi.documents.tsa import sandbox_tsa
+from madoguchi.documents.views import qr_redirect
 
 urlpatterns = [
     path("", include("madoguchi.web.urls")),
@@ -11,6 +12,7 @@ urlpatterns = [
     path("office/", include(office_pages.urlpatterns())),  # pages other apps contribute (their office.py)
     path("payments/", include("madoguchi.payments.urls")),
     path("verify/", include("madoguchi.documents.urls")),
+    path("V/<str:issue_number>", qr_redirect, name="verify_qr"),  # the QR code's short address
     path("identity/digital-auth-app/", include("madoguchi.identity.contrib.digital_auth_app.urls")),
     path("line/", include("madoguchi.line.urls")),
     path("admin/", admin.site.urls),

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import subprocess
 
 import pytest
@@ -10,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import read_certification_data, validate_pdf_signature
@@ -18,6 +20,9 @@ from pyhanko_certvalidator import ValidationContext
 
 from madoguchi.applications import actions
 from madoguchi.applications.models import RequestEvent, State
+from madoguchi.core.dates import to_wareki
+from madoguchi.documents.checks import verification_qr_fits
+from madoguchi.documents.drawing import qr_symbol, qr_url
 from madoguchi.documents.mailing import COLUMNS
 from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.documents.pki import document_ca
@@ -247,6 +252,90 @@ def test_the_right_code_shows_when_by_whom_and_what_and_nothing_personal(printed
         assert personal not in page
 
 
+def test_the_page_shows_what_the_holder_compares_with_the_paper(printed, resident):
+    """Kind, issue date in 和暦 as printed, the name's first character, the number of pages and the
+    内容確認値 printed at the foot of every page of the paper."""
+    _request, document, _batch = printed
+    page = Client().post(verify_url(document), {"verification_code": document.verification_code}).content.decode()
+    paper = pdf_text(bytes(document.pdf))
+    issued_on = to_wareki(timezone.localtime(document.created_at).date())
+    printed_digest = re.search(r"内容確認値\s*([0-9A-F]{4}-[0-9A-F]{4})", paper).group(1)
+    assert issued_on in page and issued_on in paper
+    assert f"<dd>{resident.name[0]}</dd>" in page
+    assert f"<dd>{document.pages}枚</dd>" in page
+    assert printed_digest in page and document.content_digest.upper().startswith(printed_digest.replace("-", ""))
+
+
+def test_a_different_content_gets_a_different_digest(municipality, resident, clerk):
+    """Paper whose content was changed no longer matches the 内容確認値 the page shows."""
+    from madoguchi.documents.drawing import printed_digest
+    from madoguchi.documents.services import render_certificate
+
+    request = received(municipality, resident)
+    today = timezone.localdate()
+    before = render_certificate(request, "1" * 16, "A" * 12, today)
+    assert render_certificate(request, "2" * 16, "B" * 12, today).content_digest == before.content_digest
+    type(resident).objects.filter(pk=resident.pk).update(name=resident.name + "美")
+    request.resident.refresh_from_db()
+    after = render_certificate(request, "1" * 16, "A" * 12, today)
+    assert printed_digest(after.content_digest) != printed_digest(before.content_digest)
+    assert printed_digest(after.content_digest) in pdf_text(after.pdf)
+
+
+def pdf_text(pdf: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+# --- the QR code ------------------------------------------------------------------------------------------
+
+
+def decode_qr_at(pdf: bytes, tmp_path, dpi: int) -> list[str]:
+    """The QR codes zbar finds on the first page rendered at `dpi` (grey, as a cheap scan)."""
+    source = tmp_path / "document.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-png", "-singlefile", "-f", "1", "-l", "1", str(source),
+                    str(tmp_path / "scan")], check=True, capture_output=True)
+    found = subprocess.run(["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(tmp_path / "scan.png")],
+                           capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def test_the_qr_code_decodes_from_a_100_dpi_scan_and_leads_to_the_page(printed, tmp_path):
+    _request, document, _batch = printed
+    pdf = bytes(document.pdf)
+    assert decode_qr_at(pdf, tmp_path, 100) == [qr_url(document.issue_number)]
+    # Each module is at least 0.8 mm: the symbol's form is drawn at QR_MODULE per module.
+    symbol = qr_symbol(qr_url(document.issue_number))
+    form = re.search(rb"/BBox \[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]", pdf)
+    side_mm = float(form.group(1)) / 72 * 25.4
+    assert symbol.version <= 3 and side_mm / len(symbol.matrix) >= 0.8 - 1e-6
+    # What a phone does with it: scheme and host in capitals are the same site, /V/ leads to the page.
+    path = qr_url(document.issue_number).split("/", 3)[3]
+    response = Client().get("/" + path)
+    assert response.status_code == 302 and response.url == verify_url(document)
+
+
+def test_the_qr_decoder_fails_on_a_scan_too_coarse_for_it(printed, tmp_path):
+    """The control for the 100 dpi test: at 20 dpi a module is under one pixel and nothing decodes."""
+    _request, document, _batch = printed
+    assert decode_qr_at(bytes(document.pdf), tmp_path, 20) == []
+
+
+@pytest.mark.parametrize("number", ["123", "1" * 17, "１" * 16, "abcdefghijklmnop"])
+def test_the_qr_short_address_refuses_malformed_numbers(db, number):
+    assert Client().get(f"/V/{number}").status_code == 404
+
+
+def test_a_site_url_too_long_for_the_qr_footer_stops_the_checks(settings):
+    settings.SITE_URL = "https://madoguchi.example.lg.jp/certificates/verification-service"
+    errors = verification_qr_fits()
+    assert errors and errors[0].id == "madoguchi.documents.E001" and "MADOGUCHI_SITE_URL" in errors[0].msg
+    settings.SITE_URL = "https://madoguchi.city.example.lg.jp"
+    assert verification_qr_fits() == []
+
+
 def test_the_qr_code_points_to_the_page_and_a_typed_code_is_forgiven(printed):
     _request, document, _batch = printed
     code = document.verification_code
@@ -278,13 +367,37 @@ def test_malformed_issue_numbers_are_not_found(db, number):
     assert Client().get(f"/verify/{number}").status_code == 404
 
 
-def test_attempts_are_rate_limited(printed):
+def test_attempts_are_rate_limited_per_client(printed):
     _request, document, _batch = printed
-    client = Client()
+    client = Client(REMOTE_ADDR="203.0.113.7")
     for _ in range(10):
         client.post(verify_url(document), {"verification_code": "AAAAAAAAAAAA"})
     response = client.post(verify_url(document), {"verification_code": document.verification_code})
     assert response.status_code == 429 and "発行されています" not in response.content.decode()
+    assert "時間をおいて" in response.content.decode()
+
+
+def test_a_stranger_guessing_cannot_lock_the_holder_out(printed):
+    """Wrong codes for this certificate's number from other clients do not stop its holder."""
+    _request, document, _batch = printed
+    for i in range(30):
+        Client(REMOTE_ADDR=f"198.51.100.{i % 3}").post(verify_url(document), {"verification_code": "AAAAAAAAAAAA"})
+    holder = Client(REMOTE_ADDR="192.0.2.10").post(verify_url(document),
+                                                   {"verification_code": document.verification_code})
+    assert holder.status_code == 200 and "発行されています" in holder.content.decode()
+
+
+def test_addresses_of_one_ipv6_network_are_counted_together(printed):
+    _request, document, _batch = printed
+    for i in range(10):
+        Client(REMOTE_ADDR=f"2001:db8:1:2::{i + 1:x}").post(verify_url(document),
+                                                           {"verification_code": "AAAAAAAAAAAA"})
+    same_network = Client(REMOTE_ADDR="2001:db8:1:2:ffff::1").post(
+        verify_url(document), {"verification_code": document.verification_code})
+    other_network = Client(REMOTE_ADDR="2001:db8:1:3::1").post(
+        verify_url(document), {"verification_code": document.verification_code})
+    assert same_network.status_code == 429
+    assert other_network.status_code == 200 and "発行されています" in other_network.content.decode()
 
 
 def test_a_document_not_yet_printed_says_so(municipality, resident, clerk):

@@ -43,3 +43,15 @@ def loosen(text: str) -> str:
 def digits_only(text: str) -> str:
     """Accept what a resident types: full-width digits, hyphens of every kind, spaces."""
     return "".join(ch for ch in unicodedata.normalize("NFKC", text or "") if ch.isdigit())
+
+
+def name_initial(name: str) -> str:
+    """The first character of a name as recorded, with its variation selector if it has one
+    (辻 + U+E0102 stays the registered variant)."""
+    name = name.strip()
+    if not name:
+        return ""
+    end = 1
+    while end < len(name) and is_variation_selector(name[end]):
+        end += 1
+    return name[:end]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import segno
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
@@ -37,6 +38,9 @@ from .layout import (
     PAD,
     PAGE_HEIGHT,
     PAGE_WIDTH,
+    QR_MAX_VERSION,
+    QR_MODULE,
+    QR_QUIET,
     QR_SIZE,
     TABLE_GAP,
     TITLE_BASELINE,
@@ -47,6 +51,7 @@ from .layout import (
     Impression,
     RenderedDocument,
     Table,
+    content_digest,
     layout_table,
     paginate,
 )
@@ -137,19 +142,36 @@ def draw_entry(c: Canvas, font: CertificateFont, entry: Entry, top: float) -> No
         _draw_impression(c, font, entry, top)
 
 
-def _draw_qr_form(c: Canvas, name: str, data: str) -> None:
-    """The QR code as a reusable form XObject, QR_SIZE square with its origin at the lower left,
-    including the quiet zone of 4 modules (ISO/IEC 18004)."""
+def qr_url(issue_number: str) -> str:
+    """The address the QR code carries: the site in capitals and the short path `/V/<number>`, so the
+    whole URL is in the QR alphanumeric set and fits a version 3 symbol at level M (scheme and host
+    are case-insensitive, RFC 3986 §3.1, §3.2.2; `/V/` redirects to the verification page)."""
+    return f"{settings.SITE_URL.rstrip('/').upper()}/V/{issue_number}"
+
+
+def qr_symbol(data: str) -> segno.QRCode:
     # A fixed mask pattern: readers accept any of the eight (ISO/IEC 18004 §7.8), and scoring all of
     # them to pick the "best" took a third of the time of rendering a certificate.
-    matrix = segno.make(data, error="m", micro=False, mask=0).matrix
-    modules = len(matrix) + 8
-    c.beginForm(name, 0, 0, QR_SIZE, QR_SIZE)
-    c.scale(QR_SIZE / modules, QR_SIZE / modules)
+    symbol = segno.make(data, error="m", micro=False, mask=0)
+    if symbol.version > QR_MAX_VERSION:
+        raise ImproperlyConfigured(
+            f"The verification QR code for {data} needs version {symbol.version}; the footer has room for "
+            f"version {QR_MAX_VERSION} at {QR_MODULE / mm:.1f} mm per module. Shorten MADOGUCHI_SITE_URL "
+            "(a host without a path).")
+    return symbol
+
+
+def _draw_qr_form(c: Canvas, name: str, data: str) -> None:
+    """The QR code as a reusable form XObject with its origin at the lower left of the symbol, each
+    module QR_MODULE square. The quiet zone is left to the page around it (see `layout.QR_QUIET`)."""
+    matrix = qr_symbol(data).matrix
+    modules = len(matrix)
+    c.beginForm(name, 0, 0, modules * QR_MODULE, modules * QR_MODULE)
+    c.scale(QR_MODULE, QR_MODULE)
     c.setFillGray(0)
     # One rectangle per run of dark modules, in module units: written directly, because formatting
     # hundreds of coordinates through reportlab's path objects costs more than encoding the code.
-    runs = [f"{run.start() + 4} {modules - 5 - y} {run.end() - run.start()} 1 re"
+    runs = [f"{run.start()} {modules - 1 - y} {run.end() - run.start()} 1 re"
             for y, row in enumerate(matrix) for run in _DARK_RUN.finditer(bytes(row))]
     c.addLiteral("\n".join([*runs, "f"]))
     c.endForm()
@@ -206,6 +228,7 @@ class _Document:
     title: str
     attestation: str
     kanji_numerals: bool = False  # in the issue date, as 戸籍 certificates write dates
+    content_digest: str = ""
     entries_top: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -228,14 +251,16 @@ def _draw_page_frame(c: Canvas, doc: _Document, page: int, pages: int) -> None:
     c.translate(MARGIN, MARGIN)
     c.doForm("verify-qr")
     c.restoreState()
-    text_x = MARGIN + QR_SIZE + 3 * mm
+    text_x = MARGIN + QR_SIZE + QR_QUIET + 1 * mm
     c.setFont(font.name, 8.5)
-    c.drawString(text_x, MARGIN + 14 * mm, font.encode(f"発行番号　{doc.issue_number}", "発行番号"))
-    c.drawString(text_x, MARGIN + 9.5 * mm, font.encode(f"照合番号　{doc.verification_code}", "照合番号"))
+    c.drawString(text_x, MARGIN + 19 * mm, font.encode(f"発行番号　{doc.issue_number}", "発行番号"))
+    c.drawString(text_x, MARGIN + 14.5 * mm, font.encode(f"照合番号　{doc.verification_code}", "照合番号"))
+    c.drawString(text_x, MARGIN + 10 * mm,
+                 font.encode(f"内容確認値　{printed_digest(doc.content_digest)}", "内容確認値"))
     c.setFont(font.name, 6.5)
     c.drawString(text_x, MARGIN + 5 * mm, font.encode(doc.verify_url, "照合URL"))
     c.drawString(text_x, MARGIN + 1.5 * mm,
-                 font.encode("この証明書の発行は、QRコードまたは上記のURLから照合番号で確認できます。"))
+                 font.encode("QRコードまたは上記のURLから照合番号で、発行の事実と内容確認値を確認できます。"))
     if pages > 1:
         c.setFont(font.name, 9)
         c.drawRightString(PAGE_WIDTH - MARGIN, MARGIN + 1.5 * mm, f"{page} / {pages}")
@@ -265,6 +290,13 @@ def _draw_closing(c: Canvas, doc: _Document, top: float, issued_on: datetime.dat
                baseline + size * 0.35 - SEAL_SIZE / 2 + municipality.seal_offset_y_mm * mm)
 
 
+def printed_digest(digest: str) -> str:
+    """The 内容確認値 as the paper and the verification page print it: the first 8 hex digits of the
+    content digest (`layout.content_digest`), in capitals, in two groups of four."""
+    head = digest[:8].upper()
+    return f"{head[:4]}-{head[4:]}"
+
+
 def new_canvas(buffer: io.BytesIO, font: CertificateFont, title: str) -> Canvas:
     # The certificate font as the initial font: otherwise reportlab references Helvetica on every page.
     c = Canvas(buffer, pagesize=A4, pageCompression=1, initialFontName=font.name, initialFontSize=VALUE_SIZE)
@@ -277,10 +309,11 @@ def render_content(municipality: Municipality, content: DocumentContent, issue_n
                    verification_code: str, issued_on: datetime.date) -> RenderedDocument:
     """One copy of a certificate: `content` on as many pages as it needs, in the shared frame."""
     font = certificate_font()
+    digest = content_digest(content)
     doc = _Document(font, municipality, issue_number, verification_code,
                     f"{settings.SITE_URL.rstrip('/')}/verify/{issue_number}",
                     layout_table(font, content.header_rows), content.title, content.attestation,
-                    content.kanji_numerals)
+                    content.kanji_numerals, digest)
     available = doc.entries_top - (MARGIN + FOOTER_HEIGHT)
     entries = content.entries
     pages = paginate([e.height + TABLE_GAP for e in entries], available, CLOSING_HEIGHT)
@@ -289,7 +322,7 @@ def render_content(municipality: Municipality, content: DocumentContent, issue_n
     c = new_canvas(buffer, font, content.title)
     c.setAuthor(municipality.full_name)
     c.setSubject(issue_number)
-    _draw_qr_form(c, "verify-qr", doc.verify_url)
+    _draw_qr_form(c, "verify-qr", qr_url(issue_number))
     for page_number, indexes in enumerate(pages, start=1):
         _draw_page_frame(c, doc, page_number, len(pages))
         top = doc.entries_top
@@ -304,4 +337,4 @@ def render_content(municipality: Municipality, content: DocumentContent, issue_n
             c.drawRightString(PAGE_WIDTH - MARGIN, top - 5 * mm, font.encode("（次葉に続く）"))
         c.showPage()
     c.save()
-    return RenderedDocument(pdf=buffer.getvalue(), pages=len(pages))
+    return RenderedDocument(pdf=buffer.getvalue(), pages=len(pages), content_digest=digest)

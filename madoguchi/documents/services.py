@@ -8,6 +8,7 @@ import secrets
 from django.utils import timezone
 
 from madoguchi.applications.models import CertificateRequest
+from madoguchi.core.text import name_initial
 
 from .drawing import render_content
 from .fonts import MissingGlyph, describe
@@ -49,9 +50,12 @@ def render_certificate(request: CertificateRequest, issue_number: str, verificat
 def issue_document(request: CertificateRequest) -> IssuedDocument:
     issue_number, code = new_issue_number(request), new_verification_code()
     rendered = render_certificate(request, issue_number, code, timezone.localdate())
+    persons = get_kind(request.certificate_type).persons(request)
     return IssuedDocument.objects.create(municipality=request.municipality, request=request,
                                          issue_number=issue_number, verification_code=code,
-                                         pdf=rendered.pdf, pages=rendered.pages)
+                                         pdf=rendered.pdf, pages=rendered.pages,
+                                         content_digest=rendered.content_digest,
+                                         name_initial=name_initial(persons[0].name) if persons else "")
 
 
 def build_print_batch(requests: list[CertificateRequest], staff, *, reprint_of: PrintBatch | None = None,
