@@ -494,8 +494,10 @@ def test_the_mailing_list_csv(printed, clerk):
     assert response["Content-Type"].startswith("text/csv") and body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert tuple(rows[0]) == COLUMNS
-    assert rows[1] == [request.formatted_reception_number, request.delivery_postal_code, request.delivery_address,
-                       "'=HYPERLINK(\"http://evil\")", "普通郵便", "1", "1234-5678-9012", document.issue_number]
+    row = dict(zip(COLUMNS, rows[1], strict=True))
+    assert (row["受付番号"], row["発行番号"], row["郵送方法"], row["通数"], row["お問い合わせ番号"]) == (
+        request.formatted_reception_number, document.issue_number, "普通郵便", "1", "1234-5678-9012")
+    assert row["お届け先氏名"] == row["お届け先氏名(記録どおり)"] == "'=HYPERLINK(\"http://evil\")"
     assert AccessLog.objects.filter(action="download_mailing_list", staff=clerk).exists()
 
 

@@ -55,3 +55,10 @@ def name_initial(name: str) -> str:
     while end < len(name) and is_variation_selector(name[end]):
         end += 1
     return name[:end]
+
+
+def postal_code(text: str) -> str:
+    """A Japanese postal code as `100-0001` from whatever was typed (full-width digits, 〒, any
+    hyphen); "" when it is not 7 digits."""
+    digits = digits_only(text)
+    return f"{digits[:3]}-{digits[3:]}" if len(digits) == 7 else ""

@@ -15,11 +15,11 @@ from .fonts import MissingGlyph, describe
 from .kinds import NotEligible, PersonSelectionError, get_kind, is_kind
 from .layout import RenderedDocument
 from .models import IssuedDocument, PrintBatch
-from .print_batch import render_print_batch
+from .print_batch import AddressDoesNotFit, render_print_batch
 from .signing import TimestampUnavailable, sign_pdf
 
-__all__ = ["MissingGlyph", "NotEligible", "PersonSelectionError", "TimestampUnavailable", "build_print_batch",
-           "can_render", "describe", "issue_document", "render_certificate", "signed_document_pdf"]
+__all__ = ["AddressDoesNotFit", "MissingGlyph", "NotEligible", "PersonSelectionError", "TimestampUnavailable",
+           "build_print_batch", "can_render", "describe", "issue_document", "render_certificate", "signed_document_pdf"]
 
 # No 0/O or 1/I/L: the code is read off paper and typed by whoever receives the certificate.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

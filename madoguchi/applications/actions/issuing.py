@@ -12,12 +12,13 @@ from ._base import ActionError, _locked, _require_staff, _transition
 
 def _signed_batch(build_print_batch, *args, **kwargs):
     """The signed batch; a timestamp authority that does not answer stops the action (nothing is
-    issued, the clerk tries again) rather than producing paper without a trusted signing time."""
-    from madoguchi.documents.services import TimestampUnavailable
+    issued, the clerk tries again) rather than producing paper without a trusted signing time, and so
+    does an address that would not show in the envelope's window."""
+    from madoguchi.documents.services import AddressDoesNotFit, TimestampUnavailable
 
     try:
         return build_print_batch(*args, **kwargs)
-    except TimestampUnavailable as exc:
+    except (TimestampUnavailable, AddressDoesNotFit) as exc:
         raise ActionError(exc.message) from exc
 
 
