@@ -24,6 +24,7 @@ CONTRIBUTED = {
     "payments_office:simulation": ("manage", "収入シミュレーション", ""),
     "documents_office:batch_pdf": ("review", None, "download_print_batch"),
     "documents_office:batch_mailing_csv": ("review", None, "download_mailing_list"),
+    "registry_office:imports": ("manage", "副本", ""),
 }
 
 

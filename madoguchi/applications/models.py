@@ -64,6 +64,9 @@ class Flag(models.TextChoices):
     NAME_MISMATCH = "name_mismatch", _("氏名が副本と一部不一致")
     ADDRESS_MISMATCH = "address_mismatch", _("住所が副本と一部不一致")
     SUBSTITUTE_CHARACTERS = "substitute_characters", _("署名用電子証明書に代替文字あり")
+    # Set by a replica import after the request was made (registry.imports.loader.replica_changed).
+    REPLICA_CHANGED = "replica_changed", _("申請後に副本の記録が更新されました")
+    RESIDENT_REMOVED = "resident_removed", _("申請後に副本で消除されました(転出・死亡等)")
 
 
 class RequestChannel(models.TextChoices):

@@ -665,6 +665,25 @@ def generate_replica(municipality: Municipality, count: int = 1000,
     municipality's name). 宛名番号 and 世帯番号 follow the order in which people registered and skip
     numbers the municipality already uses, so a replica that has rows is safe.
     """
+    plans = plan_replica(municipality, count, seed)
+    households = [household for household, _ in plans]
+    residents = [member for _, members in plans for member in members]
+    with transaction.atomic():
+        Household.objects.bulk_create(households)
+        for household, members in plans:
+            for member in members:
+                member.household = household
+        Resident.objects.bulk_create(residents)
+        for household, members in plans:
+            household.head = members[0]
+        Household.objects.bulk_update(households, ["head"])
+        generate_records(municipality, residents, seed, REFERENCE_DATE)
+    return residents
+
+
+def plan_replica(municipality: Municipality, count: int = 1000,
+                 seed: int = DEFAULT_SEED) -> list[tuple[Household, list[Resident]]]:
+    """The households and residents `generate_replica` saves, numbered but not saved."""
     if count < 0:
         raise ValueError("count must not be negative")
     rng = random.Random(seed)
@@ -682,18 +701,10 @@ def generate_replica(municipality: Municipality, count: int = 1000,
     by_registration = sorted(range(len(residents)), key=lambda i: residents[i].became_resident_on)
     for index, number in zip(by_registration, person_numbers, strict=True):
         residents[index].person_number = number
-
-    with transaction.atomic():
-        Household.objects.bulk_create(households)
-        for household, members in plans:
-            for member in members:
-                member.household = household
-        Resident.objects.bulk_create(residents)
-        for household, members in plans:
-            household.head = members[0]
-        Household.objects.bulk_update(households, ["head"])
-        generate_records(municipality, residents, seed, REFERENCE_DATE)
-    return residents
+    for household, members in plans:
+        for member in members:
+            member.household = household
+    return plans
 
 
 def has_variation_selector(text: str) -> bool:

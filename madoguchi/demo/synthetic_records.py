@@ -172,6 +172,15 @@ class _RecordPlanner:
 def generate_records(municipality: Municipality, residents: list[Resident], seed: int,
                      reference: datetime.date) -> None:
     """Create the 印鑑登録, 戸籍 and tax records for freshly generated `residents` (saved, in order)."""
+    koseki_rows, member_rows, seals, taxes = plan_records(municipality, residents, seed, reference)
+    Koseki.objects.bulk_create(koseki_rows)
+    KosekiMember.objects.bulk_create(member_rows)
+    SealRegistration.objects.bulk_create(seals)
+    TaxRecord.objects.bulk_create(taxes)
+
+
+def plan_records(municipality: Municipality, residents: list[Resident], seed: int, reference: datetime.date):
+    """The 戸籍 (with their members), 印鑑登録 and tax records of `residents`, not saved."""
     rng = random.Random(seed ^ 0x5EA1)
     planner = _RecordPlanner(municipality, rng, reference)
     local = f"{municipality.prefecture}{municipality.name}"
@@ -187,9 +196,6 @@ def generate_records(municipality: Municipality, residents: list[Resident], seed
         koseki, members = planner.koseki(honseki, head_name, group)
         koseki_rows.append(koseki)
         member_rows.extend(members)
-    Koseki.objects.bulk_create(koseki_rows)
-    KosekiMember.objects.bulk_create(member_rows)
-
     adults = [r for r in residents if _age(r.date_of_birth, reference) >= 18]
     last = SealRegistration.objects.for_municipality(municipality).order_by("-registration_number").first()
     number = int(last.registration_number) if last else 10_000
@@ -198,5 +204,4 @@ def generate_records(municipality: Municipality, residents: list[Resident], seed
         if rng.random() < SEAL_SHARE:
             number += rng.randint(1, 9)
             seals.append(planner.seal(resident, number))
-    SealRegistration.objects.bulk_create(seals)
-    TaxRecord.objects.bulk_create(record for resident in adults for record in planner.taxes(resident))
+    return koseki_rows, member_rows, seals, [record for resident in adults for record in planner.taxes(resident)]

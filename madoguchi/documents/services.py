@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.core.text import name_initial
+from madoguchi.registry.characters import issuance_blockers
 
 from .drawing import render_content
 from .fonts import MissingGlyph, describe
@@ -42,6 +43,8 @@ def render_certificate(request: CertificateRequest, issue_number: str, verificat
                        issued_on: datetime.date) -> RenderedDocument:
     """One copy of the certificate `request` asks for (copies are repeated by the print batch).
     Raises PersonSelectionError (NotEligible included) or MissingGlyph: nothing is issued."""
+    if request.resident is not None and (blockers := issuance_blockers(request.resident)):
+        raise PersonSelectionError(blockers[0])
     kind = get_kind(request.certificate_type)
     kind.check_eligibility(request)
     return render_content(request.municipality, kind.content(request), issue_number, verification_code, issued_on)

@@ -77,8 +77,9 @@ class Match:
 
 
 def match_resident(municipality, basic_four: BasicFour) -> Match:
+    # A 除票 (moved out, deceased, 消除) is never matched: the person is no longer a resident here.
     candidates = Resident.objects.for_municipality(municipality).filter(
-        date_of_birth=basic_four.date_of_birth, sex=basic_four.sex).select_related("household")
+        date_of_birth=basic_four.date_of_birth, sex=basic_four.sex, removal_reason="").select_related("household")
     card_name, card_address = normalize_name(basic_four.name), normalize_address(basic_four.address)
     near: Match | None = None
     for resident in candidates:

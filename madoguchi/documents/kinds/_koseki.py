@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.core.dates import to_wareki
 from madoguchi.core.forms import Form
+from madoguchi.registry.characters import koseki_unmapped_codes, stop_message
 from madoguchi.registry.matching import find_koseki
 from madoguchi.registry.models import Koseki, KosekiMember
 
@@ -40,6 +41,8 @@ def requested_koseki(request: CertificateRequest) -> Koseki:
         raise PersonSelectionError(_(
             "本籍「{honseki}」・筆頭者「{head}」の戸籍が副本にありません。本籍地と筆頭者を住民に確認するか、"
             "戸籍システムで確認してください。").format(honseki=honseki, head=head))
+    if codes := koseki_unmapped_codes(koseki):
+        raise PersonSelectionError(stop_message(codes))
     return koseki
 
 

@@ -1,21 +1,27 @@
 """`python manage.py seed_demo`: a demo municipality with synthetic residents and demo staff.
 
+The synthetic replica is written as linkage files in the standard layout and loaded through the
+replica importer, the path a municipality's core system feeds in production (docs/replica.md).
 Safe to run again: an existing demo is kept and its sign-ins are printed once more.
 """
 
 import io
+import tempfile
+from pathlib import Path
 
 import pyotp
 import segno
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from madoguchi.demo.synthetic import generate_replica, hard_cases
+from madoguchi.demo.replica_files import write_replica_files
+from madoguchi.demo.synthetic import hard_cases
 from madoguchi.identity.contrib.sandbox.card import DEMO_PIN, ensure_authority, issue_card
 from madoguchi.line.models import LineAccount
 from madoguchi.operations.onboarding import create_municipality
-from madoguchi.registry.models import Resident
+from madoguchi.registry.imports.loader import load
+from madoguchi.registry.models import ImportState, Resident
 from madoguchi.tenancy.models import Municipality, Role, Staff
 
 DEMO_CODE = "139998"  # fictional 東京都窓口市; the last digit is the 総務省 check digit
@@ -41,7 +47,13 @@ class Command(BaseCommand):
                 municipality = create_municipality(
                     code=DEMO_CODE, name="窓口市", prefecture="東京都", certifier_name="窓口 一郎",
                     contact="窓口市役所 市民課 電話 03-0000-0000(平日 8時30分〜17時15分)")
-                generate_replica(municipality, count=options["residents"])
+                with tempfile.TemporaryDirectory(prefix="madoguchi-demo-") as directory:
+                    run = load(municipality, [write_replica_files(municipality, Path(directory),
+                                                                  count=options["residents"])],
+                               operator="seed_demo")
+                if run.state != ImportState.APPLIED:
+                    raise CommandError(f"The demo replica was not imported: {run.refusal_code} {run.refusal} "
+                                       f"{run.rejections[:5]}")
                 for role in Role.values:
                     staff = Staff(username=f"demo-{role}", municipality=municipality, role=role,
                                   first_name={"clerk": "花子", "manager": "次郎", "auditor": "三郎"}[role],

@@ -1,0 +1,1 @@
+"""Replica imports: format plugins (`contrib/<name>/`) feeding one loader (`loader.load`)."""
