@@ -33,6 +33,9 @@ def make_resident(municipality: Municipality, name: str = "山田 花子", *, ho
         household = Household.objects.create(
             municipality=municipality, household_number=number, postal_code="100-0001",
             address=address or f"{municipality.prefecture}{municipality.name}本町一丁目2番3号")
+    # 住民基本台帳法 第7条第7号・第8号: the address was set on moving in and notified a week later.
+    extra.setdefault("address_since", datetime.date(2005, 4, 1))
+    extra.setdefault("address_notified_on", datetime.date(2005, 4, 8))
     resident = Resident.objects.create(
         municipality=municipality, household=household, person_number=f"{Resident.objects.count() + 1:012d}",
         name=name, name_kana="やまだ はなこ", date_of_birth=date_of_birth, sex=sex, relationship=relationship,

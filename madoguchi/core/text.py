@@ -6,6 +6,8 @@ ideographs are kept exactly as recorded, since a variant kanji is part of a pers
 
 import unicodedata
 
+_HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
+
 
 def is_variation_selector(ch: str) -> bool:
     cp = ord(ch)
@@ -62,3 +64,8 @@ def postal_code(text: str) -> str:
     hyphen); "" when it is not 7 digits."""
     digits = digits_only(text)
     return f"{digits[:3]}-{digits[3:]}" if len(digits) == 7 else ""
+
+
+def to_katakana(text: str) -> str:
+    """振り仮名 as the register records them: katakana, full width (ｶﾅ → カナ, かな → カナ)."""
+    return normalize_width(text).translate(_HIRAGANA_TO_KATAKANA)

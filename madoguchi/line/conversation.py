@@ -98,6 +98,9 @@ STEPS: list[Step] = [
     Step("show_honseki",
          gettext_lazy("本籍と筆頭者を記載しますか?(自動車の登録やパスポートの申請などで必要な場合のみ)"),
          _options_field("show_honseki"), lambda m, a: YES_NO, _has_option("show_honseki")),
+    Step("show_residence_status",
+         gettext_lazy("在留資格・在留期間・在留カード等の番号などを記載しますか?(外国人住民の方で、提出先から求められた場合のみ)"),
+         _options_field("show_residence_status"), lambda m, a: YES_NO, _has_option("show_residence_status")),
     Step("honseki", gettext_lazy("本籍を入力してください(例: 東京都窓口市本町一丁目2番地)。"),
          _options_field("honseki"), None, _has_option("honseki")),
     Step("koseki_head", gettext_lazy("筆頭者の氏名を入力してください。"), _options_field("koseki_head"), None,
@@ -114,7 +117,8 @@ STEPS: list[Step] = [
 ]
 STEP_BY_KEY = {s.key: s for s in STEPS}
 CONFIRM = "confirm"
-OPTION_KEYS = ["scope", "members", "show_relationship", "show_honseki", "honseki", "koseki_head", "fiscal_year"]
+OPTION_KEYS = ["scope", "members", "show_relationship", "show_honseki", "show_residence_status", "honseki",
+               "koseki_head", "fiscal_year"]
 
 
 @dataclass(frozen=True)

@@ -71,15 +71,9 @@ class Rejection:
 # --- values -----------------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
-_HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
 _WAREKI = re.compile(r"^(明治|大正|昭和|平成|令和)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日$")
 _ERA_BY_NAME = {era.name: era for era in ERAS}
 _ERA_BY_DIGIT = {era.jpki_digit: era for era in ERAS}
-
-
-def to_katakana(text: str) -> str:
-    """振り仮名 as the register records them: katakana, full width (ｶﾅ → カナ, かな → カナ)."""
-    return normalize_width(text).translate(_HIRAGANA_TO_KATAKANA)
 
 
 def _era_date(era, year: int, month: int, day: int) -> datetime.date:

@@ -1,0 +1,118 @@
+"""Legally complete layouts: a test per required item per kind, and the items printed only on request.
+
+Each test names the provision that requires (or allows leaving out) the item."""
+
+import datetime
+
+import pytest
+
+from madoguchi.documents.services import PersonSelectionError
+
+from .conftest import make_resident
+from .test_documents_render import make_request, render, text_of
+
+
+def with_options(resident, **options):
+    request = make_request(resident)
+    request.options.update(options)
+    return request
+
+
+# --- 住民票の写し (住民基本台帳法 第7条, 第12条第5項) -------------------------------------------------
+
+
+@pytest.fixture
+def moved_in(municipality):
+    """A resident who moved here from another town: every 第7条 date and the 従前の住所 recorded."""
+    return make_resident(municipality, "山田 花子", address_since=datetime.date(2019, 6, 1),
+                         address_notified_on=datetime.date(2019, 6, 10),
+                         previous_address="埼玉県さいたま市浦和区高砂三丁目15番1号")
+
+
+@pytest.mark.parametrize("kind", ["residence_certificate", "residence_entry_certificate"])
+@pytest.mark.parametrize(("item", "value"), [
+    ("住所を定めた年月日", "令和元年6月1日"),  # 第7条第7号
+    ("届出の年月日", "令和元年6月10日"),  # 第7条第8号
+    ("従前の住所", "埼玉県さいたま市浦和区高砂三丁目15番1号"),  # 第7条第8号
+    ("住民となった年月日", "平成17年4月1日"),  # 第7条第6号
+    ("生年月日", "昭和55年4月1日"),  # 第7条第2号
+    ("性別", "女"),  # 第7条第3号
+    ("住所", "東京都窓口市本町一丁目2番3号"),  # 第7条第7号
+])
+def test_residence_certificate_always_prints(moved_in, kind, item, value):
+    request = make_request(moved_in)
+    request.certificate_type = kind
+    assert f"{item}{value}" in text_of(render(request).pdf)
+
+
+def test_residence_certificate_furigana_are_katakana(resident):
+    """住民記録システム標準仕様書: the register holds 振り仮名 in katakana; the certificate prints them so."""
+    text = text_of(render(make_request(resident)).pdf)
+    assert "ヤマダハナコ" in text and "やまだ" not in text
+
+
+def test_former_surname_stands_beside_the_name(municipality):
+    """旧氏 (施行令 第30条の13) in the name's row, with its 振り仮名; 生年月日 moves below."""
+    person = make_resident(municipality, "山田 花子", former_surname="佐藤", former_surname_kana="さとう")
+    text = text_of(render(make_request(person)).pdf)
+    assert "旧氏サトウ佐藤" in text
+    assert text.index("山田花子") < text.index("旧氏") < text.index("生年月日")
+    plain = text_of(render(make_request(make_resident(municipality, "鈴木 一郎", sex="1"))).pdf)
+    assert "旧氏" not in plain and plain.index("鈴木一郎") < plain.index("生年月日") < plain.index("性別")
+
+
+@pytest.mark.parametrize(("field", "item"), [("address_since", "住所を定めた年月日"),
+                                             ("address_notified_on", "届出の年月日")])
+def test_a_required_date_missing_from_the_replica_stops_issuance(moved_in, field, item):
+    setattr(moved_in, field, None)
+    moved_in.save()
+    with pytest.raises(PersonSelectionError, match=f"{item}.*第7条"):
+        render(make_request(moved_in))
+
+
+def test_a_person_born_here_has_no_previous_address(resident):
+    """第7条第8号 applies to those who moved in: the 従前の住所 box stays empty for a birth."""
+    assert "従前の住所以下余白" in text_of(render(make_request(resident)).pdf)
+
+
+@pytest.fixture
+def foreign_resident(municipality):
+    person = make_resident(municipality, "NGUYEN VAN AN", sex="1", date_of_birth=datetime.date(1995, 7, 20),
+                           nationality="ベトナム", became_foreign_resident_on=datetime.date(2021, 4, 1),
+                           foreign_resident_category="mid_long_term", residence_status="技術・人文知識・国際業務",
+                           period_of_stay="5年", period_of_stay_ends_on=datetime.date(2026, 3, 31),
+                           residence_card_number="AB12345678CD")
+    person.honseki = person.koseki_head = ""
+    person.save()
+    return person
+
+
+RESIDENCE_STATUS_ITEMS = [("第30条の45区分", "中長期在留者"), ("在留資格", "技術・人文知識・国際業務"),
+                          ("在留期間", "5年"), ("在留期間の満了の日", "令和8年3月31日"),
+                          ("在留カード等の番号", "AB12345678CD")]
+
+
+@pytest.mark.parametrize(("item", "value"), RESIDENCE_STATUS_ITEMS)
+def test_foreign_resident_items_only_on_request(foreign_resident, item, value):
+    """第30条の45 items other than 国籍 are left out unless asked for (第12条第5項 as read by 第30条の51)."""
+    without = text_of(render(make_request(foreign_resident)).pdf)
+    shown = text_of(render(with_options(foreign_resident, show_residence_status=True)).pdf)
+    assert f"{item}{value}" in shown
+    assert item not in without and f"{item}{value}" not in without
+
+
+def test_foreign_resident_always_shows_the_date_of_becoming_a_foreign_resident(foreign_resident):
+    """外国人住民となった年月日 (第30条の45) is printed whether or not the other items are asked for."""
+    assert "外国人住民となった年月日令和3年4月1日" in text_of(render(make_request(foreign_resident)).pdf)
+
+
+def test_residence_status_items_never_appear_for_a_japanese_resident(resident):
+    text = text_of(render(with_options(resident, show_residence_status=True)).pdf)
+    assert "在留" not in text and "第30条の45" not in text
+
+
+def test_the_options_form_offers_the_residence_status_items():
+    from madoguchi.documents.kinds import get_kind
+
+    form = get_kind("residence_certificate").options_form({"scope": "self", "show_residence_status": "on"})
+    assert form.is_valid() and form.cleaned_data["show_residence_status"] is True
