@@ -3,6 +3,7 @@
 Each test names the provision that requires (or allows leaving out) the item."""
 
 import datetime
+import io
 
 import pytest
 
@@ -116,3 +117,90 @@ def test_the_options_form_offers_the_residence_status_items():
 
     form = get_kind("residence_certificate").options_form({"scope": "self", "show_residence_status": "on"})
     assert form.is_valid() and form.cleaned_data["show_residence_status"] is True
+
+
+# --- 印鑑登録証明書 (印鑑登録証明事務処理要領) ---------------------------------------------------------
+
+
+def impression_png(side_mm: float, dpi: float = 300, canvas_mm: float | None = None) -> bytes:
+    """A red square seal `side_mm` wide on a transparent canvas, with its resolution recorded
+    (none when `dpi` is 0: drawn at 300 dpi then)."""
+    from PIL import Image, ImageDraw
+
+    px_per_mm = (dpi or 300) / 25.4
+    canvas = round((canvas_mm or side_mm + 2) * px_per_mm)
+    side = round(side_mm * px_per_mm)
+    image = Image.new("RGBA", (canvas, canvas), (0, 0, 0, 0))
+    offset = (canvas - side) // 2
+    ImageDraw.Draw(image).rectangle((offset, offset, offset + side - 1, offset + side - 1), fill=(200, 30, 35, 255))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **({"dpi": (dpi, dpi)} if dpi else {}))
+    return buffer.getvalue()
+
+
+def seal_request(resident, png: bytes):
+    from madoguchi.registry.models import SealRegistration
+
+    SealRegistration.objects.update_or_create(resident=resident, defaults={
+        "municipality": resident.municipality, "registration_number": f"R{resident.person_number}", "impression_png": png,
+        "registered_on": datetime.date(2010, 5, 1)})
+    request = make_request(resident)
+    request.certificate_type = "seal_certificate"
+    return request
+
+
+def printed_red_side_mm(pdf: bytes, dpi: int = 200) -> float:
+    """The larger side, in mm, of the red printed on the first page (the impression; the drawn 公印
+    placeholder is red too, so it is measured only inside the impression's box, upper half)."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "seal.pdf"
+        path.write_bytes(pdf)
+        subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-singlefile", "-f", "1", "-l", "1", str(path),
+                        str(Path(directory) / "page")], check=True, capture_output=True)
+        image = Image.open(Path(directory) / "page.png").convert("RGB")
+    upper = image.crop((0, 0, image.width, image.height // 2))
+    red = upper.split()
+    mask = Image.eval(red[0], lambda v: 255 if v > 150 else 0)
+    not_red = Image.eval(red[1], lambda v: 255 if v < 100 else 0)
+    box = Image.composite(mask, Image.new("L", upper.size, 0), not_red).getbbox()
+    return max(box[2] - box[0], box[3] - box[1]) / dpi * 25.4
+
+
+@pytest.mark.parametrize(("side", "dpi"), [(12.0, 300), (18.0, 300), (18.0, 600), (24.0, 200)])
+def test_seal_impression_prints_at_actual_size(resident, side, dpi):
+    """The impression as registered, not scaled into its box: 12 mm prints 12 mm, 24 mm prints 24 mm,
+    whatever the scan's resolution."""
+    pdf = render(seal_request(resident, impression_png(side, dpi))).pdf
+    assert printed_red_side_mm(pdf) == pytest.approx(side, abs=0.4)
+
+
+@pytest.mark.parametrize(("png", "message"), [
+    (impression_png(30.0), "登録できる大きさ"),  # larger than a 25 mm square
+    (impression_png(7.0), "登録できる大きさ"),  # fits an 8 mm square
+    (impression_png(15.0, dpi=0), "解像度"),  # no resolution recorded: no actual size
+    (b"\x89PNG\r\n\x1a\n garbage", "読み取れません"),
+])
+def test_an_impression_that_cannot_print_at_actual_size_stops_issuance(resident, png, message):
+    with pytest.raises(PersonSelectionError, match=message):
+        render(seal_request(resident, png))
+
+
+def test_seal_certificate_prints_the_former_surname_beside_the_name(municipality):
+    person = make_resident(municipality, "山田 花子", former_surname="佐藤")
+    text = text_of(render(seal_request(person, impression_png(15.0))).pdf)
+    assert "氏名山田花子旧氏佐藤" in text
+    plain = make_resident(municipality, "鈴木 一郎", sex="1")
+    assert "旧氏" not in text_of(render(seal_request(plain, impression_png(15.0))).pdf)
+
+
+@pytest.mark.parametrize(("item", "value"), [("生年月日", "昭和55年4月1日"), ("性別", "女"),
+                                             ("住所", "東京都窓口市本町一丁目2番3号"), ("登録番号", "R")])
+def test_seal_certificate_always_prints(resident, item, value):
+    value = f"R{resident.person_number}" if value == "R" else value
+    assert f"{item}{value}" in text_of(render(seal_request(resident, impression_png(15.0))).pdf)

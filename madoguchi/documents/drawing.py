@@ -128,9 +128,10 @@ def _draw_impression(c: Canvas, font: CertificateFont, impression: Impression, t
     c.line(left, top - box, left, top)
     draw_lines(c, font, [font.encode(impression.label)], VALUE_SIZE, MARGIN + LABEL_WIDTH / 2, top, box,
                centred=True)
-    inset = 3 * mm
-    c.drawImage(_seal_image(impression.png), left + inset, top - box + inset, box - 2 * inset, box - 2 * inset,
-                mask="auto", preserveAspectRatio=True, anchor="c")
+    # Actual size, centred in the box: the certificate attests the impression as registered.
+    c.drawImage(_seal_image(impression.png), left + (box - impression.width) / 2,
+                top - box + (box - impression.height_printed) / 2, impression.width, impression.height_printed,
+                mask="auto")
 
 
 def draw_entry(c: Canvas, font: CertificateFont, entry: Entry, top: float) -> None:

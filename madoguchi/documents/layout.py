@@ -105,11 +105,14 @@ class Heading:
 
 @dataclass(frozen=True)
 class Impression:
-    """The registered seal impression in a framed box with its label (印鑑登録証明書)."""
+    """The registered seal impression in a framed box with its label (印鑑登録証明書), printed at
+    its actual size `width` × `height` (points), never scaled to the box."""
 
     png: bytes
+    width: float
+    height_printed: float
     label: str = "印影"
-    height: float = 40 * mm
+    height: float = 40 * mm  # of the entry; the box holds up to 36 mm, a registrable seal at most 25
 
 
 Entry = Table | Heading | Impression
