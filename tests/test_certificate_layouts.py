@@ -142,8 +142,8 @@ def seal_request(resident, png: bytes):
     from madoguchi.registry.models import SealRegistration
 
     SealRegistration.objects.update_or_create(resident=resident, defaults={
-        "municipality": resident.municipality, "registration_number": f"R{resident.person_number}", "impression_png": png,
-        "registered_on": datetime.date(2010, 5, 1)})
+        "municipality": resident.municipality, "registration_number": f"R{resident.person_number}",
+        "impression_png": png, "registered_on": datetime.date(2010, 5, 1)})
     request = make_request(resident)
     request.certificate_type = "seal_certificate"
     return request

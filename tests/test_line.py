@@ -126,7 +126,8 @@ NONSENSE = "ほげほげ"
 def test_nonsense_at_every_step_is_asked_again(channel, municipality):
     code = municipality.code
     tap(code, ALICE, "a=start")
-    for label in ["住民票の写し", "世帯の一部の人", None, "はい", "いいえ", "いいえ", "3通", "その他", None, "申請する"]:
+    steps = ["住民票の写し", "世帯の一部の人", None, "はい", "いいえ", "いいえ", "3通", "その他", None, "申請する"]
+    for label in steps:
         question = last(code, ALICE)["text"]
         say(code, ALICE, NONSENSE if label else "")
         if label is None:  # a typed step: blank is refused with the form's message
