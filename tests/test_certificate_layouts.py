@@ -204,3 +204,110 @@ def test_seal_certificate_prints_the_former_surname_beside_the_name(municipality
 def test_seal_certificate_always_prints(resident, item, value):
     value = f"R{resident.person_number}" if value == "R" else value
     assert f"{item}{value}" in text_of(render(seal_request(resident, impression_png(15.0))).pdf)
+
+
+# --- 戸籍全部・個人事項証明書 (戸籍法 第120条, 戸籍法施行規則 付録第22号様式) --------------------------------
+
+
+@pytest.fixture
+def koseki(municipality, resident):
+    from madoguchi.registry.matching import koseki_lookup_key
+    from madoguchi.registry.models import Koseki, KosekiMember
+
+    honseki, head = "東京都窓口市本町一丁目2番地", "山田 太郎"
+    record = Koseki.objects.create(municipality=municipality, honseki=honseki, head_name=head,
+                                   lookup_key=koseki_lookup_key(honseki, head),
+                                   events=[{"kind": "戸籍編製", "date": "2005-04-01"}])
+
+    def member(position, name, born, sex, relationship, events, **fields):
+        return KosekiMember.objects.create(municipality=municipality, koseki=record, position=position, name=name,
+                                           date_of_birth=datetime.date.fromisoformat(born), sex=sex,
+                                           relationship=relationship, events=events, **fields)
+
+    birth = {"kind": "出生", "date": "1978-01-05",
+             "details": [["出生地", "東京都千代田区"], ["届出日", "1978-01-12"], ["届出人", "父"]]}
+    member(1, head, "1978-01-05", "1", "長男", [birth], name_kana="ヤマダ タロウ", spouse_category="夫",
+           father="山田 茂", mother="山田 和子")
+    member(2, "山田 花子", "1980-04-01", "2", "長女",
+           [{"kind": "婚姻", "date": "2005-04-01", "details": [["配偶者氏名", head]]}], name_kana="やまだ はなこ",
+           spouse_category="妻", father="佐藤 博", mother="佐藤 洋子", resident=resident)
+    member(3, "山田 一郎", "2006-08-15", "1", "長男",
+           [{"kind": "婚姻", "date": "2026-01-05", "details": [["配偶者氏名", "鈴木 結衣"]]}],
+           father=head, mother="山田 花子", removed=True)
+    return record
+
+
+def koseki_pdf(resident, kind="koseki_full") -> str:
+    request = make_request(resident)
+    request.certificate_type = kind
+    request.options = {"honseki": "東京都窓口市本町一丁目2番地", "koseki_head": "山田 太郎"}
+    return render(request).pdf
+
+
+def raw_text(pdf: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+@pytest.mark.parametrize("kind", ["koseki_full", "koseki_individual"])
+def test_koseki_dates_are_in_arabic_numerals(koseki, resident, kind):
+    """付録第22号様式 and its 記載例: 令和8年1月5日, not 令和八年一月五日 — the issue date too."""
+    text = text_of(koseki_pdf(resident, kind))
+    assert "昭和55年4月1日" in text and "令和8年11月23日" in text
+    assert "令和八年" not in text and "昭和五十五年" not in text
+
+
+def test_koseki_each_item_stands_on_its_own_line(koseki, resident):
+    lines = raw_text(koseki_pdf(resident)).splitlines()
+    for item in ("【出生日】", "【出生地】", "【届出日】", "【届出人】"):
+        line = next(line for line in lines if item in line)
+        assert line.count("【") == 1, line
+
+
+def test_koseki_has_the_identity_items_heading_per_person(koseki, resident):
+    """身分事項 heads the events of each person who has any (付録第22号様式)."""
+    assert text_of(koseki_pdf(resident)).count("身分事項") == 3
+
+
+@pytest.mark.parametrize(("item", "value"), [("配偶者区分", "夫"), ("配偶者区分", "妻"), ("父", "山田茂"),
+                                             ("母", "山田和子"), ("続柄", "長男")])
+def test_koseki_prints_the_spouse_category_and_the_head_s_parents(koseki, resident, item, value):
+    assert f"{item}{value}" in text_of(koseki_pdf(resident))
+
+
+def test_koseki_prints_the_name_furigana_recorded_since_2025(koseki, resident):
+    """氏名の振り仮名 (戸籍法 第13条第1項第2号, 令和5年法律第48号): katakana, over the 氏名 and each 名."""
+    text = text_of(koseki_pdf(resident))
+    assert "ヤマダタロウ山田太郎" in text  # the header's 氏名
+    assert "タロウ太郎" in text and "ハナコ花子" in text
+
+
+def test_koseki_has_no_sex_row(koseki, resident):
+    """The computerized format has no 性別 item: the 続柄 (長男, 長女) says it."""
+    assert "性別" not in text_of(koseki_pdf(resident))
+
+
+def test_a_removed_person_is_marked_with_the_boxed_mark_beside_the_number(koseki, resident):
+    from pypdf import PdfReader
+    from reportlab.lib.units import mm
+
+    from madoguchi.documents.layout import MARGIN, NUMBER_COLUMN
+
+    pdf = koseki_pdf(resident)
+    assert "除　籍" not in raw_text(pdf)  # no trailing row any more
+    found = []
+
+    def visitor(text, cm, tm, font_dict, font_size):
+        if text.strip() in ("除", "籍"):
+            found.append((text.strip(), tm[4]))
+
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        page.extract_text(visitor_text=visitor)
+    assert {char for char, _x in found} == {"除", "籍"}
+    assert all(MARGIN <= x <= MARGIN + NUMBER_COLUMN for _char, x in found), (found, MARGIN / mm)
+
+
+def test_koseki_individual_shows_the_requester_only(koseki, resident):
+    text = text_of(koseki_pdf(resident, "koseki_individual"))
+    assert "花子" in text and "一郎" not in text and "身分事項" in text

@@ -248,7 +248,9 @@ def test_the_right_code_shows_when_by_whom_and_what_and_nothing_personal(printed
     page = response.content.decode()
     assert response.status_code == 200
     assert "東京都窓口市" in page and "住民票の写し" in page and "発行元の電子署名を確認しました" in page
-    for personal in (resident.name, resident.address, resident.name_kana, str(resident.date_of_birth.year)):
+    # (The birth year as a date, not bare digits: the random issue number may contain them.)
+    for personal in (resident.name, resident.address, resident.name_kana, f"{resident.date_of_birth.year}年",
+                     to_wareki(resident.date_of_birth)):
         assert personal not in page
 
 

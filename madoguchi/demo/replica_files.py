@@ -81,6 +81,7 @@ def write_replica_files(municipality, directory: Path, count: int = 1000, seed: 
     write_standard(directory / "koseki_member.csv", "koseki_member", (
         {"honseki": m.koseki.honseki, "head_name": m.koseki.head_name, "position": str(m.position),
          "person_number": m.resident.person_number if m.resident else "", "name": m.name,
+         "name_kana": m.name_kana, "spouse_category": m.spouse_category,
          "date_of_birth": _iso(m.date_of_birth), "sex": m.sex, "father": m.father, "mother": m.mother,
          "relationship": m.relationship, "removed": "1" if m.removed else "0", "events": _json(m.events),
          "address_history": _json(m.address_history)} for m in member_rows), **common)

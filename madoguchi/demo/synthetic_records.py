@@ -25,6 +25,8 @@ _PREVIOUS_ADDRESSES = ("東京都新宿区西新宿二丁目8番1号", "神奈�
                        "大阪府大阪市北区中之島一丁目3番20号", "愛知県名古屋市中区三の丸三丁目1番1号")
 _SONS = ("長男", "二男", "三男", "四男")
 _DAUGHTERS = ("長女", "二女", "三女", "四女")
+_FATHERS = ("茂", "博", "正", "勇", "清", "実")
+_MOTHERS = ("和子", "幸子", "洋子", "節子", "京子", "良子")
 
 
 def _age(born: datetime.date, on: datetime.date) -> int:
@@ -97,6 +99,8 @@ class _RecordPlanner:
                         "since": _shift(born, 0, self.rng.randint(0, 400)).isoformat()}]
             if resident is not None:
                 history.append({"address": resident.address, "since": resident.became_resident_on.isoformat()})
+                # 氏名の振り仮名 (recorded since 2025-05-26) as the 住民票 has it.
+                fields.setdefault("name_kana", resident.name_kana)
             members.append(KosekiMember(municipality=self.municipality, koseki=koseki, position=len(members) + 1,
                                         resident=resident, name=name, date_of_birth=born, sex=sex,
                                         relationship=relationship, events=events, address_history=history,
@@ -113,8 +117,15 @@ class _RecordPlanner:
             head_events.append({"kind": "死亡", "date": died.isoformat(),
                                 "details": [["死亡地", self.municipality.full_name],
                                             ["届出日", _shift(died, 0, 2).isoformat()], ["届出人", "親族"]]})
+        # The 筆頭者's and the spouse's own parents, named without drawing from the generator (the
+        # records stay as they were for the same seed).
+        def parents(surname: str, born: datetime.date) -> dict:
+            return {"father": f"{surname} {_FATHERS[born.year % len(_FATHERS)]}",
+                    "mother": f"{surname} {_MOTHERS[born.month % len(_MOTHERS)]}"}
+
+        head_spouse = {"spouse_category": "夫" if head_sex == Sex.MALE else "妻"} if spouse is not None else {}
         member(head_name, head_born, head_sex, self.rng.choice(_SONS[:2] if head_sex == Sex.MALE else _DAUGHTERS[:2]),
-               head, head_events, removed=removed)
+               head, head_events, removed=removed, **parents(_surname(head_name), head_born), **head_spouse)
         if spouse is not None:
             previous = f"{self.rng.choice(_BIRTH_PLACES)}{self.rng.randint(1, 30)}番地"
             member(spouse.name, spouse.date_of_birth, spouse.sex,
@@ -123,7 +134,9 @@ class _RecordPlanner:
                     {"kind": "婚姻", "date": married_on.isoformat(),
                      "details": [["配偶者氏名", head_name],
                                  ["従前戸籍", f"{previous}　{spouse.former_surname or _surname(spouse.name)}"
-                                             f" {self.rng.choice(('一郎', '正', '博', '茂'))}"]]}])
+                                             f" {self.rng.choice(('一郎', '正', '博', '茂'))}"]]}],
+                   spouse_category="夫" if spouse.sex == Sex.MALE else "妻",
+                   **parents(spouse.former_surname or _surname(spouse.name), spouse.date_of_birth))
         sons = daughters = 0
         for child in children:
             if child.sex == Sex.MALE:

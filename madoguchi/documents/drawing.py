@@ -84,12 +84,28 @@ def draw_table(c: Canvas, font: CertificateFont, table: Table, top: float) -> No
     if table.number:
         c.line(table.x + NUMBER_COLUMN, bottom, table.x + NUMBER_COLUMN, top)
         c.setFont(font.name, VALUE_SIZE)
-        c.drawCentredString(table.x + NUMBER_COLUMN / 2, top - table.height / 2 - VALUE_SIZE * 0.35, table.number)
+        centre = table.x + NUMBER_COLUMN / 2
+        if table.mark:
+            # The number at the top and the boxed mark (除籍) below it, one character a line.
+            c.drawCentredString(centre, top - 6 * mm, table.number)
+            mark = font.encode(table.mark, table.mark)
+            box_top, box_height = top - 9 * mm, len(mark) * 4.5 * mm + 1.5 * mm
+            c.rect(centre - 2.8 * mm, box_top - box_height, 5.6 * mm, box_height)
+            for i, char in enumerate(mark):
+                c.drawCentredString(centre, box_top - (i + 1) * 4.5 * mm + 0.6 * mm, char)
+        else:
+            c.drawCentredString(centre, top - table.height / 2 - VALUE_SIZE * 0.35, table.number)
     inner_left = table.x + (NUMBER_COLUMN if table.number else 0)
     y = top
     for row in table.rows:
         row_bottom = y - row.height
         for cell in row.cells:
+            if not cell.value_width:  # a section title across the row
+                c.setLineWidth(0.3)
+                if cell.x > inner_left:
+                    c.line(cell.x, row_bottom, cell.x, y)
+                draw_lines(c, font, cell.label_lines, cell.label_size, cell.x + PAD, y, row.height)
+                continue
             c.setFillGray(LABEL_FILL)
             c.rect(cell.x, row_bottom, cell.label_width, row.height, stroke=0, fill=1)
             c.setFillGray(0)
@@ -228,7 +244,6 @@ class _Document:
     header: Table
     title: str
     attestation: str
-    kanji_numerals: bool = False  # in the issue date, as 戸籍 certificates write dates
     content_digest: str = ""
     entries_top: float = field(init=False)
 
@@ -277,7 +292,7 @@ def _draw_closing(c: Canvas, doc: _Document, top: float, issued_on: datetime.dat
     c.setFont(font.name, 11)
     c.drawString(MARGIN + 8 * mm, block_top - 11, font.encode(doc.attestation))
     c.drawString(MARGIN + 8 * mm, block_top - 11 - 9 * mm,
-                 font.encode(to_wareki(issued_on, kanji_numerals=doc.kanji_numerals)))
+                 font.encode(to_wareki(issued_on)))
 
     certifier = font.encode(f"{municipality.certifier_title}　{municipality.certifier_name}", "認証者")
     size = 14
@@ -313,8 +328,7 @@ def render_content(municipality: Municipality, content: DocumentContent, issue_n
     digest = content_digest(content)
     doc = _Document(font, municipality, issue_number, verification_code,
                     f"{settings.SITE_URL.rstrip('/')}/verify/{issue_number}",
-                    layout_table(font, content.header_rows), content.title, content.attestation,
-                    content.kanji_numerals, digest)
+                    layout_table(font, content.header_rows), content.title, content.attestation, digest)
     available = doc.entries_top - (MARGIN + FOOTER_HEIGHT)
     entries = content.entries
     pages = paginate([e.height + TABLE_GAP for e in entries], available, CLOSING_HEIGHT)

@@ -63,6 +63,8 @@ class Field:
     value: str
     width: float | None = None  # of the value cell; None shares the rest of the row
     kana: str = ""  # ふりがな printed above the value
+    # A section title across the whole row, without a value (身分事項 inside a 戸籍 entry).
+    section: bool = False
 
 
 @dataclass
@@ -89,6 +91,7 @@ class Table:
     width: float
     rows: list[Row]
     number: str = ""  # entry number in the left column; the header table has none
+    mark: str = ""  # a boxed mark under the number (除籍)
     height: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -126,7 +129,6 @@ class DocumentContent:
     attestation: str
     header_rows: list[list[Field]]
     entries: list[Entry]
-    kanji_numerals: bool = False  # in the issue date, as 戸籍 certificates write dates
 
 
 def content_digest(content: DocumentContent) -> str:
@@ -147,7 +149,7 @@ def content_digest(content: DocumentContent) -> str:
             add(f.label, f.value, f.kana)
     for entry in content.entries:
         if isinstance(entry, Table):
-            add("table", entry.number)
+            add("table", entry.number, entry.mark)
             for row in entry.rows:
                 for cell in row.cells:
                     add(*cell.label_lines, "=", *cell.lines, cell.kana)
@@ -159,7 +161,12 @@ def content_digest(content: DocumentContent) -> str:
 
 
 def fit(font: CertificateFont, text: str, width: float, size: float, context: str) -> tuple[list[str], float]:
-    """Lines and font size for `text` in `width`: shrunk down to MIN_SIZE, then wrapped."""
+    """Lines and font size for `text` in `width`: shrunk down to MIN_SIZE, then wrapped. A line break
+    in `text` starts a new line (one 【item】 per line); all lines share the smallest size any needs."""
+    if "\n" in text:
+        parts = text.split("\n")
+        shared = min(fit(font, part, width, size, context)[1] for part in parts)
+        return [line for part in parts for line in fit(font, part, width, shared, context)[0]], shared
     encoded = font.encode(text, context)
     natural = font.string_width(encoded, size)
     if natural <= width:
@@ -185,6 +192,11 @@ def _layout_row(font: CertificateFont, fields: Sequence[Field], x: float, width:
     rest = (width - LABEL_WIDTH * len(fields) - sum(f.width or 0 for f in fields)) / flexible
     cells, height = [], NAME_ROW_HEIGHT if any(f.kana for f in fields) else ROW_HEIGHT
     for f in fields:
+        if f.section:
+            lines = [font.encode(f.label, f.label)]
+            cells.append(Cell(x, width, 0, lines, VALUE_SIZE, [], VALUE_SIZE, ""))
+            x += width
+            continue
         label_width, value_width = LABEL_WIDTH, f.width or rest
         label_lines, label_size = fit(font, f.label, label_width - 2 * PAD, LABEL_SIZE, f.label)
         lines, size = fit(font, f.value, value_width - 2 * PAD, NAME_SIZE if f.kana else VALUE_SIZE, f.label)
@@ -197,10 +209,10 @@ def _layout_row(font: CertificateFont, fields: Sequence[Field], x: float, width:
     return Row(cells, height)
 
 
-def layout_table(font: CertificateFont, rows: list[list[Field]], number: str = "") -> Table:
+def layout_table(font: CertificateFont, rows: list[list[Field]], number: str = "", mark: str = "") -> Table:
     x = MARGIN + (NUMBER_COLUMN if number else 0)
     width = CONTENT_WIDTH - (NUMBER_COLUMN if number else 0)
-    return Table(MARGIN, CONTENT_WIDTH, [_layout_row(font, fields, x, width) for fields in rows], number)
+    return Table(MARGIN, CONTENT_WIDTH, [_layout_row(font, fields, x, width) for fields in rows], number, mark)
 
 
 def paginate(heights: list[float], available: float, closing: float) -> list[list[int]]:
