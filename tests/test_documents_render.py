@@ -103,12 +103,6 @@ def test_wareki(day, expected):
     assert to_wareki(day) == expected
 
 
-def test_wareki_kanji_numerals():
-    assert to_wareki(datetime.date(2026, 11, 23), kanji_numerals=True) == "令和八年十一月二十三日"
-    assert to_wareki(datetime.date(1989, 1, 8), kanji_numerals=True) == "平成元年一月八日"
-    assert to_wareki(datetime.date(1945, 8, 15), kanji_numerals=True) == "昭和二十年八月十五日"
-
-
 def test_wareki_refuses_lunisolar_dates():
     with pytest.raises(ValueError, match="Gregorian"):
         to_wareki(datetime.date(1872, 12, 31))
