@@ -311,3 +311,65 @@ def test_a_removed_person_is_marked_with_the_boxed_mark_beside_the_number(koseki
 def test_koseki_individual_shows_the_requester_only(koseki, resident):
     text = text_of(koseki_pdf(resident, "koseki_individual"))
     assert "花子" in text and "一郎" not in text and "身分事項" in text
+
+
+# --- 戸籍の附票の写し (住民基本台帳法 第17条・第20条, 令和元年法律第16号による様式) -------------------------
+
+
+@pytest.fixture
+def fuhyo_koseki(koseki):
+    # The linkage file lists the addresses out of order; the head moved twice.
+    head = koseki.members.get(position=1)
+    head.address_history = [
+        {"address": "東京都窓口市本町一丁目2番3号", "since": "2005-04-01"},
+        {"address": "大阪府大阪市北区中之島一丁目3番20号", "since": "1978-01-05"},
+        {"address": "神奈川県横浜市中区日本大通1番地", "since": "1996-04-01"},
+    ]
+    head.save()
+    return koseki
+
+
+def fuhyo_pdf(resident, **options) -> bytes:
+    request = make_request(resident)
+    request.certificate_type = "koseki_fuhyo"
+    request.options = {"honseki": "東京都窓口市本町一丁目2番地", "koseki_head": "山田 太郎", **options}
+    return render(request).pdf
+
+
+def test_fuhyo_leaves_out_the_honseki_and_head_unless_asked(fuhyo_koseki, resident):
+    """第20条第5項 applying 第12条第5項 (since 2022-01-11): 戸籍の表示 only on a special request."""
+    without = text_of(fuhyo_pdf(resident))
+    shown = text_of(fuhyo_pdf(resident, show_honseki=True))
+    assert "本籍" not in without and "筆頭者" not in without
+    assert "本籍東京都窓口市本町一丁目2番地" in shown and "筆頭者山田太郎" in shown
+
+
+@pytest.mark.parametrize(("item", "value"), [("性別", "男"), ("性別", "女"), ("生年月日", "昭和53年1月5日"),
+                                             ("氏名", "山田太郎")])
+def test_fuhyo_always_prints(fuhyo_koseki, resident, item, value):
+    """男女の別 is an item of the 附票 since the 令和元年 amendment (第17条)."""
+    assert f"{item}{value}" in text_of(fuhyo_pdf(resident))
+
+
+def test_fuhyo_lists_addresses_oldest_first(fuhyo_koseki, resident):
+    text = text_of(fuhyo_pdf(resident))
+    positions = [text.index(address) for address in ("大阪府大阪市北区中之島一丁目3番20号",
+                                                     "神奈川県横浜市中区日本大通1番地", "東京都窓口市本町一丁目2番3号")]
+    assert positions == sorted(positions)
+
+
+def test_fuhyo_marks_a_removed_person_with_the_boxed_mark(fuhyo_koseki, resident):
+    pdf = fuhyo_pdf(resident)
+    found = []
+
+    def visitor(text, cm, tm, font_dict, font_size):
+        if text.strip() in ("消", "除"):
+            found.append(tm[4])
+
+    from pypdf import PdfReader
+
+    from madoguchi.documents.layout import MARGIN, NUMBER_COLUMN
+
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        page.extract_text(visitor_text=visitor)
+    assert len(found) == 2 and all(MARGIN <= x <= MARGIN + NUMBER_COLUMN for x in found)
