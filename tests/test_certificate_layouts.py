@@ -373,3 +373,117 @@ def test_fuhyo_marks_a_removed_person_with_the_boxed_mark(fuhyo_koseki, resident
     for page in PdfReader(io.BytesIO(pdf)).pages:
         page.extract_text(visitor_text=visitor)
     assert len(found) == 2 and all(MARGIN <= x <= MARGIN + NUMBER_COLUMN for x in found)
+
+
+# --- 所得・課税(非課税)証明書 (地方税法 第20条の10) ------------------------------------------------------
+
+
+@pytest.fixture
+def tax_record(resident):
+    from madoguchi.registry.models import TaxRecord
+
+    # Moved here from Saitama during 2025: the 令和7年度 tax was levied where they lived on 1 January.
+    return TaxRecord.objects.create(
+        municipality=resident.municipality, resident=resident, fiscal_year=2025, salary_income=5_000_000,
+        income=3_560_000 + 300_000, deductions=1_510_000, dependents=1, municipal_tax=144_000, prefectural_tax=94_000,
+        municipal_per_capita=3_000, municipal_income_levy=141_000, prefectural_per_capita=1_000,
+        prefectural_income_levy=93_000, income_breakdown={"給与": 3_560_000, "事業": 300_000},
+        deduction_breakdown={"社会保険料控除": 750_000, "基礎控除": 430_000, "扶養控除": 330_000},
+        address_on_january_1="埼玉県さいたま市浦和区高砂三丁目15番1号")
+
+
+def tax_pdf(resident, form=None, year=2025) -> bytes:
+    request = make_request(resident)
+    request.certificate_type = "tax_certificate"
+    request.options = {"fiscal_year": str(year), **({"tax_certificate_form": form} if form else {})}
+    return render(request).pdf
+
+
+@pytest.mark.parametrize(("item", "value"), [
+    ("市町村民税所得割", "141,000円"), ("市町村民税均等割", "3,000円"),  # 地方税法 第292条
+    ("道府県民税所得割", "93,000円"), ("道府県民税均等割", "1,000円"),  # 地方税法 第23条
+    ("年税額", "238,000円"), ("課税標準額", "2,350,000円"),
+])
+def test_tax_certificate_splits_the_tax_into_income_and_per_capita_levies(tax_record, resident, item, value):
+    assert f"{item}{value}" in text_of(tax_pdf(resident))
+
+
+@pytest.mark.parametrize(("item", "value"), [
+    ("給与収入", "5,000,000円"), ("給与所得", "3,560,000円"), ("事業所得", "300,000円"),
+    ("合計所得金額", "3,860,000円"),
+    ("社会保険料控除", "750,000円"), ("基礎控除", "430,000円"), ("扶養控除", "330,000円"),
+    ("所得控除の合計", "1,510,000円"), ("扶養親族の数", "1人"),
+])
+def test_income_certificate_breaks_down_income_deductions_and_dependants(tax_record, resident, item, value):
+    assert f"{item}{value}" in text_of(tax_pdf(resident, "income"))
+
+
+def test_tax_certificate_prints_the_address_on_1_january(tax_record, resident):
+    """地方税法 第39条・第294条: the address the tax was levied on, not today's."""
+    text = text_of(tax_pdf(resident))
+    assert "住所(1月1日現在)埼玉県さいたま市浦和区高砂三丁目15番1号" in text
+    assert "東京都窓口市本町一丁目2番3号" not in text
+
+
+def test_income_and_tax_certificates_can_be_chosen_apart(tax_record, resident):
+    income, tax, both = (text_of(tax_pdf(resident, form)) for form in ("income", "tax", "both"))
+    assert income.startswith("所得証明書") and "所得割" not in income and "年税額" not in income
+    assert tax.startswith("課税証明書") and "所得控除" not in tax and "給与収入" not in tax
+    assert both.startswith("所得・課税証明書") and "所得割" in both and "所得控除" in both
+
+
+def test_a_year_without_tax_is_titled_non_taxable(resident):
+    from madoguchi.registry.models import TaxRecord
+
+    TaxRecord.objects.create(municipality=resident.municipality, resident=resident, fiscal_year=2025, income=400_000,
+                             deductions=430_000, municipal_tax=0, prefectural_tax=0,
+                             address_on_january_1=resident.address)
+    assert text_of(tax_pdf(resident, "tax")).startswith("非課税証明書")
+    assert "年税額非課税" in text_of(tax_pdf(resident))
+
+
+@pytest.mark.parametrize(("change", "message"), [({"address_on_january_1": ""}, "1月1日現在の住所"),
+                                                 ({"municipal_income_levy": 1}, "内訳")])
+def test_incomplete_tax_records_stop_issuance(tax_record, resident, change, message):
+    for field, value in change.items():
+        setattr(tax_record, field, value)
+    tax_record.save()
+    with pytest.raises(PersonSelectionError, match=message):
+        tax_pdf(resident)
+
+
+def test_an_unknown_certificate_form_is_refused(tax_record, resident):
+    with pytest.raises(PersonSelectionError, match="証明書の種類"):
+        tax_pdf(resident, "everything")
+
+
+@pytest.mark.parametrize(("salary", "year", "deduction"), [
+    (1_000_000, 2024, 550_000), (1_625_000, 2024, 550_000), (1_700_000, 2024, 580_000),
+    (3_000_000, 2024, 980_000), (3_001_000, 2024, 981_000), (5_000_000, 2024, 1_440_000),
+    (7_000_000, 2024, 1_800_000), (9_000_000, 2024, 1_950_000),
+    (1_800_000, 2025, 650_000), (1_900_000, 2025, 650_000), (2_000_000, 2025, 680_000), (500_000, 2025, 500_000),
+])
+def test_the_demo_follows_the_salary_income_deduction_table(salary, year, deduction):
+    """所得税法 第28条第3項・別表第五 (地方税法 第32条第2項), 令和7年度税制改正 from 2025 income."""
+    from madoguchi.demo.synthetic_records import salary_income_deduction
+
+    assert salary_income_deduction(salary, year) == deduction
+
+
+def test_the_demo_tax_records_add_up(municipality):
+    from madoguchi.demo.synthetic import generate_replica
+    from madoguchi.demo.synthetic_records import salary_income_deduction
+    from madoguchi.registry.models import TaxRecord
+
+    generate_replica(municipality, count=60)
+    records = list(TaxRecord.objects.for_municipality(municipality))
+    assert records
+    for record in records:
+        if record.salary_income:
+            assert record.income_breakdown["給与"] == record.salary_income - salary_income_deduction(
+                record.salary_income, record.fiscal_year - 1)
+        assert sum(record.income_breakdown.values()) == record.income
+        assert sum(record.deduction_breakdown.values()) == record.deductions
+        assert record.municipal_per_capita + record.municipal_income_levy == record.municipal_tax
+        assert record.address_on_january_1 and record.resident.became_resident_on <= datetime.date(
+            record.fiscal_year, 1, 1)

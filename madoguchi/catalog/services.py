@@ -34,6 +34,8 @@ OPTION_LABELS = {
     "honseki": (_("本籍"), {}),
     "koseki_head": (_("筆頭者"), {}),
     "fiscal_year": (_("年度"), {}),
+    "tax_certificate_form": (_("証明書の種類"), {"both": _("所得・課税証明書"), "income": _("所得証明書"),
+                                             "tax": _("課税(非課税)証明書")}),
 }
 
 

@@ -158,28 +158,66 @@ class _RecordPlanner:
                                 impression_png=seal_impression_png(surname))
 
     def taxes(self, resident: Resident) -> list[TaxRecord]:
-        """Assessments in the style of 地方税法: 給与所得控除 (令和2年以後), 基礎控除 43万円 (住民税),
-        social insurance about 15% of salary, 扶養控除 33万円; 所得割 6% + 4%, 均等割 3,000 + 1,000 円
-        (+ 森林環境税 1,000 円 from 令和6年度); 非課税 up to 所得 45万円 (単身, 1級地)."""
+        """Assessments in the style of 地方税法: 給与所得控除 by the table (`salary_income_deduction`),
+        基礎控除 43万円 (住民税), social insurance about 15% of salary, 扶養控除 33万円; 所得割 6% + 4%,
+        均等割 3,000 + 1,000 円 (森林環境税, a national tax, left out); 非課税 up to 所得 45万円 (+35万円
+        a dependant; 単身, 1級地). Only years whose 1 January found the resident here: the tax is levied
+        where the taxpayer lived that day (地方税法 第39条・第294条)."""
         records = []
         age = _age(resident.date_of_birth, self.reference)
         base_salary = 0 if age >= 68 or self.rng.random() < 0.15 else self.rng.randrange(1_200_000, 9_000_000, 10_000)
         dependents = self.rng.choice((0, 0, 1, 2)) if base_salary else 0
         for fiscal_year in TAX_YEARS:
             salary = int(base_salary * (1 + (fiscal_year - TAX_YEARS[0]) * 0.02)) // 1000 * 1000
-            if salary:
-                income = salary - max(550_000, min(1_950_000, salary * 30 // 100 + 80_000))
-            else:
-                income = self.rng.choice((0, 0, 600_000, 1_200_000))  # pensions, other income
-            deductions = 430_000 + salary * 15 // 100 + dependents * 330_000
+            pension = 0 if salary else self.rng.choice((0, 0, 600_000, 1_200_000))  # 公的年金等の所得
+            if resident.became_resident_on > datetime.date(fiscal_year, 1, 1):
+                continue
+            salary_income = salary - salary_income_deduction(salary, fiscal_year - 1) if salary else 0
+            income = salary_income + pension
+            social_insurance = salary * 15 // 100
+            deduction_breakdown = {"社会保険料控除": social_insurance, "基礎控除": 430_000}
+            if dependents:
+                deduction_breakdown["扶養控除"] = dependents * 330_000
+            deductions = sum(deduction_breakdown.values())
             taxable = max(0, income - deductions) // 1000 * 1000
             exempt = income <= 450_000 + dependents * 350_000
-            municipal = 0 if exempt else taxable * 6 // 100 // 100 * 100 + 3_000 + 1_000
-            prefectural = 0 if exempt else taxable * 4 // 100 // 100 * 100 + 1_000
-            records.append(TaxRecord(municipality=self.municipality, resident=resident, fiscal_year=fiscal_year,
-                                     salary_income=salary, income=max(0, income), deductions=deductions,
-                                     dependents=dependents, municipal_tax=municipal, prefectural_tax=prefectural))
+            municipal_levy = 0 if exempt else taxable * 6 // 100 // 100 * 100
+            prefectural_levy = 0 if exempt else taxable * 4 // 100 // 100 * 100
+            municipal_per_capita, prefectural_per_capita = (0, 0) if exempt else (3_000, 1_000)
+            breakdown = {kind: amount for kind, amount in (("給与", salary_income), ("雑(公的年金等)", pension))
+                         if amount}
+            records.append(TaxRecord(
+                municipality=self.municipality, resident=resident, fiscal_year=fiscal_year, salary_income=salary,
+                income=income, deductions=deductions, dependents=dependents,
+                municipal_tax=municipal_levy + municipal_per_capita,
+                prefectural_tax=prefectural_levy + prefectural_per_capita,
+                municipal_per_capita=municipal_per_capita, municipal_income_levy=municipal_levy,
+                prefectural_per_capita=prefectural_per_capita, prefectural_income_levy=prefectural_levy,
+                income_breakdown=breakdown, deduction_breakdown=deduction_breakdown,
+                address_on_january_1=resident.household.address))
         return records
+
+
+def salary_income_deduction(salary: int, income_year: int) -> int:
+    """給与所得控除 (所得税法 第28条第3項 and 別表第五, which 地方税法 第32条第2項 follows): from 2020
+    income on, with the minimum raised to 65万円 (up to 190万円 of salary) for 2025 income on (令和7年度
+    税制改正). From 1,625,001 yen to under 6,600,000 yen the table works on the salary rounded down to
+    4,000 yen."""
+    minimum, minimum_up_to = (650_000, 1_900_000) if income_year >= 2025 else (550_000, 1_625_000)
+    if salary <= minimum_up_to:
+        return min(salary, minimum)
+    if salary < 6_600_000:
+        rounded = salary // 4000 * 4000
+        if rounded <= 1_800_000:
+            income = rounded * 60 // 100 + 100_000
+        elif rounded <= 3_600_000:
+            income = rounded * 70 // 100 - 80_000
+        else:
+            income = rounded * 80 // 100 - 440_000
+        return salary - income
+    if salary <= 8_500_000:
+        return salary * 10 // 100 + 1_100_000
+    return 1_950_000
 
 
 def generate_records(municipality: Municipality, residents: list[Resident], seed: int,

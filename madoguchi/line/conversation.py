@@ -107,6 +107,9 @@ STEPS: list[Step] = [
          _has_option("koseki_head")),
     Step("fiscal_year", gettext_lazy("どの年度の証明書が必要ですか?"), _options_field("fiscal_year"),
          _field_choices(_options_field("fiscal_year")), _has_option("fiscal_year")),
+    Step("tax_certificate_form", gettext_lazy("証明書の種類を選んでください(提出先が指定する種類)。"),
+         _options_field("tax_certificate_form"), _field_choices(_options_field("tax_certificate_form")),
+         _has_option("tax_certificate_form")),
     Step("copies", gettext_lazy("何通必要ですか?"), _copies_field("copies"), _field_choices(_copies_field("copies"))),
     Step("purpose", gettext_lazy("使いみちを選んでください。"), _copies_field("purpose"),
          _field_choices(_copies_field("purpose"))),
@@ -118,7 +121,7 @@ STEPS: list[Step] = [
 STEP_BY_KEY = {s.key: s for s in STEPS}
 CONFIRM = "confirm"
 OPTION_KEYS = ["scope", "members", "show_relationship", "show_honseki", "show_residence_status", "honseki",
-               "koseki_head", "fiscal_year"]
+               "koseki_head", "fiscal_year", "tax_certificate_form"]
 
 
 @dataclass(frozen=True)
