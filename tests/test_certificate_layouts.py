@@ -385,10 +385,11 @@ def tax_record(resident):
     # Moved here from Saitama during 2025: the 令和7年度 tax was levied where they lived on 1 January.
     return TaxRecord.objects.create(
         municipality=resident.municipality, resident=resident, fiscal_year=2025, salary_income=5_000_000,
-        income=3_560_000 + 300_000, deductions=1_510_000, dependents=1, municipal_tax=144_000, prefectural_tax=94_000,
+        income=3_560_000 + 300_000, deductions=1_510_000, dependents=2, municipal_tax=144_000, prefectural_tax=94_000,
         municipal_per_capita=3_000, municipal_income_levy=141_000, prefectural_per_capita=1_000,
         prefectural_income_levy=93_000, income_breakdown={"給与": 3_560_000, "事業": 300_000},
         deduction_breakdown={"社会保険料控除": 750_000, "基礎控除": 430_000, "扶養控除": 330_000},
+        dependant_breakdown={"一般扶養親族": 1, "年少扶養親族": 1},
         address_on_january_1="埼玉県さいたま市浦和区高砂三丁目15番1号")
 
 
@@ -412,7 +413,7 @@ def test_tax_certificate_splits_the_tax_into_income_and_per_capita_levies(tax_re
     ("給与収入", "5,000,000円"), ("給与所得", "3,560,000円"), ("事業所得", "300,000円"),
     ("合計所得金額", "3,860,000円"),
     ("社会保険料控除", "750,000円"), ("基礎控除", "430,000円"), ("扶養控除", "330,000円"),
-    ("所得控除の合計", "1,510,000円"), ("扶養親族の数", "1人"),
+    ("所得控除の合計", "1,510,000円"), ("扶養親族の数", "2人"), ("一般扶養親族", "1人"), ("年少扶養親族", "1人"),
 ])
 def test_income_certificate_breaks_down_income_deductions_and_dependants(tax_record, resident, item, value):
     assert f"{item}{value}" in text_of(tax_pdf(resident, "income"))

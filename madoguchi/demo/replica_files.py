@@ -92,6 +92,7 @@ def write_replica_files(municipality, directory: Path, count: int = 1000, seed: 
                 "prefectural_per_capita": str(t.prefectural_per_capita),
                 "prefectural_income_levy": str(t.prefectural_income_levy),
                 "income_breakdown": _json(t.income_breakdown), "deduction_breakdown": _json(t.deduction_breakdown),
+                "dependant_breakdown": _json(t.dependant_breakdown),
                 "address_on_january_1": t.address_on_january_1}
 
     write_standard(directory / "tax.csv", "tax", (tax_row(t) for t in taxes), **common)

@@ -194,6 +194,8 @@ class _RecordPlanner:
                 municipal_per_capita=municipal_per_capita, municipal_income_levy=municipal_levy,
                 prefectural_per_capita=prefectural_per_capita, prefectural_income_levy=prefectural_levy,
                 income_breakdown=breakdown, deduction_breakdown=deduction_breakdown,
+                # Every dependant here gives the 一般 扶養控除 of 33万円 (地方税法 第314条の2第1項第11号).
+                dependant_breakdown={"一般扶養親族": dependents} if dependents else {},
                 address_on_january_1=resident.household.address))
         return records
 

@@ -4,7 +4,7 @@
 - 住所 is the address on 1 January of the 年度: the tax is levied where the taxpayer lived that day
   (地方税法 第39条・第294条), which may not be today's address; the replica must hold it.
 - 所得証明書: 合計所得金額 with each kind of income (給与収入 beside 給与所得), the 所得控除 by kind and in
-  total, and the number of 扶養親族.
+  total, and the number of 扶養親族 with its breakdown (控除対象配偶者, 一般・特定・老人・年少扶養親族).
 - 課税証明書: 課税標準額 and, for 市町村民税 and 道府県民税, 所得割 and 均等割 (地方税法 第292条,
   第23条) with their sums and the 年税額; titled 非課税証明書 when nothing is levied.
 - Both (the default): everything above, titled 所得・課税証明書 (所得・非課税証明書).
@@ -108,6 +108,7 @@ class TaxCertificate(CertificateKind):
             deductions = _pairs([Field(kind, yen(amount)) for kind, amount in record.deduction_breakdown.items()])
             deductions.append([Field("所得控除の合計", yen(record.deductions)),
                                Field("扶養親族の数", f"{record.dependents}人")])
+            deductions += _pairs([Field(kind, f"{count}人") for kind, count in record.dependant_breakdown.items()])
             entries += [Heading("所得"), layout_table(font, incomes),
                         Heading("所得控除"), layout_table(font, deductions)]
         if form in ("both", "tax"):

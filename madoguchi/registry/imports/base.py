@@ -243,7 +243,8 @@ RECORDS: dict[str, RecordType] = {r.name: r for r in (
         _c("dependents", "int"), _c("municipal_per_capita", "int"), _c("municipal_income_levy", "int"),
         _c("prefectural_per_capita", "int"), _c("prefectural_income_levy", "int"),
         _c("income_breakdown", "json_amounts"), _c("deduction_breakdown", "json_amounts"),
-        _c("address_on_january_1"), _c("municipal_tax", "computed"), _c("prefectural_tax", "computed")),
+        _c("dependant_breakdown", "json_amounts"), _c("address_on_january_1"), _c("municipal_tax", "computed"),
+        _c("prefectural_tax", "computed")),
         key=("person_number", "fiscal_year"), refs=(Ref(("person_number",), "resident", "resident_id"),),
         conflict=("resident_id", "fiscal_year")),
     RecordType("support_measure", "支援措置", m.SupportMeasure, (
