@@ -247,6 +247,16 @@ CERTIFICATE_FONT = os.environ.get("MADOGUCHI_CERTIFICATE_FONT", "/usr/share/font
 DOCUMENT_SIGNING_SECRET = os.environ.get("MADOGUCHI_DOCUMENT_SIGNING_SECRET", "") or (
     "document-signing:" + SECRET_KEY if (DEBUG or TESTING) else ""
 )
+# The document CA (certificate and encrypted key) that certifies the municipalities' signing keys;
+# with DEBUG or in tests a sandbox CA is created here on first use (docs/documents.md).
+DOCUMENT_CA_DIR = os.environ.get("MADOGUCHI_DOCUMENT_CA_DIR", str(BASE_DIR / "var" / "document-ca"))
+# RFC 3161 timestamp authority for PAdES B-T; with DEBUG the sandbox TSA under /sandbox/document-tsa.
+DOCUMENT_TSA_URL = os.environ.get("MADOGUCHI_DOCUMENT_TSA_URL", SITE_URL + "/sandbox/document-tsa" if DEBUG else "")
+DOCUMENT_TSA_USERNAME = os.environ.get("MADOGUCHI_DOCUMENT_TSA_USERNAME", "")  # HTTP Basic, when the TSA asks
+DOCUMENT_TSA_PASSWORD = os.environ.get("MADOGUCHI_DOCUMENT_TSA_PASSWORD", "")
+DOCUMENT_TSA_TIMEOUT = float(os.environ.get("MADOGUCHI_DOCUMENT_TSA_TIMEOUT", "10"))
+# PEM file with the root certificates the TSA's certificate chains to; empty: the document CA (sandbox).
+DOCUMENT_TSA_TRUST_ROOTS = os.environ.get("MADOGUCHI_DOCUMENT_TSA_TRUST_ROOTS", "")
 
 # Audit trail checkpoints (docs/operations.md, "Audit trail"): the chain heads are signed with a key
 # derived from this secret and time-stamped by an RFC 3161 TSA, then written to files for the auditor.

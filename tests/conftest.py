@@ -34,6 +34,9 @@ def make_resident(municipality: Municipality, name: str = "山田 花子", *, ho
         household = Household.objects.create(
             municipality=municipality, household_number=number, postal_code="100-0001",
             address=address or f"{municipality.prefecture}{municipality.name}本町一丁目2番3号")
+    # 住民基本台帳法 第7条第7号・第8号: the address was set on moving in and notified a week later.
+    extra.setdefault("address_since", datetime.date(2005, 4, 1))
+    extra.setdefault("address_notified_on", datetime.date(2005, 4, 8))
     resident = Resident.objects.create(
         municipality=municipality, household=household, person_number=f"{Resident.objects.count() + 1:012d}",
         name=name, name_kana="やまだ はなこ", date_of_birth=date_of_birth, sex=sex, relationship=relationship,
@@ -43,6 +46,22 @@ def make_resident(municipality: Municipality, name: str = "山田 花子", *, ho
         household.head = resident
         household.save(update_fields=["head"])
     return resident
+
+
+@pytest.fixture(scope="session")
+def timestamp_authority():
+    """The sandbox RFC 3161 TSA on its own HTTP server on 127.0.0.1, as in the demo."""
+    from madoguchi.documents.tsa import serve
+
+    server = serve("127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _timestamps_from_the_sandbox_tsa(settings, timestamp_authority):
+    """Every signature in the tests is timestamped by the local TSA."""
+    settings.DOCUMENT_TSA_URL = timestamp_authority
 
 
 @pytest.fixture

@@ -71,7 +71,8 @@ def test_the_web_offers_exactly_the_types_a_kind_renders():
 def test_options_forms_come_from_the_kind():
     assert isinstance(get_kind(CertificateType.RESIDENCE_ENTRY).options_form(), ResidenceOptionsForm)
     assert list(get_kind(CertificateType.SEAL).options_form().fields) == []
-    assert list(get_kind(CertificateType.KOSEKI_FUHYO).options_form().fields) == ["honseki", "koseki_head"]
+    assert list(get_kind(CertificateType.KOSEKI_FUHYO).options_form().fields) == ["honseki", "koseki_head",
+                                                                               "show_honseki"]
     # Tax certificates of a fiscal year become available in June.
     may = get_kind(CertificateType.TAX).options_form(today=datetime.date(2026, 5, 31))
     june = get_kind(CertificateType.TAX).options_form(today=datetime.date(2026, 6, 1))

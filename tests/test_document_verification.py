@@ -2,20 +2,30 @@
 
 import csv
 import io
+import re
+import subprocess
 
 import pytest
 from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.validation import read_certification_data, validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
 from madoguchi.applications import actions
 from madoguchi.applications.models import RequestEvent, State
+from madoguchi.core.dates import to_wareki
+from madoguchi.documents.checks import verification_qr_fits
+from madoguchi.documents.drawing import qr_symbol, qr_url
 from madoguchi.documents.mailing import COLUMNS
 from madoguchi.documents.models import IssuedDocument, PrintBatch
+from madoguchi.documents.pki import document_ca
 from madoguchi.documents.signing import active_key, rotate_signing_key, sign_pdf, verify_pdf
 from madoguchi.notifications.models import Notice
 from madoguchi.operations.models import AccessLog
@@ -53,18 +63,84 @@ def tamper(pdf: bytes) -> bytes:
 # --- signatures ---------------------------------------------------------------------------------------
 
 
-def test_print_batch_is_signed_with_the_municipality_key_and_validates_with_pyhanko(printed, municipality):
+def sandbox_root() -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(document_ca().certificate_der)
+
+
+def test_print_batch_is_certified_b_lt_and_pyhanko_finds_it_ltv_enabled_with_a_valid_timestamp(printed, municipality):
     _request, _document, batch = printed
     pdf = bytes(batch.pdf)
-    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
-    key = active_key(municipality)
-    status = validate_pdf_signature(signature, ValidationContext(
-        trust_roots=[asn1_x509.Certificate.load(bytes(key.certificate_der))]))
-    assert status.intact and status.valid and status.trusted
+    reader = PdfFileReader(io.BytesIO(pdf))
+    signature = reader.embedded_signatures[0]
     assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"  # PAdES
     assert municipality.full_name in signature.signer_cert.subject.human_friendly
+    # Certification signature, no changes allowed (DocMDP P=1): viewers flag any later change.
+    assert read_certification_data(reader).permission == MDPPerm.NO_CHANGES
+    # LTV: with nothing but the sandbox root and what the PDF's DSS holds, nothing fetched and every
+    # revocation check required, the signature and its timestamp validate.
+    store = DocumentSecurityStore.read_dss(reader)
+    assert list(store.crls) and len(list(store.load_certs())) >= 3  # signer, TSA, CA
+    context = store.as_validation_context({"trust_roots": [sandbox_root()], "allow_fetching": False,
+                                           "revocation_mode": "require"})
+    status = validate_pdf_signature(signature, context, ts_validation_context=context)
+    assert status.intact and status.valid and status.trusted
+    assert status.timestamp_validity is not None
+    assert status.timestamp_validity.intact and status.timestamp_validity.valid and status.timestamp_validity.trusted
     check = verify_pdf(pdf)
-    assert check.valid and check.municipality == municipality
+    assert check.valid and check.municipality == municipality and check.level == "B-LT"
+    assert check.timestamp == status.timestamp_validity.timestamp
+
+
+def test_without_the_dss_pyhanko_cannot_check_revocation_offline(printed):
+    """The control for the LTV test: the same hard-fail, offline validation of a B-T signature
+    (timestamp, but no validation data) fails, so the DSS is what makes it long-term."""
+    _request, document, _batch = printed
+    pdf = signed_without_validation_data(bytes(document.pdf), document.municipality)
+    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
+    context = ValidationContext(trust_roots=[sandbox_root()], allow_fetching=False, revocation_mode="require",
+                                crls=[], ocsps=[])
+    status = validate_pdf_signature(signature, context, ts_validation_context=context)
+    assert not status.trusted
+    check = verify_pdf(pdf)
+    assert check.valid and check.level == "B-T"
+
+
+def signed_without_validation_data(pdf: bytes, municipality) -> bytes:
+    from django.conf import settings
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers, timestamps
+
+    from madoguchi.documents import signing
+
+    key = signing.ensure_signing_key(municipality)
+    signer = signing._signer(key.pk, bytes(key.certificate_der), bytes(key.encrypted_key_pem),
+                             document_ca().certificate_der)
+    metadata = signers.PdfSignatureMetadata(field_name="S", subfilter=fields.SigSeedSubFilter.PADES)
+    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), metadata, signer=signer,
+                           timestamper=timestamps.HTTPTimeStamper(settings.DOCUMENT_TSA_URL))
+    return out.getvalue()
+
+
+def test_pdfsig_with_an_nss_database_holding_the_sandbox_root_finds_it_valid_and_trusted(printed, tmp_path):
+    _request, _document, batch = printed
+    pdf, root, nss = tmp_path / "batch.pdf", tmp_path / "root.pem", tmp_path / "nssdb"
+    pdf.write_bytes(bytes(batch.pdf))
+    root.write_bytes(document_ca().certificate.public_bytes(serialization.Encoding.PEM))
+    nss.mkdir()
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, capture_output=True)
+
+    def pdfsig() -> str:
+        # Not -no-ocsp: poppler 22.12 then reports a generic certificate error even for a trusted
+        # self-signed certificate. Our certificates name no OCSP responder, so nothing is fetched.
+        return subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(pdf)], check=True, capture_output=True,
+                              text=True, timeout=60).stdout
+
+    untrusted = pdfsig()
+    assert "Signature is Valid." in untrusted and "Certificate is Trusted." not in untrusted
+    subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "Madoguchi sandbox root", "-t", "CT,C,C",
+                    "-i", str(root)], check=True, capture_output=True)
+    trusted = pdfsig()
+    assert "Signature is Valid." in trusted and "Certificate is Trusted." in trusted
 
 
 def test_an_altered_pdf_fails_verification(printed):
@@ -172,8 +248,94 @@ def test_the_right_code_shows_when_by_whom_and_what_and_nothing_personal(printed
     page = response.content.decode()
     assert response.status_code == 200
     assert "東京都窓口市" in page and "住民票の写し" in page and "発行元の電子署名を確認しました" in page
-    for personal in (resident.name, resident.address, resident.name_kana, str(resident.date_of_birth.year)):
+    # (The birth year as a date, not bare digits: the random issue number may contain them.)
+    for personal in (resident.name, resident.address, resident.name_kana, f"{resident.date_of_birth.year}年",
+                     to_wareki(resident.date_of_birth)):
         assert personal not in page
+
+
+def test_the_page_shows_what_the_holder_compares_with_the_paper(printed, resident):
+    """Kind, issue date in 和暦 as printed, the name's first character, the number of pages and the
+    内容確認値 printed at the foot of every page of the paper."""
+    _request, document, _batch = printed
+    page = Client().post(verify_url(document), {"verification_code": document.verification_code}).content.decode()
+    paper = pdf_text(bytes(document.pdf))
+    issued_on = to_wareki(timezone.localtime(document.created_at).date())
+    printed_digest = re.search(r"内容確認値\s*([0-9A-F]{4}-[0-9A-F]{4})", paper).group(1)
+    assert issued_on in page and issued_on in paper
+    assert f"<dd>{resident.name[0]}</dd>" in page
+    assert f"<dd>{document.pages}枚</dd>" in page
+    assert printed_digest in page and document.content_digest.upper().startswith(printed_digest.replace("-", ""))
+
+
+def test_a_different_content_gets_a_different_digest(municipality, resident, clerk):
+    """Paper whose content was changed no longer matches the 内容確認値 the page shows."""
+    from madoguchi.documents.drawing import printed_digest
+    from madoguchi.documents.services import render_certificate
+
+    request = received(municipality, resident)
+    today = timezone.localdate()
+    before = render_certificate(request, "1" * 16, "A" * 12, today)
+    assert render_certificate(request, "2" * 16, "B" * 12, today).content_digest == before.content_digest
+    type(resident).objects.filter(pk=resident.pk).update(name=resident.name + "美")
+    request.resident.refresh_from_db()
+    after = render_certificate(request, "1" * 16, "A" * 12, today)
+    assert printed_digest(after.content_digest) != printed_digest(before.content_digest)
+    assert printed_digest(after.content_digest) in pdf_text(after.pdf)
+
+
+def pdf_text(pdf: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+# --- the QR code ------------------------------------------------------------------------------------------
+
+
+def decode_qr_at(pdf: bytes, tmp_path, dpi: int) -> list[str]:
+    """The QR codes zbar finds on the first page rendered at `dpi` (grey, as a cheap scan)."""
+    source = tmp_path / "document.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-png", "-singlefile", "-f", "1", "-l", "1", str(source),
+                    str(tmp_path / "scan")], check=True, capture_output=True)
+    found = subprocess.run(["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(tmp_path / "scan.png")],
+                           capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def test_the_qr_code_decodes_from_a_100_dpi_scan_and_leads_to_the_page(printed, tmp_path):
+    _request, document, _batch = printed
+    pdf = bytes(document.pdf)
+    assert decode_qr_at(pdf, tmp_path, 100) == [qr_url(document.issue_number)]
+    # Each module is at least 0.8 mm: the symbol's form is drawn at QR_MODULE per module.
+    symbol = qr_symbol(qr_url(document.issue_number))
+    form = re.search(rb"/BBox \[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]", pdf)
+    side_mm = float(form.group(1)) / 72 * 25.4
+    assert symbol.version <= 3 and side_mm / len(symbol.matrix) >= 0.8 - 1e-6
+    # What a phone does with it: scheme and host in capitals are the same site, /V/ leads to the page.
+    path = qr_url(document.issue_number).split("/", 3)[3]
+    response = Client().get("/" + path)
+    assert response.status_code == 302 and response.url == verify_url(document)
+
+
+def test_the_qr_decoder_fails_on_a_scan_too_coarse_for_it(printed, tmp_path):
+    """The control for the 100 dpi test: at 20 dpi a module is under one pixel and nothing decodes."""
+    _request, document, _batch = printed
+    assert decode_qr_at(bytes(document.pdf), tmp_path, 20) == []
+
+
+@pytest.mark.parametrize("number", ["123", "1" * 17, "１" * 16, "abcdefghijklmnop"])
+def test_the_qr_short_address_refuses_malformed_numbers(db, number):
+    assert Client().get(f"/V/{number}").status_code == 404
+
+
+def test_a_site_url_too_long_for_the_qr_footer_stops_the_checks(settings):
+    settings.SITE_URL = "https://madoguchi.example.lg.jp/certificates/verification-service"
+    errors = verification_qr_fits()
+    assert errors and errors[0].id == "madoguchi.documents.E001" and "MADOGUCHI_SITE_URL" in errors[0].msg
+    settings.SITE_URL = "https://madoguchi.city.example.lg.jp"
+    assert verification_qr_fits() == []
 
 
 def test_the_qr_code_points_to_the_page_and_a_typed_code_is_forgiven(printed):
@@ -207,13 +369,37 @@ def test_malformed_issue_numbers_are_not_found(db, number):
     assert Client().get(f"/verify/{number}").status_code == 404
 
 
-def test_attempts_are_rate_limited(printed):
+def test_attempts_are_rate_limited_per_client(printed):
     _request, document, _batch = printed
-    client = Client()
+    client = Client(REMOTE_ADDR="203.0.113.7")
     for _ in range(10):
         client.post(verify_url(document), {"verification_code": "AAAAAAAAAAAA"})
     response = client.post(verify_url(document), {"verification_code": document.verification_code})
     assert response.status_code == 429 and "発行されています" not in response.content.decode()
+    assert "時間をおいて" in response.content.decode()
+
+
+def test_a_stranger_guessing_cannot_lock_the_holder_out(printed):
+    """Wrong codes for this certificate's number from other clients do not stop its holder."""
+    _request, document, _batch = printed
+    for i in range(30):
+        Client(REMOTE_ADDR=f"198.51.100.{i % 3}").post(verify_url(document), {"verification_code": "AAAAAAAAAAAA"})
+    holder = Client(REMOTE_ADDR="192.0.2.10").post(verify_url(document),
+                                                   {"verification_code": document.verification_code})
+    assert holder.status_code == 200 and "発行されています" in holder.content.decode()
+
+
+def test_addresses_of_one_ipv6_network_are_counted_together(printed):
+    _request, document, _batch = printed
+    for i in range(10):
+        Client(REMOTE_ADDR=f"2001:db8:1:2::{i + 1:x}").post(verify_url(document),
+                                                           {"verification_code": "AAAAAAAAAAAA"})
+    same_network = Client(REMOTE_ADDR="2001:db8:1:2:ffff::1").post(
+        verify_url(document), {"verification_code": document.verification_code})
+    other_network = Client(REMOTE_ADDR="2001:db8:1:3::1").post(
+        verify_url(document), {"verification_code": document.verification_code})
+    assert same_network.status_code == 429
+    assert other_network.status_code == 200 and "発行されています" in other_network.content.decode()
 
 
 def test_a_document_not_yet_printed_says_so(municipality, resident, clerk):
@@ -310,8 +496,10 @@ def test_the_mailing_list_csv(printed, clerk):
     assert response["Content-Type"].startswith("text/csv") and body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert tuple(rows[0]) == COLUMNS
-    assert rows[1] == [request.formatted_reception_number, request.delivery_postal_code, request.delivery_address,
-                       "'=HYPERLINK(\"http://evil\")", "普通郵便", "1", "1234-5678-9012", document.issue_number]
+    row = dict(zip(COLUMNS, rows[1], strict=True))
+    assert (row["受付番号"], row["発行番号"], row["郵送方法"], row["通数"], row["お問い合わせ番号"]) == (
+        request.formatted_reception_number, document.issue_number, "普通郵便", "1", "1234-5678-9012")
+    assert row["お届け先氏名"] == row["お届け先氏名(記録どおり)"] == "'=HYPERLINK(\"http://evil\")"
     assert AccessLog.objects.filter(action="download_mailing_list", staff=clerk).exists()
 
 

@@ -55,7 +55,7 @@ def texts(code, user) -> list[str]:
 def apply_residence(code: str, user: str) -> CertificateRequest:
     """The shortest chat: rich menu → 住民票の写し → 本人のみ → no extras → 1通 → bank → 申請する."""
     tap(code, user, "a=start")
-    for label in ["住民票の写し", "本人のみ", "はい", "いいえ", "1通", "金融機関の手続き"]:
+    for label in ["住民票の写し", "本人のみ", "はい", "いいえ", "いいえ", "1通", "金融機関の手続き"]:
         press(code, user, label)
     assert "合計 410円" in last(code, user)["text"]
     press(code, user, "申請する")
@@ -111,7 +111,8 @@ def test_redelivered_event_is_handled_once(channel, municipality):
 def test_whole_conversation_creates_a_line_request_with_a_liff_link(channel, municipality):
     request = apply_residence(municipality.code, ALICE)
     assert request.channel == "line" and request.state == State.DRAFT
-    assert request.options == {"scope": "self", "show_relationship": True, "show_honseki": False}
+    assert request.options == {"scope": "self", "show_relationship": True, "show_honseki": False,
+                               "show_residence_status": False}
     assert (request.copies, request.purpose, request.total_amount) == (1, "bank", 410)
     link = last(municipality.code, ALICE)["template"]["actions"][0]["uri"]
     assert link.endswith(f"/liff/{channel.liff_id}/r/{request.public_id}/")
@@ -124,7 +125,8 @@ NONSENSE = "ほげほげ"
 def test_nonsense_at_every_step_is_asked_again(channel, municipality):
     code = municipality.code
     tap(code, ALICE, "a=start")
-    for label in ["住民票の写し", "世帯の一部の人", None, "はい", "いいえ", "3通", "その他", None, "申請する"]:
+    steps = ["住民票の写し", "世帯の一部の人", None, "はい", "いいえ", "いいえ", "3通", "その他", None, "申請する"]
+    for label in steps:
         question = last(code, ALICE)["text"]
         say(code, ALICE, NONSENSE if label else "")
         if label is None:  # a typed step: blank is refused with the form's message

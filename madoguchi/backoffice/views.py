@@ -20,7 +20,7 @@ from madoguchi.applications.models import QUEUE_STATES, CertificateRequest, Retu
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.forms import Form
 from madoguchi.documents.models import IssuedDocument, PrintBatch
-from madoguchi.documents.services import signed_document_pdf
+from madoguchi.documents.services import TimestampUnavailable, signed_document_pdf
 from madoguchi.identity.models import SignatureEvidence
 from madoguchi.identity.trust import stale_anchors
 from madoguchi.notifications.models import Notice, NoticeStatus
@@ -373,6 +373,10 @@ def document_pdf(http_request, public_id):
     request = _get_request(http_request, public_id)
     document = get_object_or_404(IssuedDocument, request=request)
     log_access(http_request, "view_document", request=request, resident=request.resident)
-    response = HttpResponse(signed_document_pdf(document), content_type="application/pdf")
+    try:
+        pdf = signed_document_pdf(document)
+    except TimestampUnavailable as exc:
+        return HttpResponse(exc.message, status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{document.issue_number}.pdf"'
     return response

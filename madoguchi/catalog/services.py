@@ -32,9 +32,13 @@ OPTION_LABELS = {
     "members": (_("必要な人の氏名"), {}),
     "show_relationship": (_("世帯主の氏名と続柄"), {True: _("記載する"), False: _("記載しない")}),
     "show_honseki": (_("本籍と筆頭者"), {True: _("記載する"), False: _("記載しない")}),
+    "show_residence_status": (_("在留資格・在留期間・在留カード等の番号・第30条の45区分"),
+                              {True: _("記載する"), False: _("記載しない")}),
     "honseki": (_("本籍"), {}),
     "koseki_head": (_("筆頭者"), {}),
     "fiscal_year": (_("年度"), {}),
+    "tax_certificate_form": (_("証明書の種類"), {"both": _("所得・課税証明書"), "income": _("所得証明書"),
+                                             "tax": _("課税(非課税)証明書")}),
 }
 
 

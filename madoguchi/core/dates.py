@@ -30,21 +30,12 @@ ERAS: tuple[Era, ...] = (
 )
 GREGORIAN_SINCE = datetime.date(1873, 1, 1)
 
-_KANJI_DIGITS = "〇一二三四五六七八九"
-
 
 def era_of(d: datetime.date) -> Era:
     for era in ERAS:
         if d >= era.first_day:
             return era
     raise ValueError(f"{d.isoformat()} is before 明治.")
-
-
-def _kanji_number(n: int) -> str:
-    """1–99 in the positional style of formal documents: 十, 十一, 二十三."""
-    tens, ones = divmod(n, 10)
-    prefix = "" if tens == 0 else ("十" if tens == 1 else _KANJI_DIGITS[tens] + "十")
-    return prefix + (_KANJI_DIGITS[ones] if ones else "")
 
 
 def era_year(d: datetime.date) -> tuple[str, int]:
@@ -55,12 +46,10 @@ def era_year(d: datetime.date) -> tuple[str, int]:
     return era.name, d.year - era.first_day.year + 1
 
 
-def to_wareki(d: datetime.date, *, kanji_numerals: bool = False) -> str:
-    """`令和8年11月23日`, `平成元年1月8日`; with kanji_numerals `令和八年十一月二十三日`."""
+def to_wareki(d: datetime.date) -> str:
+    """`令和8年11月23日`, `平成元年1月8日` (certificates, 戸籍's 記録事項証明書 included, use Arabic numerals)."""
     era, year = era_year(d)
-    number = _kanji_number if kanji_numerals else str
-    year_text = "元" if year == 1 else number(year)
-    return f"{era}{year_text}年{number(d.month)}月{number(d.day)}日"
+    return f"{era}{'元' if year == 1 else year}年{d.month}月{d.day}日"
 
 
 def era_year_text(d: datetime.date) -> str:

@@ -71,6 +71,8 @@ def ip_bucket(ip: str | None) -> str:
     if address is None:
         return "unknown"
     if address.version == 6:
+        if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is the IPv4 client 192.0.2.1
+            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
 

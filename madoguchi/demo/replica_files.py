@@ -28,12 +28,6 @@ def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _per_capita(total: int, amount: int) -> tuple[str, str]:
-    """A tax total split into 均等割 and 所得割 (the generator adds 均等割 to every taxed person)."""
-    per_capita = min(total, amount)
-    return str(per_capita), str(total - per_capita)
-
-
 def write_replica_files(municipality, directory: Path, count: int = 1000, seed: int = DEFAULT_SEED) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     plans = plan_replica(municipality, count, seed)
@@ -81,6 +75,7 @@ def write_replica_files(municipality, directory: Path, count: int = 1000, seed: 
     write_standard(directory / "koseki_member.csv", "koseki_member", (
         {"honseki": m.koseki.honseki, "head_name": m.koseki.head_name, "position": str(m.position),
          "person_number": m.resident.person_number if m.resident else "", "name": m.name,
+         "name_kana": m.name_kana, "spouse_category": m.spouse_category,
          "date_of_birth": _iso(m.date_of_birth), "sex": m.sex, "father": m.father, "mother": m.mother,
          "relationship": m.relationship, "removed": "1" if m.removed else "0", "events": _json(m.events),
          "address_history": _json(m.address_history)} for m in member_rows), **common)
@@ -90,14 +85,15 @@ def write_replica_files(municipality, directory: Path, count: int = 1000, seed: 
          "uses_former_surname": "0"} for s in seals), **common)
 
     def tax_row(t) -> dict:
-        municipal = _per_capita(t.municipal_tax, 3000)
-        prefectural = _per_capita(t.prefectural_tax, 1000)
         return {"person_number": t.resident.person_number, "fiscal_year": str(t.fiscal_year),
                 "salary_income": str(t.salary_income), "income": str(t.income), "deductions": str(t.deductions),
-                "dependents": str(t.dependents), "municipal_per_capita": municipal[0],
-                "municipal_income_levy": municipal[1], "prefectural_per_capita": prefectural[0],
-                "prefectural_income_levy": prefectural[1], "income_breakdown": _json({"給与": t.income}),
-                "address_on_january_1": t.resident.household.address}
+                "dependents": str(t.dependents), "municipal_per_capita": str(t.municipal_per_capita),
+                "municipal_income_levy": str(t.municipal_income_levy),
+                "prefectural_per_capita": str(t.prefectural_per_capita),
+                "prefectural_income_levy": str(t.prefectural_income_levy),
+                "income_breakdown": _json(t.income_breakdown), "deduction_breakdown": _json(t.deduction_breakdown),
+                "dependant_breakdown": _json(t.dependant_breakdown),
+                "address_on_january_1": t.address_on_january_1}
 
     write_standard(directory / "tax.csv", "tax", (tax_row(t) for t in taxes), **common)
     return directory

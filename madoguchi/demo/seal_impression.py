@@ -9,7 +9,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from madoguchi.documents.fonts import is_variation_selector
 
-SIZE = 180  # pixels; printed 15 mm wide, about 300 dpi
+SIZE = 180  # pixels
+DPI = SIZE / 15 * 25.4  # recorded in the PNG, so the certificate prints it 15 mm wide (actual size)
 RED = (200, 30, 35, 255)
 
 
@@ -38,5 +39,5 @@ def seal_impression_png(surname: str) -> bytes:
         for position, char in enumerate(column):
             draw.text((centre_x, top + cell * (position + 0.5)), char, font=font, fill=RED, anchor="mm")
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", dpi=(DPI, DPI))
     return buffer.getvalue()

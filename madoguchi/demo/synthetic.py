@@ -701,6 +701,12 @@ def plan_replica(municipality: Municipality, count: int = 1000,
     by_registration = sorted(range(len(residents)), key=lambda i: residents[i].became_resident_on)
     for index, number in zip(by_registration, person_numbers, strict=True):
         residents[index].person_number = number
+    for member in residents:
+        # 住民基本台帳法 第7条第7号・第8号: everyone settled at today's address on becoming a resident
+        # here and notified it that day (the demo's linkage files say the same, `replica_files`).
+        member.address_since = member.address_notified_on = member.became_resident_on
+        if member.nationality:  # 第30条の45
+            member.became_foreign_resident_on = member.became_resident_on
     for household, members in plans:
         for member in members:
             member.household = household

@@ -25,6 +25,8 @@ _PREVIOUS_ADDRESSES = ("東京都新宿区西新宿二丁目8番1号", "神奈�
                        "大阪府大阪市北区中之島一丁目3番20号", "愛知県名古屋市中区三の丸三丁目1番1号")
 _SONS = ("長男", "二男", "三男", "四男")
 _DAUGHTERS = ("長女", "二女", "三女", "四女")
+_FATHERS = ("茂", "博", "正", "勇", "清", "実")
+_MOTHERS = ("和子", "幸子", "洋子", "節子", "京子", "良子")
 
 
 def _age(born: datetime.date, on: datetime.date) -> int:
@@ -97,6 +99,8 @@ class _RecordPlanner:
                         "since": _shift(born, 0, self.rng.randint(0, 400)).isoformat()}]
             if resident is not None:
                 history.append({"address": resident.address, "since": resident.became_resident_on.isoformat()})
+                # 氏名の振り仮名 (recorded since 2025-05-26) as the 住民票 has it.
+                fields.setdefault("name_kana", resident.name_kana)
             members.append(KosekiMember(municipality=self.municipality, koseki=koseki, position=len(members) + 1,
                                         resident=resident, name=name, date_of_birth=born, sex=sex,
                                         relationship=relationship, events=events, address_history=history,
@@ -113,8 +117,15 @@ class _RecordPlanner:
             head_events.append({"kind": "死亡", "date": died.isoformat(),
                                 "details": [["死亡地", self.municipality.full_name],
                                             ["届出日", _shift(died, 0, 2).isoformat()], ["届出人", "親族"]]})
+        # The 筆頭者's and the spouse's own parents, named without drawing from the generator (the
+        # records stay as they were for the same seed).
+        def parents(surname: str, born: datetime.date) -> dict:
+            return {"father": f"{surname} {_FATHERS[born.year % len(_FATHERS)]}",
+                    "mother": f"{surname} {_MOTHERS[born.month % len(_MOTHERS)]}"}
+
+        head_spouse = {"spouse_category": "夫" if head_sex == Sex.MALE else "妻"} if spouse is not None else {}
         member(head_name, head_born, head_sex, self.rng.choice(_SONS[:2] if head_sex == Sex.MALE else _DAUGHTERS[:2]),
-               head, head_events, removed=removed)
+               head, head_events, removed=removed, **parents(_surname(head_name), head_born), **head_spouse)
         if spouse is not None:
             previous = f"{self.rng.choice(_BIRTH_PLACES)}{self.rng.randint(1, 30)}番地"
             member(spouse.name, spouse.date_of_birth, spouse.sex,
@@ -123,7 +134,9 @@ class _RecordPlanner:
                     {"kind": "婚姻", "date": married_on.isoformat(),
                      "details": [["配偶者氏名", head_name],
                                  ["従前戸籍", f"{previous}　{spouse.former_surname or _surname(spouse.name)}"
-                                             f" {self.rng.choice(('一郎', '正', '博', '茂'))}"]]}])
+                                             f" {self.rng.choice(('一郎', '正', '博', '茂'))}"]]}],
+                   spouse_category="夫" if spouse.sex == Sex.MALE else "妻",
+                   **parents(spouse.former_surname or _surname(spouse.name), spouse.date_of_birth))
         sons = daughters = 0
         for child in children:
             if child.sex == Sex.MALE:
@@ -145,28 +158,68 @@ class _RecordPlanner:
                                 impression_png=seal_impression_png(surname))
 
     def taxes(self, resident: Resident) -> list[TaxRecord]:
-        """Assessments in the style of 地方税法: 給与所得控除 (令和2年以後), 基礎控除 43万円 (住民税),
-        social insurance about 15% of salary, 扶養控除 33万円; 所得割 6% + 4%, 均等割 3,000 + 1,000 円
-        (+ 森林環境税 1,000 円 from 令和6年度); 非課税 up to 所得 45万円 (単身, 1級地)."""
+        """Assessments in the style of 地方税法: 給与所得控除 by the table (`salary_income_deduction`),
+        基礎控除 43万円 (住民税), social insurance about 15% of salary, 扶養控除 33万円; 所得割 6% + 4%,
+        均等割 3,000 + 1,000 円 (森林環境税, a national tax, left out); 非課税 up to 所得 45万円 (+35万円
+        a dependant; 単身, 1級地). Only years whose 1 January found the resident here: the tax is levied
+        where the taxpayer lived that day (地方税法 第39条・第294条)."""
         records = []
         age = _age(resident.date_of_birth, self.reference)
         base_salary = 0 if age >= 68 or self.rng.random() < 0.15 else self.rng.randrange(1_200_000, 9_000_000, 10_000)
         dependents = self.rng.choice((0, 0, 1, 2)) if base_salary else 0
         for fiscal_year in TAX_YEARS:
             salary = int(base_salary * (1 + (fiscal_year - TAX_YEARS[0]) * 0.02)) // 1000 * 1000
-            if salary:
-                income = salary - max(550_000, min(1_950_000, salary * 30 // 100 + 80_000))
-            else:
-                income = self.rng.choice((0, 0, 600_000, 1_200_000))  # pensions, other income
-            deductions = 430_000 + salary * 15 // 100 + dependents * 330_000
+            pension = 0 if salary else self.rng.choice((0, 0, 600_000, 1_200_000))  # 公的年金等の所得
+            if resident.became_resident_on > datetime.date(fiscal_year, 1, 1):
+                continue
+            salary_income = salary - salary_income_deduction(salary, fiscal_year - 1) if salary else 0
+            income = salary_income + pension
+            social_insurance = salary * 15 // 100
+            deduction_breakdown = {"社会保険料控除": social_insurance, "基礎控除": 430_000}
+            if dependents:
+                deduction_breakdown["扶養控除"] = dependents * 330_000
+            deductions = sum(deduction_breakdown.values())
             taxable = max(0, income - deductions) // 1000 * 1000
             exempt = income <= 450_000 + dependents * 350_000
-            municipal = 0 if exempt else taxable * 6 // 100 // 100 * 100 + 3_000 + 1_000
-            prefectural = 0 if exempt else taxable * 4 // 100 // 100 * 100 + 1_000
-            records.append(TaxRecord(municipality=self.municipality, resident=resident, fiscal_year=fiscal_year,
-                                     salary_income=salary, income=max(0, income), deductions=deductions,
-                                     dependents=dependents, municipal_tax=municipal, prefectural_tax=prefectural))
+            municipal_levy = 0 if exempt else taxable * 6 // 100 // 100 * 100
+            prefectural_levy = 0 if exempt else taxable * 4 // 100 // 100 * 100
+            municipal_per_capita, prefectural_per_capita = (0, 0) if exempt else (3_000, 1_000)
+            breakdown = {kind: amount for kind, amount in (("給与", salary_income), ("雑(公的年金等)", pension))
+                         if amount}
+            records.append(TaxRecord(
+                municipality=self.municipality, resident=resident, fiscal_year=fiscal_year, salary_income=salary,
+                income=income, deductions=deductions, dependents=dependents,
+                municipal_tax=municipal_levy + municipal_per_capita,
+                prefectural_tax=prefectural_levy + prefectural_per_capita,
+                municipal_per_capita=municipal_per_capita, municipal_income_levy=municipal_levy,
+                prefectural_per_capita=prefectural_per_capita, prefectural_income_levy=prefectural_levy,
+                income_breakdown=breakdown, deduction_breakdown=deduction_breakdown,
+                # Every dependant here gives the 一般 扶養控除 of 33万円 (地方税法 第314条の2第1項第11号).
+                dependant_breakdown={"一般扶養親族": dependents} if dependents else {},
+                address_on_january_1=resident.household.address))
         return records
+
+
+def salary_income_deduction(salary: int, income_year: int) -> int:
+    """給与所得控除 (所得税法 第28条第3項 and 別表第五, which 地方税法 第32条第2項 follows): from 2020
+    income on, with the minimum raised to 65万円 (up to 190万円 of salary) for 2025 income on (令和7年度
+    税制改正). From 1,625,001 yen to under 6,600,000 yen the table works on the salary rounded down to
+    4,000 yen."""
+    minimum, minimum_up_to = (650_000, 1_900_000) if income_year >= 2025 else (550_000, 1_625_000)
+    if salary <= minimum_up_to:
+        return min(salary, minimum)
+    if salary < 6_600_000:
+        rounded = salary // 4000 * 4000
+        if rounded <= 1_800_000:
+            income = rounded * 60 // 100 + 100_000
+        elif rounded <= 3_600_000:
+            income = rounded * 70 // 100 - 80_000
+        else:
+            income = rounded * 80 // 100 - 440_000
+        return salary - income
+    if salary <= 8_500_000:
+        return salary * 10 // 100 + 1_100_000
+    return 1_950_000
 
 
 def generate_records(municipality: Municipality, residents: list[Resident], seed: int,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import segno
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
@@ -37,6 +38,9 @@ from .layout import (
     PAD,
     PAGE_HEIGHT,
     PAGE_WIDTH,
+    QR_MAX_VERSION,
+    QR_MODULE,
+    QR_QUIET,
     QR_SIZE,
     TABLE_GAP,
     TITLE_BASELINE,
@@ -47,6 +51,7 @@ from .layout import (
     Impression,
     RenderedDocument,
     Table,
+    content_digest,
     layout_table,
     paginate,
 )
@@ -82,12 +87,28 @@ def draw_table(c: Canvas, font: CertificateFont, table: Table, top: float) -> No
     if table.number:
         c.line(table.x + NUMBER_COLUMN, bottom, table.x + NUMBER_COLUMN, top)
         c.setFont(font.name, VALUE_SIZE)
-        c.drawCentredString(table.x + NUMBER_COLUMN / 2, top - table.height / 2 - VALUE_SIZE * 0.35, table.number)
+        centre = table.x + NUMBER_COLUMN / 2
+        if table.mark:
+            # The number at the top and the boxed mark (除籍) below it, one character a line.
+            c.drawCentredString(centre, top - 6 * mm, table.number)
+            mark = font.encode(table.mark, table.mark)
+            box_top, box_height = top - 9 * mm, len(mark) * 4.5 * mm + 1.5 * mm
+            c.rect(centre - 2.8 * mm, box_top - box_height, 5.6 * mm, box_height)
+            for i, char in enumerate(mark):
+                c.drawCentredString(centre, box_top - (i + 1) * 4.5 * mm + 0.6 * mm, char)
+        else:
+            c.drawCentredString(centre, top - table.height / 2 - VALUE_SIZE * 0.35, table.number)
     inner_left = table.x + (NUMBER_COLUMN if table.number else 0)
     y = top
     for row in table.rows:
         row_bottom = y - row.height
         for cell in row.cells:
+            if not cell.value_width:  # a section title across the row
+                c.setLineWidth(0.3)
+                if cell.x > inner_left:
+                    c.line(cell.x, row_bottom, cell.x, y)
+                draw_lines(c, font, cell.label_lines, cell.label_size, cell.x + PAD, y, row.height)
+                continue
             c.setFillGray(LABEL_FILL)
             c.rect(cell.x, row_bottom, cell.label_width, row.height, stroke=0, fill=1)
             c.setFillGray(0)
@@ -126,9 +147,10 @@ def _draw_impression(c: Canvas, font: CertificateFont, impression: Impression, t
     c.line(left, top - box, left, top)
     draw_lines(c, font, [font.encode(impression.label)], VALUE_SIZE, MARGIN + LABEL_WIDTH / 2, top, box,
                centred=True)
-    inset = 3 * mm
-    c.drawImage(_seal_image(impression.png), left + inset, top - box + inset, box - 2 * inset, box - 2 * inset,
-                mask="auto", preserveAspectRatio=True, anchor="c")
+    # Actual size, centred in the box: the certificate attests the impression as registered.
+    c.drawImage(_seal_image(impression.png), left + (box - impression.width) / 2,
+                top - box + (box - impression.height_printed) / 2, impression.width, impression.height_printed,
+                mask="auto")
 
 
 def draw_entry(c: Canvas, font: CertificateFont, entry: Entry, top: float) -> None:
@@ -140,19 +162,36 @@ def draw_entry(c: Canvas, font: CertificateFont, entry: Entry, top: float) -> No
         _draw_impression(c, font, entry, top)
 
 
-def _draw_qr_form(c: Canvas, name: str, data: str) -> None:
-    """The QR code as a reusable form XObject, QR_SIZE square with its origin at the lower left,
-    including the quiet zone of 4 modules (ISO/IEC 18004)."""
+def qr_url(issue_number: str) -> str:
+    """The address the QR code carries: the site in capitals and the short path `/V/<number>`, so the
+    whole URL is in the QR alphanumeric set and fits a version 3 symbol at level M (scheme and host
+    are case-insensitive, RFC 3986 §3.1, §3.2.2; `/V/` redirects to the verification page)."""
+    return f"{settings.SITE_URL.rstrip('/').upper()}/V/{issue_number}"
+
+
+def qr_symbol(data: str) -> segno.QRCode:
     # A fixed mask pattern: readers accept any of the eight (ISO/IEC 18004 §7.8), and scoring all of
     # them to pick the "best" took a third of the time of rendering a certificate.
-    matrix = segno.make(data, error="m", micro=False, mask=0).matrix
-    modules = len(matrix) + 8
-    c.beginForm(name, 0, 0, QR_SIZE, QR_SIZE)
-    c.scale(QR_SIZE / modules, QR_SIZE / modules)
+    symbol = segno.make(data, error="m", micro=False, mask=0)
+    if symbol.version > QR_MAX_VERSION:
+        raise ImproperlyConfigured(
+            f"The verification QR code for {data} needs version {symbol.version}; the footer has room for "
+            f"version {QR_MAX_VERSION} at {QR_MODULE / mm:.1f} mm per module. Shorten MADOGUCHI_SITE_URL "
+            "(a host without a path).")
+    return symbol
+
+
+def _draw_qr_form(c: Canvas, name: str, data: str) -> None:
+    """The QR code as a reusable form XObject with its origin at the lower left of the symbol, each
+    module QR_MODULE square. The quiet zone is left to the page around it (see `layout.QR_QUIET`)."""
+    matrix = qr_symbol(data).matrix
+    modules = len(matrix)
+    c.beginForm(name, 0, 0, modules * QR_MODULE, modules * QR_MODULE)
+    c.scale(QR_MODULE, QR_MODULE)
     c.setFillGray(0)
     # One rectangle per run of dark modules, in module units: written directly, because formatting
     # hundreds of coordinates through reportlab's path objects costs more than encoding the code.
-    runs = [f"{run.start() + 4} {modules - 5 - y} {run.end() - run.start()} 1 re"
+    runs = [f"{run.start()} {modules - 1 - y} {run.end() - run.start()} 1 re"
             for y, row in enumerate(matrix) for run in _DARK_RUN.finditer(bytes(row))]
     c.addLiteral("\n".join([*runs, "f"]))
     c.endForm()
@@ -215,7 +254,7 @@ class _Document:
     header: Table
     title: str
     attestation: str
-    kanji_numerals: bool = False  # in the issue date, as 戸籍 certificates write dates
+    content_digest: str = ""
     seal: Seal | None = None
     entries_top: float = field(init=False)
 
@@ -239,14 +278,16 @@ def _draw_page_frame(c: Canvas, doc: _Document, page: int, pages: int) -> None:
     c.translate(MARGIN, MARGIN)
     c.doForm("verify-qr")
     c.restoreState()
-    text_x = MARGIN + QR_SIZE + 3 * mm
+    text_x = MARGIN + QR_SIZE + QR_QUIET + 1 * mm
     c.setFont(font.name, 8.5)
-    c.drawString(text_x, MARGIN + 14 * mm, font.encode(f"発行番号　{doc.issue_number}", "発行番号"))
-    c.drawString(text_x, MARGIN + 9.5 * mm, font.encode(f"照合番号　{doc.verification_code}", "照合番号"))
+    c.drawString(text_x, MARGIN + 19 * mm, font.encode(f"発行番号　{doc.issue_number}", "発行番号"))
+    c.drawString(text_x, MARGIN + 14.5 * mm, font.encode(f"照合番号　{doc.verification_code}", "照合番号"))
+    c.drawString(text_x, MARGIN + 10 * mm,
+                 font.encode(f"内容確認値　{printed_digest(doc.content_digest)}", "内容確認値"))
     c.setFont(font.name, 6.5)
     c.drawString(text_x, MARGIN + 5 * mm, font.encode(doc.verify_url, "照合URL"))
     c.drawString(text_x, MARGIN + 1.5 * mm,
-                 font.encode("この証明書の発行は、QRコードまたは上記のURLから照合番号で確認できます。"))
+                 font.encode("QRコードまたは上記のURLから照合番号で、発行の事実と内容確認値を確認できます。"))
     if pages > 1:
         c.setFont(font.name, 9)
         c.drawRightString(PAGE_WIDTH - MARGIN, MARGIN + 1.5 * mm, f"{page} / {pages}")
@@ -262,7 +303,7 @@ def _draw_closing(c: Canvas, doc: _Document, top: float, issued_on: datetime.dat
     c.setFont(font.name, 11)
     c.drawString(MARGIN + 8 * mm, block_top - 11, font.encode(doc.attestation))
     c.drawString(MARGIN + 8 * mm, block_top - 11 - 9 * mm,
-                 font.encode(to_wareki(issued_on, kanji_numerals=doc.kanji_numerals)))
+                 font.encode(to_wareki(issued_on)))
 
     certifier = font.encode(f"{municipality.certifier_title}　{municipality.certifier_name}", "認証者")
     size = 14
@@ -275,6 +316,13 @@ def _draw_closing(c: Canvas, doc: _Document, top: float, issued_on: datetime.dat
     c.drawString(right - width, baseline, certifier)
     _draw_seal(c, font, municipality, doc.seal, right - seal_overlap + municipality.seal_offset_x_mm * mm,
                baseline + size * 0.35 - seal_height / 2 + municipality.seal_offset_y_mm * mm)
+
+
+def printed_digest(digest: str) -> str:
+    """The 内容確認値 as the paper and the verification page print it: the first 8 hex digits of the
+    content digest (`layout.content_digest`), in capitals, in two groups of four."""
+    head = digest[:8].upper()
+    return f"{head[:4]}-{head[4:]}"
 
 
 def new_canvas(buffer: io.BytesIO, font: CertificateFont, title: str) -> Canvas:
@@ -292,10 +340,10 @@ def render_content(municipality: Municipality, content: DocumentContent, issue_n
     font = certificate_font()
     if seal is EFFECTIVE_SEAL:
         seal = effective_seal(municipality, issued_on)
+    digest = content_digest(content)
     doc = _Document(font, municipality, issue_number, verification_code,
                     f"{settings.SITE_URL.rstrip('/')}/verify/{issue_number}",
-                    layout_table(font, content.header_rows), content.title, content.attestation,
-                    content.kanji_numerals, seal)
+                    layout_table(font, content.header_rows), content.title, content.attestation, digest, seal)
     available = doc.entries_top - (MARGIN + FOOTER_HEIGHT)
     entries = content.entries
     pages = paginate([e.height + TABLE_GAP for e in entries], available, CLOSING_HEIGHT)
@@ -304,7 +352,7 @@ def render_content(municipality: Municipality, content: DocumentContent, issue_n
     c = new_canvas(buffer, font, content.title)
     c.setAuthor(municipality.full_name)
     c.setSubject(issue_number)
-    _draw_qr_form(c, "verify-qr", doc.verify_url)
+    _draw_qr_form(c, "verify-qr", qr_url(issue_number))
     for page_number, indexes in enumerate(pages, start=1):
         _draw_page_frame(c, doc, page_number, len(pages))
         top = doc.entries_top
@@ -319,4 +367,4 @@ def render_content(municipality: Municipality, content: DocumentContent, issue_n
             c.drawRightString(PAGE_WIDTH - MARGIN, top - 5 * mm, font.encode("（次葉に続く）"))
         c.showPage()
     c.save()
-    return RenderedDocument(pdf=buffer.getvalue(), pages=len(pages))
+    return RenderedDocument(pdf=buffer.getvalue(), pages=len(pages), content_digest=digest)

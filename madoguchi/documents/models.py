@@ -15,6 +15,11 @@ class IssuedDocument(models.Model):
     verification_code = models.CharField(max_length=16)
     pdf = models.BinaryField()
     pages = models.PositiveSmallIntegerField()
+    # What the verification page shows to compare with the paper (no personal data beyond the
+    # initial): the SHA-256 of the content (`layout.content_digest`, printed as 内容確認値) and the
+    # first character of the first name on the certificate, with its variation selector if any.
+    content_digest = models.CharField(max_length=64, blank=True)
+    name_initial = models.CharField(max_length=4, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()

@@ -2,32 +2,103 @@
 the envelope's window, then its certificate `copies` times."""
 
 import io
-import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
+from madoguchi.core.text import postal_code as normalized_postal_code
 
 from .drawing import draw_table, new_canvas
 from .fonts import CertificateFont, certificate_font
-from .layout import MARGIN, PAGE_HEIGHT, PAGE_WIDTH, Field, fit, layout_table
+from .layout import MARGIN, PAGE_HEIGHT, PAGE_WIDTH, Field, layout_table
 
-# The address block sits where the window of a 長3 窓あき封筒 shows it: the envelope (235 × 120 mm,
-# held landscape) has a window of about 90 × 45 mm, 20–25 mm from the left and 12–15 mm from the
-# top, and the A4 sheet goes in folded in three (99 mm panels) with its top panel facing the window.
-WINDOW_LEFT = 25 * mm
-WINDOW_TOP = 17 * mm
-WINDOW_WIDTH = 82 * mm
 FOLD = PAGE_HEIGHT / 3
 
 
-def _postal_code(code: str) -> str:
-    digits = "".join(c for c in unicodedata.normalize("NFKC", code) if c.isdigit())
-    return f"〒{digits[:3]}-{digits[3:]}" if len(digits) == 7 else f"〒{code}"
+@dataclass(frozen=True)
+class Window:
+    """An address window of a 長形3号 (120 × 235 mm, JIS S 5502) 窓付き封筒 held landscape, in mm
+    from the envelope's left and top edges."""
+
+    left: float
+    top: float
+    width: float = 90
+    height: float = 45
+
+
+# Stock 長3 窓付き封筒 as envelope makers list them: a 90 × 45 mm window (the post office asks for at
+# least 45 × 80 mm), 20–25 mm from the left edge and 12–15 mm from the top. The block must show in
+# every one of them.
+WINDOWS = (Window(20, 12), Window(23, 13), Window(25, 15))
+ENVELOPE_WIDTH, ENVELOPE_HEIGHT = 235, 120
+# The A4 sheet folded in three shows its top panel (210 × 99 mm) in the window, and the panel moves
+# inside the envelope by its whole play: 25 mm sideways, 21 mm up and down (more than the 20 mm a
+# sheet is expected to shift). 日本郵便「定形郵便物・はがき作成のガイドライン」5 窓付封筒: the postal
+# code and address must not hide behind the envelope when the contents move.
+PLAY_X = ENVELOPE_WIDTH - PAGE_WIDTH / mm
+PLAY_Y = ENVELOPE_HEIGHT - FOLD / mm
+WINDOW_CLEARANCE = 1.0  # mm kept clear of each window edge (the film's glue line)
+
+# The address block, in mm from the sheet's left and top edges: the part of the panel that lies in
+# every window at every position of the sheet.
+ADDRESS_LEFT = max(w.left for w in WINDOWS) + WINDOW_CLEARANCE
+ADDRESS_RIGHT = min(w.left + w.width for w in WINDOWS) - WINDOW_CLEARANCE - PLAY_X
+ADDRESS_TOP = max(w.top for w in WINDOWS) + WINDOW_CLEARANCE
+ADDRESS_BOTTOM = min(w.top + w.height for w in WINDOWS) - WINDOW_CLEARANCE - PLAY_Y
+
+POSTAL_CODE_SIZE = 9.0
+ADDRESS_SIZES = (10.0, 9.5, 9.0, 8.5, 8.0, 7.5, 7.0, 6.5)
+NAME_SIZES = (12.0, 11.0, 10.0, 9.0, 8.0, 7.0)
+LEADING = 1.2
+
+
+class AddressDoesNotFit(ValueError):
+    """The delivery address and name do not fit the envelope window even at the smallest size."""
+
+    def __init__(self, reception_number: str) -> None:
+        self.message = _("受付番号 {number} の送付先の住所・氏名が長すぎて、封筒の窓に収まりません。"
+                         "住所の書き方を短くするか、手書きの封筒で送付してください。").format(number=reception_number)
+        super().__init__(self.message)
+
+
+def _wrap(font: CertificateFont, encoded: str, width: float, size: float) -> list[str]:
+    lines, line, used = [], [], 0.0
+    for char in encoded:
+        w = font.string_width(char, size)
+        if line and used + w > width:
+            lines.append("".join(line))
+            line, used = [], 0.0
+        line.append(char)
+        used += w
+    lines.append("".join(line))
+    return lines
+
+
+def address_block(font: CertificateFont, postal_code: str, address: str, name: str,
+                  reception_number: str) -> list[tuple[str, float]]:
+    """The lines of the address block (text, size), the largest sizes that fit ADDRESS_* whole;
+    AddressDoesNotFit when none do."""
+    width = (ADDRESS_RIGHT - ADDRESS_LEFT) * mm
+    height = (ADDRESS_BOTTOM - ADDRESS_TOP) * mm
+    first = [(font.encode(f"〒{normalized_postal_code(postal_code) or postal_code}", "郵便番号"), POSTAL_CODE_SIZE)]
+    address_text = font.encode(address, "送付先住所")
+    name_text = font.encode(f"{name}　様", "送付先氏名")
+    for name_size in NAME_SIZES:
+        name_lines = _wrap(font, name_text, width - 3 * mm, name_size)
+        if len(name_lines) > 1:
+            continue
+        for size in ADDRESS_SIZES:
+            lines = _wrap(font, address_text, width, size)
+            used = (POSTAL_CODE_SIZE + len(lines) * size + name_size) * LEADING
+            if used <= height:
+                return [*first, *[(line, size) for line in lines], (name_lines[0], name_size)]
+    raise AddressDoesNotFit(reception_number)
 
 
 def _draw_cover(c: Canvas, font: CertificateFont, request: CertificateRequest, pages_per_copy: int) -> None:
@@ -38,21 +109,15 @@ def _draw_cover(c: Canvas, font: CertificateFont, request: CertificateRequest, p
         c.line(0, y, 5 * mm, y)
         c.line(PAGE_WIDTH - 5 * mm, y, PAGE_WIDTH, y)
 
-    top = PAGE_HEIGHT - WINDOW_TOP
-    c.setFont(font.name, 11)
-    c.drawString(WINDOW_LEFT, top - 11, font.encode(_postal_code(request.delivery_postal_code), "郵便番号"))
-    lines, size = fit(font, request.delivery_address, WINDOW_WIDTH, 11, "送付先住所")
-    y = top - 11 - 7 * mm
-    c.setFont(font.name, size)
-    for line in lines:
-        c.drawString(WINDOW_LEFT + 3 * mm, y, line)
-        y -= size * 1.35
-    name_lines, name_size = fit(font, f"{request.delivery_name}　様", WINDOW_WIDTH - 6 * mm, 14, "送付先氏名")
-    y -= 4 * mm
-    c.setFont(font.name, name_size)
-    for line in name_lines:
-        c.drawString(WINDOW_LEFT + 6 * mm, y, line)
-        y -= name_size * 1.35
+    # The address block, top down from ADDRESS_TOP; the name indented as addressed mail is written.
+    y = PAGE_HEIGHT - ADDRESS_TOP * mm
+    lines = address_block(font, request.delivery_postal_code, request.delivery_address, request.delivery_name,
+                          request.formatted_reception_number)
+    for i, (line, size) in enumerate(lines):
+        y -= size * LEADING
+        c.setFont(font.name, size)
+        indent = 3 * mm if i == len(lines) - 1 else 0
+        c.drawString(ADDRESS_LEFT * mm + indent, y + size * 0.2, line)
 
     municipality = request.municipality
     top = PAGE_HEIGHT - FOLD - 18 * mm

@@ -8,6 +8,7 @@ import secrets
 from django.utils import timezone
 
 from madoguchi.applications.models import CertificateRequest
+from madoguchi.core.text import name_initial
 from madoguchi.registry.characters import issuance_blockers
 
 from .drawing import render_content
@@ -16,13 +17,14 @@ from .kinds import NotEligible, PersonSelectionError, get_kind, is_kind
 from .kinds._rules import Finding, resident_message
 from .layout import RenderedDocument
 from .models import IssuedDocument, PrintBatch
-from .print_batch import render_print_batch
+from .print_batch import AddressDoesNotFit, render_print_batch
 from .seals import Seal, pdf_to_png, sample_content
-from .signing import sign_pdf
+from .signing import TimestampUnavailable, sign_pdf
 
-__all__ = ["Finding", "MissingGlyph", "NotEligible", "PersonSelectionError", "assess", "build_print_batch",
-           "can_render", "describe", "issue_document", "persons_shown", "render_certificate",
-           "render_sample_certificate", "resident_message", "signed_document_pdf"]
+__all__ = ["AddressDoesNotFit", "Finding", "MissingGlyph", "NotEligible", "PersonSelectionError",
+           "TimestampUnavailable", "assess", "build_print_batch", "can_render", "describe", "issue_document",
+           "persons_shown", "render_certificate", "render_sample_certificate", "resident_message",
+           "signed_document_pdf"]
 
 # No 0/O or 1/I/L: the code is read off paper and typed by whoever receives the certificate.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -69,9 +71,12 @@ def render_certificate(request: CertificateRequest, issue_number: str, verificat
 def issue_document(request: CertificateRequest) -> IssuedDocument:
     issue_number, code = new_issue_number(request), new_verification_code()
     rendered = render_certificate(request, issue_number, code, timezone.localdate())
+    persons = get_kind(request.certificate_type).persons(request)
     return IssuedDocument.objects.create(municipality=request.municipality, request=request,
                                          issue_number=issue_number, verification_code=code,
-                                         pdf=rendered.pdf, pages=rendered.pages)
+                                         pdf=rendered.pdf, pages=rendered.pages,
+                                         content_digest=rendered.content_digest,
+                                         name_initial=name_initial(persons[0].name) if persons else "")
 
 
 def build_print_batch(requests: list[CertificateRequest], staff, *, reprint_of: PrintBatch | None = None,

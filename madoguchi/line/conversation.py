@@ -102,12 +102,18 @@ STEPS: list[Step] = [
     Step("show_honseki",
          gettext_lazy("本籍と筆頭者を記載しますか?(自動車の登録やパスポートの申請などで必要な場合のみ)"),
          _options_field("show_honseki"), lambda m, a: YES_NO, _has_option("show_honseki")),
+    Step("show_residence_status",
+         gettext_lazy("在留資格・在留期間・在留カード等の番号などを記載しますか?(外国人住民の方で、提出先から求められた場合のみ)"),
+         _options_field("show_residence_status"), lambda m, a: YES_NO, _has_option("show_residence_status")),
     Step("honseki", gettext_lazy("本籍を入力してください(例: 東京都窓口市本町一丁目2番地)。"),
          _options_field("honseki"), None, _has_option("honseki")),
     Step("koseki_head", gettext_lazy("筆頭者の氏名を入力してください。"), _options_field("koseki_head"), None,
          _has_option("koseki_head")),
     Step("fiscal_year", gettext_lazy("どの年度の証明書が必要ですか?"), _options_field("fiscal_year"),
          _field_choices(_options_field("fiscal_year")), _has_option("fiscal_year")),
+    Step("tax_certificate_form", gettext_lazy("証明書の種類を選んでください(提出先が指定する種類)。"),
+         _options_field("tax_certificate_form"), _field_choices(_options_field("tax_certificate_form")),
+         _has_option("tax_certificate_form")),
     Step("copies", gettext_lazy("何通必要ですか?"), _copies_field("copies"), _field_choices(_copies_field("copies"))),
     Step("purpose", gettext_lazy("使いみちを選んでください。"), _copies_field("purpose"),
          _field_choices(_copies_field("purpose"))),
@@ -119,7 +125,7 @@ STEPS: list[Step] = [
 STEP_BY_KEY = {s.key: s for s in STEPS}
 CONFIRM = "confirm"
 OPTION_KEYS = ["scope", "members", "subject_name", "subject_birth_date", "show_relationship", "show_honseki",
-               "honseki", "koseki_head", "fiscal_year"]
+               "show_residence_status", "honseki", "koseki_head", "fiscal_year", "tax_certificate_form"]
 
 
 @dataclass(frozen=True)

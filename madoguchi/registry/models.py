@@ -224,6 +224,10 @@ class TaxRecord(models.Model):
     income_breakdown = models.JSONField(_("所得の内訳"), default=dict, blank=True)
     # {"社会保険料控除": 400000, "基礎控除": 430000, ...}
     deduction_breakdown = models.JSONField(_("所得控除の内訳"), default=dict, blank=True)
+    # The people behind `dependents` by the kind of 控除 they give (地方税法 第34条第1項第10号の2・第11号,
+    # 第314条の2): {"控除対象配偶者": 1, "一般扶養親族": 1, "特定扶養親族": 0, "老人扶養親族": 0,
+    # "年少扶養親族": 2} (年少 give no 控除 but count for 非課税, 地方税法施行令 第47条の3).
+    dependant_breakdown = models.JSONField(_("扶養親族等の内訳"), default=dict, blank=True)
     # The tax is levied where the taxpayer lived on 1 January of the 年度 (地方税法 第39条, 第318条).
     address_on_january_1 = models.CharField(_("1月1日現在の住所"), max_length=200, blank=True)
     record_hash = models.CharField(max_length=32, blank=True, editable=False)

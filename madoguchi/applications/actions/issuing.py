@@ -12,6 +12,18 @@ from ._base import ActionError, _locked, _require_staff, _transition
 from .restrictions import personal_notices
 
 
+def _signed_batch(build_print_batch, *args, **kwargs):
+    """The signed batch; a timestamp authority that does not answer stops the action (nothing is
+    issued, the clerk tries again) rather than producing paper without a trusted signing time, and so
+    does an address that would not show in the envelope's window."""
+    from madoguchi.documents.services import AddressDoesNotFit, TimestampUnavailable
+
+    try:
+        return build_print_batch(*args, **kwargs)
+    except (TimestampUnavailable, AddressDoesNotFit) as exc:
+        raise ActionError(exc.message) from exc
+
+
 def record_printed(requests: list[CertificateRequest], staff: Staff):
     """Build one printer PDF of approved requests and mark them issued. Each request is checked
     again first (restrictions, replica, signing certificate, the issue window): if one is stopped,
@@ -27,7 +39,7 @@ def record_printed(requests: list[CertificateRequest], staff: Staff):
                     number=request.formatted_reception_number))
         stopped = [m for m in (_checks.stop_if_changed(r, _checks.PRINTING) for r in locked) if m]
         if not stopped:
-            batch = build_print_batch(locked, staff)
+            batch = _signed_batch(build_print_batch, locked, staff)
             for request in locked:
                 _transition(request, events.issued(request, staff=staff, batch_id=batch.pk))
                 personal_notices(request)
@@ -56,7 +68,7 @@ def reprint(batch, staff: Staff, reason: str):
         if request.state != State.ISSUED:
             raise ActionError(_("受付番号 {number} は「{state}」のため再印刷できません。").format(
                 number=request.formatted_reception_number, state=request.get_state_display()))
-    new = build_print_batch(locked, staff, reprint_of=batch, reason=reason)
+    new = _signed_batch(build_print_batch, locked, staff, reprint_of=batch, reason=reason)
     events.record(*(events.reprinted(request, staff=staff, batch_id=new.pk, reprint_of=batch.pk, reason=reason)
                     for request in locked))
     return new

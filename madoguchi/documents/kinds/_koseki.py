@@ -1,15 +1,29 @@
 """What the 戸籍 certificates share: the options (本籍 and 筆頭者), finding the 戸籍 in the replica,
-and the computerized layout of 戸籍事項 and of each person recorded."""
+and the computerized layout of 戸籍事項 and of each person recorded.
+
+The layout follows the 記録事項証明書 of the computerized register (戸籍法 第120条, 戸籍法施行規則
+第73条 and 付録第22号様式, with the 法定記載例 of 付録第24号):
+
+- 本籍 and 氏名 (the 筆頭者, with the 氏名の振り仮名 recorded since 2025-05-26: 戸籍法 第13条第1項第2号
+  as amended by 令和5年法律第48号), then 戸籍事項;
+- per person recorded: 【名】 with its 振り仮名, 【生年月日】, 【配偶者区分】 (夫・妻) where married, 【父】
+  and 【母】 (the 筆頭者's too), 【続柄】 — no 性別 item: the 続柄 says it; then the 身分事項 heading and
+  each event with one 【item】 a line;
+- a person who left the 戸籍 is marked with the boxed 除籍 beside the entry number;
+- dates in Arabic numerals (令和8年1月5日): 第31条第2項's 壱・弐・参・拾 is for the paper register.
+"""
 
 import datetime
 
 from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from reportlab.lib.units import mm
 
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.core.dates import to_wareki
 from madoguchi.core.forms import Form
+from madoguchi.core.text import to_katakana
 from madoguchi.registry.characters import koseki_unmapped_codes, stop_message
 from madoguchi.registry.matching import find_koseki
 from madoguchi.registry.models import Koseki, KosekiMember, Resident
@@ -22,7 +36,6 @@ from . import CertificateKind, PersonSelectionError
 from ._common import applicant
 from ._rules import ALLOWED, Rule
 
-KOSEKI_ITEM_GAP = "　"
 _EVENT_DATE_LABELS = {"出生": "出生日", "婚姻": "婚姻日", "死亡": "死亡日", "戸籍編製": "編製日"}
 
 
@@ -33,8 +46,8 @@ class KosekiOptionsForm(Form):
 
 
 def koseki_date(iso: str) -> str:
-    """Dates in a 戸籍 certificate are written with kanji numerals (戸籍法施行規則 第31条)."""
-    return to_wareki(datetime.date.fromisoformat(iso), kanji_numerals=True)
+    """Dates in a 記録事項証明書 in Arabic numerals (付録第22号様式, 付録第24号 記載例)."""
+    return to_wareki(datetime.date.fromisoformat(iso))
 
 
 def requested_koseki(request: CertificateRequest) -> Koseki:
@@ -51,36 +64,59 @@ def requested_koseki(request: CertificateRequest) -> Koseki:
 
 
 def _event_value(event: dict, date_label: str) -> str:
+    """The event's 【items】, one a line."""
     items = [f"【{date_label}】{koseki_date(event['date'])}"]
     for label, value in event.get("details", []):
         items.append(f"【{label}】{koseki_date(value) if label.endswith('日') else value}")
-    return KOSEKI_ITEM_GAP.join(items)
+    return "\n".join(items)
 
 
-def _koseki_header(koseki: Koseki) -> list[list[Field]]:
-    return [[Field("本籍", koseki.honseki)], [Field("氏名", koseki.head_name)]]
+def _event_label(kind: str) -> str:
+    """出生 → 出　生: two-character event names are spaced as the register prints them."""
+    return "　".join(kind) if len(kind) == 2 else kind
+
+
+def _event_rows(events: list[dict]) -> list[list[Field]]:
+    return [[Field(_event_label(e["kind"]), _event_value(e, _EVENT_DATE_LABELS.get(e["kind"], "年月日")))]
+            for e in events]
+
+
+def _given_kana(member: KosekiMember) -> str:
+    """The 名's 振り仮名: the part of the recorded 氏名の振り仮名 after the space."""
+    kana = to_katakana(member.name_kana).split(maxsplit=1)
+    return kana[-1] if len(kana) == 2 else ""
+
+
+def _koseki_header(koseki: Koseki, head: KosekiMember | None) -> list[list[Field]]:
+    kana = to_katakana(head.name_kana) if head and head.name_kana else ""
+    return [[Field("本籍", koseki.honseki)], [Field("氏名", koseki.head_name, kana=kana)]]
 
 
 def _member_table(member: KosekiMember, number: str) -> Table:
     given = member.name.split(" ", 1)[-1]
-    rows = [[Field("名", given), Field("生年月日", to_wareki(member.date_of_birth, kanji_numerals=True))]]
-    parents = [Field("父", member.father or "")] if member.father else []
+    first = [Field("名", given, 60 * mm, kana=_given_kana(member))]
+    if member.spouse_category:
+        first += [Field("生年月日", koseki_date(member.date_of_birth.isoformat()), 38 * mm),
+                  Field("配偶者区分", member.spouse_category)]
+    else:
+        first.append(Field("生年月日", koseki_date(member.date_of_birth.isoformat())))
+    rows = [first]
+    parents = [Field("父", member.father, 60 * mm if member.mother else None)] if member.father else []
     if member.mother:
         parents.append(Field("母", member.mother))
     if parents:
         rows.append(parents)
-    rows.append([Field("続柄", member.relationship), Field("性別", member.get_sex_display())])
-    for event in member.events:
-        rows.append([Field(event["kind"], _event_value(event, _EVENT_DATE_LABELS.get(event["kind"], "年月日")))])
-    if member.removed:
-        rows.append([Field("除籍", "除　籍")])
-    return layout_table(certificate_font(), rows, number)
+    rows.append([Field("続柄", member.relationship)])
+    if member.events:
+        rows.append([Field("身分事項", "", section=True)])
+        rows += _event_rows(member.events)
+    return layout_table(certificate_font(), rows, number, mark="除籍" if member.removed else "")
 
 
 def _koseki_entries(koseki: Koseki, members: list[KosekiMember]) -> list[Entry]:
     font = certificate_font()
-    events = [[Field(e["kind"], _event_value(e, _EVENT_DATE_LABELS.get(e["kind"], "年月日")))] for e in koseki.events]
-    entries: list[Entry] = [Heading("戸籍事項"), layout_table(font, events), Heading("戸籍に記録されている者")]
+    entries: list[Entry] = [Heading("戸籍事項"), layout_table(font, _event_rows(koseki.events)),
+                            Heading("戸籍に記録されている者")]
     entries += [_member_table(m, str(m.position)) for m in members]
     return entries
 
@@ -121,5 +157,8 @@ class KosekiKind(CertificateKind):
 
     def content(self, request: CertificateRequest) -> DocumentContent:
         koseki = requested_koseki(request)
-        return DocumentContent(self.title, self.attestation, _koseki_header(koseki),
-                               _koseki_entries(koseki, self.members(koseki, request)), kanji_numerals=True)
+        members = self.members(koseki, request)
+        head = next((m for m in members if m.name == koseki.head_name), None) \
+            or koseki.members.filter(name=koseki.head_name).first()
+        return DocumentContent(self.title, self.attestation, _koseki_header(koseki, head),
+                               _koseki_entries(koseki, members))

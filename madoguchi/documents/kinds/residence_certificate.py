@@ -1,10 +1,20 @@
 """住民票の写し.
 
-The certificate lists the items of 住民基本台帳法 第7条 for the selected persons. The items the
-resident may ask to include or leave out (第12条第5項) are driven by the request's options:
-世帯主の氏名と続柄 (`show_relationship`) and 本籍・筆頭者 (`show_honseki`; for foreign residents the
-corresponding item is 国籍・地域, 第30条の45). The 個人番号 and the 住民票コード are never printed,
-and neither is the core system's 宛名番号.
+The certificate lists the items of 住民基本台帳法 第7条 for the selected persons, in the order of the
+住民票 (住民基本台帳事務処理要領 第2-1 記載例):
+
+- always (第12条第5項 allows no omission): 氏名 with its 振り仮名 in katakana as the register holds
+  it (住民記録システム標準仕様書), 旧氏 beside the name where recorded (施行令 第30条の13), 出生の年月日,
+  男女の別, 住民となった年月日 (第7条第6号), 住所 and 住所を定めた年月日 (第7号), 届出の年月日 and
+  従前の住所 (第8号; blank for a person born here); for foreign residents 通称 where recorded (施行令
+  第30条の26) and 外国人住民となった年月日 (第30条の45);
+- only on request (第12条第5項 「特別の請求がない限り」 省略): 世帯主の氏名と続柄 (`show_relationship`,
+  第7条第4号), 本籍・筆頭者 (`show_honseki`, 第5号; for foreign residents 国籍・地域 instead, 第30条の45),
+  and for foreign residents 第30条の45 区分, 在留資格, 在留期間, 在留期間の満了の日 and 在留カード等の番号
+  (`show_residence_status`, 第30条の45 表・第30条の51 読替え).
+
+The 個人番号 and the 住民票コード (第7条第8号の2・第13号) are never printed, and neither is the core
+system's 宛名番号. A required date missing from the replica stops issuance with a message for the clerk.
 """
 
 import re
@@ -17,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from madoguchi.applications.models import CertificateRequest
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.dates import to_wareki
+from madoguchi.core.text import to_katakana
 from madoguchi.registry.models import Resident
 from madoguchi.registry.relations import Relation, relation_to_resident
 from madoguchi.registry.restrictions import Outcome, ReasonCode
@@ -42,6 +53,9 @@ class ResidenceOptionsForm(SubjectFields):
     show_honseki = forms.BooleanField(
         label=gettext_lazy("本籍と筆頭者を記載する"), required=False,
         help_text=gettext_lazy("自動車の登録やパスポートの申請などで必要な場合のみ選んでください。"))
+    show_residence_status = forms.BooleanField(
+        label=gettext_lazy("在留資格・在留期間・在留カード等の番号・第30条の45区分を記載する(外国人住民)"),
+        required=False, help_text=gettext_lazy("外国人住民の方で、提出先から求められた場合のみ選んでください。"))
 
     def clean(self):
         data = super().clean()
@@ -102,29 +116,62 @@ def _household_head(resident: Resident) -> Resident:
     return head
 
 
-def _person_rows(person: Resident, show_relationship: bool, show_honseki: bool) -> list[list[Field]]:
-    born = birth_date_text(person)
-    rows = [[Field("氏名", person.name, LEFT_VALUE, kana=person.name_kana), Field("生年月日", born)]]
-    sex = person.get_sex_display()
-    # The left column holds 性別 and 続柄 side by side, or 性別 alone.
-    if show_relationship:
-        second = [Field("性別", sex, SEX_VALUE),
-                  Field("続柄", person.relationship, LEFT_VALUE - SEX_VALUE - LABEL_WIDTH)]
+def _date(person: Resident, value, item: str) -> str:
+    if value is None:
+        raise PersonSelectionError(_("{name}さんの{item}が住民記録(副本)にありません。住民票の写しに必ず記載する事項"
+                                     "(住民基本台帳法第7条)です。").format(name=person.name, item=item))
+    return to_wareki(value)
+
+
+def _pairs(fields: list[Field]) -> list[list[Field]]:
+    """Fields two to a row, the left one in the left value column."""
+    rows = []
+    for i in range(0, len(fields), 2):
+        left, *right = fields[i:i + 2]
+        rows.append([Field(left.label, left.value, LEFT_VALUE, kana=left.kana) if right else left, *right])
+    return rows
+
+
+def person_rows(person: Resident, show_relationship: bool = False, show_honseki: bool = False,
+                show_residence_status: bool = False) -> list[list[Field]]:
+    """One person's rows of the 住民票の写し (see the module docstring for what is printed when)."""
+    name = Field("氏名", person.name, LEFT_VALUE, kana=to_katakana(person.name_kana))
+    born = Field("生年月日", birth_date_text(person))
+    dated = [Field("住民となった年月日", _date(person, person.became_resident_on, "住民となった年月日")),
+             Field("住所を定めた年月日", _date(person, person.address_since, "住所を定めた年月日")),
+             Field("届出の年月日", _date(person, person.address_notified_on, "届出の年月日"))]
+    if person.former_surname:
+        # 旧氏 beside the name, 生年月日 moves down to the next row.
+        rows = [[name, Field("旧氏", person.former_surname, kana=to_katakana(person.former_surname_kana))]]
+        right = [born, *dated]
     else:
-        second = [Field("性別", sex, LEFT_VALUE)]
-    second.append(Field("住民となった年月日", to_wareki(person.became_resident_on)))
-    rows.append(second)
+        rows = [[name, born]]
+        right = dated
+    sex = person.get_sex_display()
+    if show_relationship:
+        rows.append([Field("性別", sex, SEX_VALUE),
+                     Field("続柄", person.relationship, LEFT_VALUE - SEX_VALUE - LABEL_WIDTH), right[0]])
+    else:
+        rows.append([Field("性別", sex, LEFT_VALUE), right[0]])
+    rest = right[1:]
     if person.is_foreign:
-        foreign = ([Field("国籍・地域", person.nationality, LEFT_VALUE if person.alias else None)]
-                   if show_honseki else [])
-        if person.alias:
-            foreign.append(Field("通称", person.alias))
-        if foreign:
-            rows.append(foreign)
+        rest.append(Field("外国人住民となった年月日",
+                          _date(person, person.became_foreign_resident_on, "外国人住民となった年月日")))
+    rows += _pairs(rest)
+    rows.append([Field("従前の住所", person.previous_address)])
+    if person.is_foreign:
+        foreign = [Field("通称", person.alias, kana=to_katakana(person.alias_kana))] if person.alias else []
+        if show_honseki:
+            foreign.append(Field("国籍・地域", person.nationality))
+        if show_residence_status:
+            ends = person.period_of_stay_ends_on
+            foreign += [Field("第30条の45区分", person.get_foreign_resident_category_display()),
+                        Field("在留資格", person.residence_status), Field("在留期間", person.period_of_stay),
+                        Field("在留期間の満了の日", to_wareki(ends) if ends else ""),
+                        Field("在留カード等の番号", person.residence_card_number)]
+        rows += _pairs(foreign)
     elif show_honseki and person.honseki:
         rows.append([Field("本籍", person.honseki, LEFT_VALUE), Field("筆頭者", person.koseki_head)])
-    if person.former_surname:
-        rows.append([Field("旧氏", person.former_surname)])
     return rows
 
 
@@ -161,11 +208,13 @@ class ResidenceCertificate(CertificateKind):
         options = request.options
         show_relationship = bool(options.get("show_relationship"))
         show_honseki = bool(options.get("show_honseki"))
+        show_residence_status = bool(options.get("show_residence_status"))
         persons = self.persons(request)
         resident = persons[0]
         header_rows = [[Field("住所", resident.address)]]
         if show_relationship:
             header_rows.append([Field("世帯主", _household_head(resident).name)])
-        tables: list[Entry] = [layout_table(font, _person_rows(p, show_relationship, show_honseki), str(i))
-                                for i, p in enumerate(persons, start=1)]
+        tables: list[Entry] = [
+            layout_table(font, person_rows(p, show_relationship, show_honseki, show_residence_status), str(i))
+            for i, p in enumerate(persons, start=1)]
         return DocumentContent(self.title, self.attestation, header_rows, tables)

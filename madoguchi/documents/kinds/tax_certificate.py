@@ -1,4 +1,14 @@
-"""課税(非課税)・所得証明書 of one fiscal year, from the replica of the tax system."""
+"""所得証明書, 課税(非課税)証明書 or both in one, of one fiscal year, from the replica of the tax system
+(地方税法 第20条の10: the certificate of 個人住民税 items the municipality issues).
+
+- 住所 is the address on 1 January of the 年度: the tax is levied where the taxpayer lived that day
+  (地方税法 第39条・第294条), which may not be today's address; the replica must hold it.
+- 所得証明書: 合計所得金額 with each kind of income (給与収入 beside 給与所得), the 所得控除 by kind and in
+  total, and the number of 扶養親族 with its breakdown (控除対象配偶者, 一般・特定・老人・年少扶養親族).
+- 課税証明書: 課税標準額 and, for 市町村民税 and 道府県民税, 所得割 and 均等割 (地方税法 第292条,
+  第23条) with their sums and the 年税額; titled 非課税証明書 when nothing is levied.
+- Both (the default): everything above, titled 所得・課税証明書 (所得・非課税証明書).
+"""
 
 import datetime
 
@@ -21,12 +31,19 @@ from . import CertificateKind, PersonSelectionError, register
 from ._common import SubjectFields, applicant, birth_date_text, named_subject
 from ._rules import ALLOWED, Finding, Rule
 
+CERTIFICATE_FORMS = [("both", gettext_lazy("所得・課税証明書(所得と税額の両方)")),
+                     ("income", gettext_lazy("所得証明書(所得と控除のみ)")),
+                     ("tax", gettext_lazy("課税(非課税)証明書(税額のみ)"))]
+
 
 class TaxOptionsForm(SubjectFields):
     fiscal_year = forms.ChoiceField(label=gettext_lazy("年度"), choices=[])
     scope = forms.ChoiceField(label=gettext_lazy("証明が必要な人"), widget=forms.RadioSelect, initial="self",
                               choices=[("self", gettext_lazy("本人")),
                                        ("other", gettext_lazy("同じ世帯の人"))])
+    tax_certificate_form = forms.ChoiceField(label=gettext_lazy("証明書の種類"), choices=CERTIFICATE_FORMS,
+                                             initial="both", required=False,
+                                             help_text=gettext_lazy("提出先が指定する種類を選んでください。"))
 
     def clean(self):
         data = super().clean()
@@ -35,6 +52,9 @@ class TaxOptionsForm(SubjectFields):
         else:
             self.blank_subject(data)
         return data
+
+    def clean_tax_certificate_form(self) -> str:
+        return self.cleaned_data.get("tax_certificate_form") or "both"
 
     def __init__(self, *args, current_fiscal_year: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,16 +125,49 @@ class TaxCertificate(CertificateKind):
         resident = self.persons(request)[0]
         record = self._record(request, resident)
         fiscal_year = record.fiscal_year
+        form = request.options.get("tax_certificate_form") or "both"
+        if form not in dict(CERTIFICATE_FORMS):
+            raise PersonSelectionError(_("証明書の種類の指定が正しくありません。"))
+        if not record.address_on_january_1:
+            raise PersonSelectionError(_("{year}年度の1月1日現在の住所が副本にありません(地方税法第39条・第294条)。"
+                                         "税務システムで確認してください。").format(year=fiscal_year))
+        if (record.municipal_per_capita + record.municipal_income_levy != record.municipal_tax
+                or record.prefectural_per_capita + record.prefectural_income_levy != record.prefectural_tax):
+            raise PersonSelectionError(_("{year}年度の税額の内訳(所得割・均等割)が合計と一致しません。"
+                                         "税務システムで確認してください。").format(year=fiscal_year))
         font = certificate_font()
         exempt = record.total_tax == 0
-        header = [[Field("年度", fiscal_year_label(fiscal_year))], [Field("住所", resident.address)],
+        header = [[Field("年度", fiscal_year_label(fiscal_year))],
+                  [Field("住所(1月1日現在)", record.address_on_january_1)],
                   [Field("氏名", resident.name), Field("生年月日", birth_date_text(resident))]]
-        income = layout_table(font, [
-            [Field("給与収入", yen(record.salary_income)), Field("所得金額", yen(record.income))],
-            [Field("所得控除", yen(record.deductions)), Field("扶養人数", f"{record.dependents}人")],
-            [Field("課税標準額", yen(record.taxable_income))]])
-        tax = layout_table(font, [
-            [Field("市町村民税", yen(record.municipal_tax)), Field("道府県民税", yen(record.prefectural_tax))],
-            [Field("年税額", "非課税" if exempt else yen(record.total_tax))]])
-        title = "非課税証明書" if exempt else self.title
-        return DocumentContent(title, self.attestation, header, [Heading("所得・控除"), income, Heading("税額"), tax])
+        entries = []
+        if form in ("both", "income"):
+            salary = [Field("給与収入", yen(record.salary_income)),
+                      Field("給与所得", yen(record.income_breakdown.get("給与", 0)))]
+            incomes = [salary] if record.salary_income else []
+            incomes += [[Field(f"{kind}所得" if not kind.endswith("所得") else kind, yen(amount))]
+                        for kind, amount in record.income_breakdown.items() if kind != "給与"]
+            incomes.append([Field("合計所得金額", yen(record.income))])
+            deductions = _pairs([Field(kind, yen(amount)) for kind, amount in record.deduction_breakdown.items()])
+            deductions.append([Field("所得控除の合計", yen(record.deductions)),
+                               Field("扶養親族の数", f"{record.dependents}人")])
+            deductions += _pairs([Field(kind, f"{count}人") for kind, count in record.dependant_breakdown.items()])
+            entries += [Heading("所得"), layout_table(font, incomes),
+                        Heading("所得控除"), layout_table(font, deductions)]
+        if form in ("both", "tax"):
+            tax = layout_table(font, [
+                [Field("課税標準額", yen(record.taxable_income))],
+                [Field("市町村民税 所得割", yen(record.municipal_income_levy)),
+                 Field("市町村民税 均等割", yen(record.municipal_per_capita))],
+                [Field("道府県民税 所得割", yen(record.prefectural_income_levy)),
+                 Field("道府県民税 均等割", yen(record.prefectural_per_capita))],
+                [Field("市町村民税", yen(record.municipal_tax)), Field("道府県民税", yen(record.prefectural_tax))],
+                [Field("年税額", "非課税" if exempt else yen(record.total_tax))]])
+            entries += [Heading("税額"), tax]
+        title = {"both": "所得・非課税証明書" if exempt else "所得・課税証明書", "income": "所得証明書",
+                 "tax": "非課税証明書" if exempt else "課税証明書"}[form]
+        return DocumentContent(title, self.attestation, header, entries)
+
+
+def _pairs(fields: list[Field]) -> list[list[Field]]:
+    return [fields[i:i + 2] for i in range(0, len(fields), 2)]

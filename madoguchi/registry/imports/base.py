@@ -71,15 +71,9 @@ class Rejection:
 # --- values -----------------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
-_HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
 _WAREKI = re.compile(r"^(明治|大正|昭和|平成|令和)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日$")
 _ERA_BY_NAME = {era.name: era for era in ERAS}
 _ERA_BY_DIGIT = {era.jpki_digit: era for era in ERAS}
-
-
-def to_katakana(text: str) -> str:
-    """振り仮名 as the register records them: katakana, full width (ｶﾅ → カナ, かな → カナ)."""
-    return normalize_width(text).translate(_HIRAGANA_TO_KATAKANA)
 
 
 def _era_date(era, year: int, month: int, day: int) -> datetime.date:
@@ -249,7 +243,8 @@ RECORDS: dict[str, RecordType] = {r.name: r for r in (
         _c("dependents", "int"), _c("municipal_per_capita", "int"), _c("municipal_income_levy", "int"),
         _c("prefectural_per_capita", "int"), _c("prefectural_income_levy", "int"),
         _c("income_breakdown", "json_amounts"), _c("deduction_breakdown", "json_amounts"),
-        _c("address_on_january_1"), _c("municipal_tax", "computed"), _c("prefectural_tax", "computed")),
+        _c("dependant_breakdown", "json_amounts"), _c("address_on_january_1"), _c("municipal_tax", "computed"),
+        _c("prefectural_tax", "computed")),
         key=("person_number", "fiscal_year"), refs=(Ref(("person_number",), "resident", "resident_id"),),
         conflict=("resident_id", "fiscal_year")),
     RecordType("support_measure", "支援措置", m.SupportMeasure, (

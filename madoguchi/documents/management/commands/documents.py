@@ -1,10 +1,13 @@
-"""`python manage.py documents verify FILE` checks a certificate's or print batch's signature;
-`python manage.py documents signing-key CODE [--rotate]` creates or rotates a municipality's key."""
+"""`python manage.py documents verify FILE` checks a certificate's or print batch's signature and
+reports its PAdES level and the timestamp authority's time; `documents signing-key CODE [--rotate]`
+creates or rotates a municipality's key; `documents ca-init` creates the document CA."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
+from madoguchi.documents.pki import create_document_ca
 from madoguchi.documents.signing import ensure_signing_key, rotate_signing_key, verify_pdf
 from madoguchi.tenancy.models import Municipality
 
@@ -18,6 +21,7 @@ class Command(BaseCommand):
         commands = parser.add_subparsers(dest="command", required=True)
         verify = commands.add_parser("verify", help="Check the PAdES signature of a PDF.")
         verify.add_argument("file")
+        commands.add_parser("ca-init", help="Create the document CA (once per deployment) and print its root.")
         key = commands.add_parser("signing-key", help="Create (or with --rotate, replace) a municipality's key.")
         key.add_argument("code", help="地方公共団体コード (6 digits)")
         key.add_argument("--rotate", action="store_true")
@@ -25,6 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["command"] == "verify":
             self.verify(Path(options["file"]))
+        elif options["command"] == "ca-init":
+            root = create_document_ca()
+            self.stdout.write(f"Document CA root certificate (give it to verifiers as a trust anchor): {root}")
         else:
             self.signing_key(options["code"], options["rotate"])
 
@@ -38,8 +45,12 @@ class Command(BaseCommand):
         check = verify_pdf(pdf)
         if not check.valid:
             raise CommandError(f"{path}: 署名を確認できません: {check.problem}")
-        signed_at = f"、署名日時: {check.signed_at:%Y-%m-%d %H:%M:%S %Z}" if check.signed_at else ""
-        self.stdout.write(f"{path}: 有効な電子署名です(署名者: {check.municipality.full_name}{signed_at})")
+        if check.timestamp:
+            when = f"タイムスタンプ: {timezone.localtime(check.timestamp):%Y-%m-%d %H:%M:%S %Z}"
+        else:
+            when = "タイムスタンプなし(署名時刻は確認できません)"
+        self.stdout.write(f"{path}: 有効な電子署名です(署名者: {check.municipality.full_name}、"
+                          f"レベル: PAdES {check.level}、{when})")
 
     def signing_key(self, code: str, rotate: bool) -> None:
         municipality = Municipality.objects.filter(code=code).first()
