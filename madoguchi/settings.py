@@ -121,6 +121,9 @@ TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
 
+# A form left open too long (or cookies off): a Japanese page that says what to do, not Django's.
+CSRF_FAILURE_VIEW = "madoguchi.web.errors.csrf_failure"
+
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 

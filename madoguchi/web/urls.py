@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("m/<str:code>/r/<uuid:public_id>/pay/", views.pay, name="pay"),
     path("m/<str:code>/r/<uuid:public_id>/done/", views.done, name="done"),
     path("m/<str:code>/status/", views.status, name="status"),
+    re_path(r"^m/(?P<code>[^/]+)/about/(?P<page>privacy|terms|accessibility)/$", views.legal, name="legal"),
 ]

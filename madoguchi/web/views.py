@@ -5,10 +5,14 @@ the request's public id in the session is what lets this browser continue it.
 """
 
 import datetime
+import hashlib
+import json
 
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,11 +29,15 @@ from madoguchi.documents.kinds import get_kind
 from madoguchi.identity.providers import get_provider as get_identity_provider
 from madoguchi.tenancy.models import Municipality
 
-from . import forms
+from . import forms, guide
 
 STATUS_LIMIT = 10  # attempts per window per client and per reception number
 STATUS_WINDOW = datetime.timedelta(minutes=15)
 STEPS = ["type", "options", "copies", "delivery", "confirm"]
+# Answers that do not depend on the certificate chosen: kept when the resident changes the certificate.
+COMMON_ANSWERS = ("copies", "purpose", "purpose_detail", "postage_class", "notice_email")
+# What each step stores in the session; a step is answered when its key is there.
+ANSWERED_BY = {"type": "certificate_type", "options": "options", "copies": "copies", "delivery": "postage_class"}
 
 
 def _municipality(code: str) -> Municipality:
@@ -56,15 +64,38 @@ def index(http_request):
 
 
 def home(http_request, code):
+    """The start page: who can apply, what it costs, how long it takes, what is needed."""
     municipality = _municipality(code)
-    return render(http_request, "web/home.html", {"m": municipality})
+    data = _wizard(http_request, municipality)
+    if data.get("draft") and not _open_draft(municipality, data["draft"]["id"]):
+        _save_wizard(http_request, municipality, {})  # that request went on: the next one starts afresh
+    today = timezone.localdate()
+    return render(http_request, "web/home.html", {
+        "m": municipality, "offers": [o for o in guide.offers(municipality, today) if o.fee is not None],
+        "postage": guide.postage_range(municipality), "ship_by": guide.ship_by(municipality, today),
+        "journey": guide.JOURNEY})
 
 
 def _step(http_request, code, step, form, extra=None):
     municipality = _municipality(code)
-    context = {"m": municipality, "form": form, "step": STEPS.index(step) + 1, "steps": len(STEPS)}
+    context = {"m": municipality, "form": form, "returning": _returning(http_request), **guide.progress(step)}
     context.update(extra or {})
     return render(http_request, f"web/apply_{step}.html", context)
+
+
+def _returning(http_request) -> bool:
+    """Came from the 変更 link of the confirmation page (the query string rides along with the form)."""
+    return http_request.GET.get("return") == "confirm"
+
+
+def _next(http_request, code, data, next_step):
+    """After a step: back to the confirmation when changing one answer and the rest still stand."""
+    if _returning(http_request):
+        missing = [s for s in STEPS[:-1] if ANSWERED_BY[s] not in data]
+        if not missing:
+            return redirect("web:apply_confirm", code=code)
+        return redirect(reverse(f"web:apply_{missing[0]}", args=[code]) + "?return=confirm")
+    return redirect(f"web:apply_{next_step}", code=code)
 
 
 @require_http_methods(["GET", "POST"])
@@ -72,12 +103,18 @@ def apply_type(http_request, code):
     municipality = _municipality(code)
     data = _wizard(http_request, municipality)
     form = terms.CertificateTypeForm(http_request.POST or None, initial=data)
+    offers = {o.code: o for o in guide.offers(municipality, timezone.localdate())}
+    form.fields["certificate_type"].choices = [(o.code, o.label) for o in offers.values() if o.fee is not None]
+    form.fields["certificate_type"].widget = forms.HelpRadioSelect(
+        choices=form.fields["certificate_type"].choices,
+        details={code: {"fee": o.fee, "help": o.help} for code, o in offers.items()})
     if http_request.method == "POST" and form.is_valid():
         if form.cleaned_data["certificate_type"] != data.get("certificate_type"):
-            data = {}
+            # Another certificate asks other options; copies, purpose and delivery still stand.
+            data = {key: data[key] for key in COMMON_ANSWERS if key in data}
         data["certificate_type"] = form.cleaned_data["certificate_type"]
         _save_wizard(http_request, municipality, data)
-        return redirect("web:apply_options", code=code)
+        return _next(http_request, code, data, "options")
     return _step(http_request, code, "type", form)
 
 
@@ -95,9 +132,10 @@ def apply_options(http_request, code):
     if http_request.method == "POST" and form.is_valid():
         data["options"] = form.cleaned_data
         _save_wizard(http_request, municipality, data)
-        return redirect("web:apply_copies", code=code)
+        return _next(http_request, code, data, "copies")
     return _step(http_request, code, "options", form,
-                 {"certificate_label": CertificateType(data["certificate_type"]).label})
+                 {"certificate_label": CertificateType(data["certificate_type"]).label,
+                  "help_template": _existing(f"web/help/options_{data['certificate_type']}.html")})
 
 
 @require_http_methods(["GET", "POST"])
@@ -110,7 +148,7 @@ def apply_copies(http_request, code):
     if http_request.method == "POST" and form.is_valid():
         data.update(form.cleaned_data)
         _save_wizard(http_request, municipality, data)
-        return redirect("web:apply_delivery", code=code)
+        return _next(http_request, code, data, "delivery")
     return _step(http_request, code, "copies", form)
 
 
@@ -130,7 +168,7 @@ def apply_delivery(http_request, code):
     if http_request.method == "POST" and form.is_valid():
         data.update(form.cleaned_data)
         _save_wizard(http_request, municipality, data)
-        return redirect("web:apply_confirm", code=code)
+        return _next(http_request, code, data, "confirm")
     return _step(http_request, code, "delivery", form)
 
 
@@ -156,6 +194,11 @@ def apply_confirm(http_request, code):
         messages.error(http_request, str(exc))
         return redirect("web:apply_type", code=code)
     if http_request.method == "POST":
+        # Back from the card page and 申請する again with the same answers: the same draft, not a second.
+        draft = data.get("draft")
+        if draft and draft["answers"] == _fingerprint(data) and owns_request(http_request, draft["id"]) \
+                and _open_draft(municipality, draft["id"]):
+            return redirect("web:sign", code=code, public_id=draft["id"])
         try:
             request = actions.create_draft(
                 municipality, certificate_type=data["certificate_type"], options=data["options"],
@@ -166,7 +209,9 @@ def apply_confirm(http_request, code):
             messages.error(http_request, str(exc))
             return redirect("web:apply_confirm", code=code)
         remember_request(http_request, request.public_id)
-        _save_wizard(http_request, municipality, {})
+        # The answers stay: Back from the card page finds every step filled in.
+        data["draft"] = {"id": str(request.public_id), "answers": _fingerprint(data)}
+        _save_wizard(http_request, municipality, data)
         return redirect("web:sign", code=code, public_id=request.public_id)
     purpose_label = dict(catalog.PURPOSES).get(data["purpose"], "")
     return _step(http_request, code, "confirm", None, {
@@ -174,6 +219,24 @@ def apply_confirm(http_request, code):
         "certificate_label": CertificateType(data["certificate_type"]).label,
         "postage_label": dict(_postage_choices(municipality)).get(data["postage_class"], ""),
     })
+
+
+def _existing(template_name: str) -> str | None:
+    try:
+        get_template(template_name)
+    except TemplateDoesNotExist:
+        return None
+    return template_name
+
+
+def _fingerprint(data: dict) -> str:
+    answers = {key: value for key, value in data.items() if key != "draft"}
+    return hashlib.sha256(json.dumps(answers, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _open_draft(municipality, public_id) -> bool:
+    return CertificateRequest.objects.filter(municipality=municipality, public_id=public_id,
+                                             state=State.DRAFT).exists()
 
 
 @require_http_methods(["GET", "POST"])
@@ -186,7 +249,7 @@ def sign(http_request, code, public_id):
         challenge = actions.start_signing(request, return_url=reverse("web:pay", args=[code, public_id]),
                                           retry_url=reverse("web:sign", args=[code, public_id]))
         return redirect(get_identity_provider().signing_url(challenge.nonce))
-    return render(http_request, "web/sign.html", {"m": request.municipality, "r": request})
+    return render(http_request, "web/sign.html", {"m": request.municipality, "r": request, **guide.progress("sign")})
 
 
 @require_http_methods(["GET", "POST"])
@@ -203,12 +266,17 @@ def pay(http_request, code, public_id):
             messages.error(http_request, str(exc))
             return redirect("web:pay", code=code, public_id=public_id)
         return redirect(url)
-    return render(http_request, "web/pay.html", {"m": request.municipality, "r": request})
+    return render(http_request, "web/pay.html", {"m": request.municipality, "r": request, **guide.progress("pay")})
 
 
 def done(http_request, code, public_id):
     request = _owned_request(http_request, code, public_id)
-    return render(http_request, "web/done.html", {"m": request.municipality, "r": request})
+    context = {"m": request.municipality, "r": request}
+    if request.state in {State.SIGNED, State.AWAITING_PAYMENT}:
+        context.update(guide.progress("pay"))
+    elif request.reception_number:
+        context.update(guide.progress("done"))
+    return render(http_request, "web/done.html", context)
 
 
 # Plain-Japanese answers for the public status page.
@@ -248,3 +316,9 @@ def status(http_request, code):
         context["looked_up"] = True
     return render(http_request, "web/status.html", context)
 
+
+
+def legal(http_request, code, page):
+    """The privacy notice, the terms of use and the accessibility statement of one municipality."""
+    municipality = _municipality(code)
+    return render(http_request, f"web/legal/{page}.html", {"m": municipality, "page": page})
