@@ -26,6 +26,18 @@ def check_password(http_request, username: str, password: str) -> Staff | None:
     return user
 
 
+def login_retry_at(username: str) -> datetime.datetime | None:
+    """When sign-in for `username` opens again, if it is refused now (the count of check_password's
+    throttle is spent); read without counting an attempt."""
+    from madoguchi.core.models import Throttle
+
+    row = Throttle.objects.filter(key=f"login:{username.lower()}").first()
+    if row is None or row.count < LOGIN_LIMIT:
+        return None
+    reopens = row.window_start + LOGIN_WINDOW
+    return reopens if reopens > timezone.now() else None
+
+
 def check_totp(user: Staff, code: str) -> bool:
     """Accept the current step and one step either side, and only a step newer than the last used."""
     if not hit(f"totp:{user.pk}", LOGIN_LIMIT, LOGIN_WINDOW):

@@ -21,6 +21,8 @@ def resident_messages(field: forms.Field) -> dict[str, str]:
         "invalid": _("「{label}」の形式が正しくありません。入力例を参考に、もう一度入力してください。").format(
             label=label),
     }
+    if isinstance(field, forms.CharField):
+        messages["null_characters_not_allowed"] = _("「{label}」に使えない文字が含まれています。").format(label=label)
     if getattr(field, "max_length", None):
         messages["max_length"] = _("「{label}」は{n}文字以内で入力してください。").format(
             label=label, n=field.max_length)
