@@ -8,12 +8,14 @@ from asn1crypto import x509 as asn1_x509
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from madoguchi.applications import actions
 from madoguchi.applications.models import RequestEvent, State
+from madoguchi.core.dates import to_wareki
 from madoguchi.documents.mailing import COLUMNS
 from madoguchi.documents.models import IssuedDocument, PrintBatch
 from madoguchi.documents.signing import active_key, rotate_signing_key, sign_pdf, verify_pdf
@@ -172,6 +174,8 @@ def test_the_right_code_shows_when_by_whom_and_what_and_nothing_personal(printed
     page = response.content.decode()
     assert response.status_code == 200
     assert "東京都窓口市" in page and "住民票の写し" in page and "発行元の電子署名を確認しました" in page
+    # The issue date as the paper prints it: 和暦, never 西暦.
+    assert to_wareki(timezone.localtime(document.created_at).date()) in page
     for personal in (resident.name, resident.address, resident.name_kana, str(resident.date_of_birth.year)):
         assert personal not in page
 
@@ -221,7 +225,7 @@ def test_a_document_not_yet_printed_says_so(municipality, resident, clerk):
     actions.approve(request, clerk)
     document = IssuedDocument.objects.get(request=request)
     page = Client().post(verify_url(document), {"verification_code": document.verification_code}).content.decode()
-    assert "印刷前です" in page
+    assert "まだ印刷されていません" in page
 
 
 # --- reprints -------------------------------------------------------------------------------------------
