@@ -159,6 +159,8 @@ IDENTITY_PROVIDER = os.environ.get("MADOGUCHI_IDENTITY_PROVIDER", "sandbox")
 # the database, each client's private key in MADOGUCHI_DIGITAL_AUTH_APP_KEY_<client id>.
 DIGITAL_AUTH_APP_BASE_URL = os.environ.get("MADOGUCHI_DIGITAL_AUTH_APP_BASE_URL", "")
 DIGITAL_AUTH_APP_TIMEOUT = float(os.environ.get("MADOGUCHI_DIGITAL_AUTH_APP_TIMEOUT", "10"))
+# 差戻し: calendar days the resident has to correct a request sent back; past them it is cancelled and refunded.
+CORRECTION_DAYS = int(os.environ.get("MADOGUCHI_CORRECTION_DAYS", "14"))
 PAYMENT_PROVIDER = os.environ.get("MADOGUCHI_PAYMENT_PROVIDER", "sandbox")
 # Shared secret between the sandbox payment gateway and us (HMAC-SHA256 of notifications).
 SANDBOX_PAYMENT_SECRET = os.environ.get("MADOGUCHI_SANDBOX_PAYMENT_SECRET", "") or (

@@ -57,7 +57,7 @@ def test_the_total_is_fee_times_copies_plus_postage_and_is_what_is_charged(munic
                                                                           postage):
     only_fees(municipality, dict(amount=fee))
     PostageClass.objects.filter(municipality=municipality, code="regular").update(amount=postage)
-    q = catalog.quote(municipality, RESIDENCE, copies, "regular", datetime.date.today())
+    q = catalog.quote(municipality, RESIDENCE, copies, "regular", datetime.date.today(), purpose="bank")
     assert q.total == fee * copies + postage == q.fee_total + q.postage_amount
     request = draft(municipality, copies=copies, shown_total=q.total)
     assert (request.fee_per_copy, request.postage_amount, request.total_amount) == (fee, postage, q.total)
@@ -77,15 +77,15 @@ def test_payment_amount_is_the_amount_shown_even_if_the_campaign_ends_before_pay
 @pytest.mark.parametrize("copies", [0, -1, catalog.MAX_COPIES + 1])
 def test_copies_outside_1_to_10_are_refused(municipality, copies):
     with pytest.raises(catalog.CatalogError, match="1通から10通"):
-        catalog.quote(municipality, RESIDENCE, copies, "regular", datetime.date.today())
+        catalog.quote(municipality, RESIDENCE, copies, "regular", datetime.date.today(), purpose="bank")
 
 
 def test_unknown_postage_class_and_missing_fee_are_refused(municipality):
     with pytest.raises(catalog.CatalogError, match="郵送方法"):
-        catalog.quote(municipality, RESIDENCE, 1, "drone", datetime.date.today())
+        catalog.quote(municipality, RESIDENCE, 1, "drone", datetime.date.today(), purpose="bank")
     only_fees(municipality)
     with pytest.raises(catalog.CatalogError, match="オンラインで申請できません"):
-        catalog.quote(municipality, RESIDENCE, 1, "regular", datetime.date.today())
+        catalog.quote(municipality, RESIDENCE, 1, "regular", datetime.date.today(), purpose="bank")
 
 
 def test_database_refuses_a_period_that_ends_before_it_starts(municipality):
@@ -97,7 +97,8 @@ def test_database_refuses_a_period_that_ends_before_it_starts(municipality):
 def test_postage_classes_change_the_total(municipality):
     for code, name, amount in (("express", "速達", 110 + 300), ("simple_registered", "簡易書留", 110 + 350)):
         PostageClass.objects.create(municipality=municipality, code=code, name=name, amount=amount)
-        assert catalog.quote(municipality, RESIDENCE, 2, code, datetime.date.today()).total == 600 + amount
+        quote = catalog.quote(municipality, RESIDENCE, 2, code, datetime.date.today(), purpose="bank")
+        assert quote.total == 600 + amount
 
 
 # --- exemptions ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from madoguchi.applications import actions
-from madoguchi.applications.models import CertificateRequest, State
+from madoguchi.applications.models import CertificateRequest, SatisfactionAnswer, State
 from madoguchi.line.emulator.views import PLATFORM, issue_id_token
 from madoguchi.line.models import (
     Conversation,
@@ -20,7 +20,6 @@ from madoguchi.line.models import (
     FriendDaily,
     LineUser,
     RequestBinding,
-    SatisfactionAnswer,
     WebhookEvent,
 )
 from madoguchi.notifications import tasks as notice_tasks

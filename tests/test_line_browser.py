@@ -8,10 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from madoguchi.applications import actions
-from madoguchi.applications.models import CertificateRequest, State
+from madoguchi.applications.models import CertificateRequest, SatisfactionAnswer, State
 from madoguchi.identity.contrib.sandbox.card import DEMO_PIN
 from madoguchi.line.emulator.views import PLATFORM
-from madoguchi.line.models import FriendDaily, SatisfactionAnswer
+from madoguchi.line.models import FriendDaily
 from madoguchi.operations.onboarding import create_municipality
 from madoguchi.tenancy.models import Role, Staff
 

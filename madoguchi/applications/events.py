@@ -76,12 +76,46 @@ def mailed(request: CertificateRequest, *, staff, tracking_number: str) -> Reque
                   data={"tracking_number": tracking_number} if tracking_number else {})
 
 
-def completed(request: CertificateRequest) -> RequestEvent:
-    return _event(request, EventKind.COMPLETED, State.COMPLETED, actor_kind="system")
+def completed(request: CertificateRequest, *, source: str, channel: str = "") -> RequestEvent:
+    """`source`: "receipt" (the resident confirmed receipt, on `channel`) or "schedule" (the
+    municipality's number of business days after mailing passed)."""
+    return _event(request, EventKind.COMPLETED, State.COMPLETED,
+                  actor_kind="resident" if source == "receipt" else "system", reason=source,
+                  data={"source": source, **({"channel": channel} if channel else {})})
 
 
-def cancelled(request: CertificateRequest, *, actor_kind: str, actor=None, reason: str = "") -> RequestEvent:
-    return _event(request, EventKind.CANCELLED, State.CANCELLED, actor_kind=actor_kind, actor=actor, reason=reason)
+def cancelled(request: CertificateRequest, *, actor_kind: str, actor=None, reason: str = "",
+              confirmed_by: str = "", channel: str = "") -> RequestEvent:
+    """`confirmed_by`: how a resident proved it was them ("code", "card", "line"; "" for staff and
+    the system); `channel` where they asked."""
+    data = {k: v for k, v in {"confirmed_by": confirmed_by, "channel": channel}.items() if v}
+    return _event(request, EventKind.CANCELLED, State.CANCELLED, actor_kind=actor_kind, actor=actor, reason=reason,
+                  data=data)
+
+
+def returned(request: CertificateRequest, *, staff, reason_code: str, reason: str, deadline: str,
+             correction: int) -> RequestEvent:
+    return _event(request, EventKind.RETURNED, State.RETURNED, actor_kind="staff", actor=staff, reason=reason,
+                  data={"reason_code": reason_code, "deadline": deadline, "correction": correction})
+
+
+def corrected(request: CertificateRequest, *, old: dict, new: dict, difference: int, channel: str,
+              correction: int) -> RequestEvent:
+    """The resident changed the terms of a returned request (not yet signed again)."""
+    changed = sorted(k for k in new if old.get(k) != new.get(k))
+    return _event(request, EventKind.CORRECTED, request.state, actor_kind="resident", reason=", ".join(changed),
+                  data={"changed": changed, "old": {k: old.get(k) for k in changed},
+                        "new": {k: new.get(k) for k in changed}, "difference": difference, "channel": channel,
+                        "correction": correction})
+
+
+def resubmitted(request: CertificateRequest, *, correction: int, serial: str = "", order_id: str = "",
+                refund_amount: int = 0) -> RequestEvent:
+    """Back to the queue after a correction (signed again when the terms changed, the difference paid
+    or refunded)."""
+    data = {"correction": correction, "jpki_serial": serial, "order_id": order_id, "refund_amount": refund_amount}
+    return _event(request, EventKind.RESUBMITTED, State.RECEIVED, actor_kind="resident",
+                  data={k: v for k, v in data.items() if v})
 
 
 def expired(request: CertificateRequest) -> RequestEvent:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.catalog.models import CertificateType
 from madoguchi.registry.models import Resident
-from madoguchi.tenancy.models import Municipality, TenantQuerySet
+from madoguchi.tenancy.models import Municipality, TenantOneToOneField, TenantQuerySet
 
 
 class State(models.TextChoices):
@@ -21,6 +21,8 @@ class State(models.TextChoices):
     AWAITING_PAYMENT = "awaiting_payment", _("支払待ち")
     RECEIVED = "received", _("受付済み")
     IN_REVIEW = "in_review", _("審査中")
+    # 差戻し: the clerk sent the request back; the resident corrects it before `Correction.deadline`.
+    RETURNED = "returned", _("差戻し中")
     APPROVED = "approved", _("承認済み")
     ISSUED = "issued", _("発行済み")
     MAILED = "mailed", _("発送済み")
@@ -36,8 +38,11 @@ TRANSITIONS: dict[str, set[str]] = {
     State.DRAFT: {State.SIGNED, State.CANCELLED, State.EXPIRED},
     State.SIGNED: {State.AWAITING_PAYMENT, State.CANCELLED, State.EXPIRED},
     State.AWAITING_PAYMENT: {State.RECEIVED, State.CANCELLED, State.EXPIRED},
-    State.RECEIVED: {State.IN_REVIEW, State.APPROVED, State.REJECTED, State.CANCELLED},
-    State.IN_REVIEW: {State.APPROVED, State.REJECTED},
+    State.RECEIVED: {State.IN_REVIEW, State.APPROVED, State.REJECTED, State.CANCELLED, State.RETURNED},
+    State.IN_REVIEW: {State.APPROVED, State.REJECTED, State.CANCELLED, State.RETURNED},
+    # Corrected (back to the queue with its reception number), or cancelled (by the resident, or
+    # when the correction deadline passed).
+    State.RETURNED: {State.RECEIVED, State.CANCELLED},
     State.APPROVED: {State.ISSUED, State.REJECTED},
     State.ISSUED: {State.MAILED},
     State.MAILED: {State.COMPLETED},
@@ -50,6 +55,9 @@ TRANSITIONS: dict[str, set[str]] = {
 
 # States in which a clerk has work to do.
 QUEUE_STATES = [State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED]
+# Before approval the resident may still withdraw the request (nothing has been issued yet).
+RESIDENT_CANCELLABLE = {State.DRAFT, State.SIGNED, State.AWAITING_PAYMENT, State.RECEIVED, State.IN_REVIEW,
+                        State.RETURNED}
 
 
 class MatchResult(models.TextChoices):
@@ -165,6 +173,9 @@ class EventKind(models.TextChoices):
     EXPIRED = "expired", _("期限切れ")
     REFUNDED = "refunded", _("返金")
     COPIES_REDUCED = "copies_reduced", _("通数変更・一部返金")
+    RETURNED = "returned", _("差戻し")
+    CORRECTED = "corrected", _("申請内容の補正")
+    RESUBMITTED = "resubmitted", _("補正後の再提出")
 
 
 class RequestEvent(models.Model):
@@ -189,3 +200,96 @@ class RequestEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+
+class SatisfactionAnswer(models.Model):
+    """KPI (resident satisfaction, 5-point survey): the resident's 1–5 answer after 完了, from any
+    channel, with an optional comment; the first answer per request counts."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    request = TenantOneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="satisfaction")
+    score = models.PositiveSmallIntegerField(_("満足度"))
+    comment = models.CharField(_("ご意見"), max_length=500, blank=True)
+    channel = models.CharField(max_length=10, choices=RequestChannel.choices)
+    answered_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "request"], name="satisfaction_once"),
+                       models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5),
+                                              name="satisfaction_1_to_5")]
+
+
+class ConfirmationCode(models.Model):
+    """A one-time code sent to the request's notice address or LINE account, proving the person who
+    asks to cancel is the one who applied. Only a hash is kept; single use, short-lived, and burnt
+    after a few wrong tries."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    request = models.ForeignKey(CertificateRequest, on_delete=models.PROTECT, related_name="confirmation_codes")
+    purpose = models.CharField(max_length=20, default="cancel")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    wrong_tries = models.PositiveSmallIntegerField(default=0)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["municipality", "request", "purpose"])]
+
+
+class ReturnReason(models.TextChoices):
+    """The 定型文 a clerk picks when sending a request back (the free text adds to it)."""
+
+    COPIES = "copies", _("通数をご確認ください。")
+    PURPOSE = "purpose", _("使いみちが分かりません。具体的にご記入ください。")
+    OPTIONS = "options", _("記載事項の選択が使いみちに合っていません。")
+    OTHER = "other", _("申請内容をご確認ください。")
+
+
+class CorrectionStatus(models.TextChoices):
+    OPEN = "open", _("補正待ち")
+    SIGNING = "signing", _("再署名待ち")
+    PAYING = "paying", _("差額の支払待ち")
+    DONE = "done", _("再提出済み")
+    LAPSED = "lapsed", _("期限切れ")
+    CANCELLED = "cancelled", _("取消")
+
+
+OPEN_CORRECTION = [CorrectionStatus.OPEN, CorrectionStatus.SIGNING, CorrectionStatus.PAYING]
+
+
+class Correction(models.Model):
+    """One 差戻し: why the clerk sent the request back, until when the resident may correct it, the
+    terms as they were, and how far the correction got (terms changed → signed again → difference paid)."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    request = models.ForeignKey(CertificateRequest, on_delete=models.PROTECT, related_name="corrections")
+    number = models.PositiveSmallIntegerField()  # 1 for the request's first 差戻し
+    reason_code = models.CharField(max_length=20, choices=ReturnReason.choices)
+    reason_text = models.CharField(max_length=500, blank=True)
+    returned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    returned_at = models.DateTimeField(auto_now_add=True)
+    deadline = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=CorrectionStatus.choices, default=CorrectionStatus.OPEN)
+    # The terms before the first change (the signed ones), and the amount still to pay (>0) or refund (<0).
+    old_terms = models.JSONField(default=dict, blank=True)
+    difference = models.IntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "request", "number"], name="correction_number_unique"),
+            models.UniqueConstraint(fields=["municipality", "request"], condition=models.Q(status__in=OPEN_CORRECTION),
+                                    name="one_open_correction_per_request"),
+        ]
+
+    @property
+    def reason_display(self) -> str:
+        text = str(ReturnReason(self.reason_code).label)
+        return f"{text}\n{self.reason_text}" if self.reason_text else text

@@ -19,7 +19,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.applications import actions
-from madoguchi.applications.models import QUEUE_STATES, CertificateRequest, RequestChannel, RequestEvent, State
+from madoguchi.applications.models import (
+    QUEUE_STATES,
+    CertificateRequest,
+    RequestChannel,
+    RequestEvent,
+    ReturnReason,
+    State,
+)
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.forms import Form
 from madoguchi.core.search import search_key
@@ -208,6 +215,8 @@ def detail(http_request, public_id):
         "household": (request.resident.household.members.filter(municipality=municipality).order_by("id")
                       if request.resident else []),
         "payment": request.payments.filter(municipality=municipality).order_by("-id").first(),
+        "return_reasons": ReturnReason.choices,
+        "correction": actions.open_correction(request) if request.state == State.RETURNED else None,
     })
 
 
@@ -286,6 +295,21 @@ def reject(http_request, public_id):
     return render(http_request, "backoffice/reject.html", {
         "r": request, "form": form, "confirming": confirming,
         "reason": form.cleaned_data.get("reason", "") if confirming else ""})
+
+
+@staff_required()
+@require_POST
+def send_back(http_request, public_id):
+    """差戻し with a 定型文 reason (and the clerk's own words): the resident corrects it."""
+    return _act(http_request, public_id, actions.send_back, http_request.POST.get("reason_code", ""),
+                http_request.POST.get("reason_text", ""))
+
+
+@staff_required()
+@require_POST
+def cancel(http_request, public_id):
+    """Staff cancel with a reason (the resident is told; whatever was paid is refunded)."""
+    return _act(http_request, public_id, actions.cancel_by_staff, http_request.POST.get("reason", ""))
 
 
 @staff_required()

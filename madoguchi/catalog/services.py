@@ -100,9 +100,12 @@ def exemption_for(municipality: Municipality, certificate_type: str, purpose: st
 
 
 def quote(municipality: Municipality, certificate_type: str, copies: int, postage_code: str,
-          on: datetime.date, channel: str = FeeChannel.ONLINE, purpose: str = "") -> Quote:
+          on: datetime.date, *, purpose: str, channel: str = FeeChannel.ONLINE) -> Quote:
     """What the resident is shown and, unchanged, charged: fee × copies + postage, the fee waived
-    when the 条例 exempts the purpose (postage is still paid)."""
+    when the 条例 exempts the purpose (postage is still paid).
+
+    The one quote of every channel (web confirmation, LINE summary, the draft that is charged, a
+    correction): `purpose` is required so that no channel can quote without the exemption."""
     if not 1 <= copies <= MAX_COPIES:
         raise CatalogError(_("通数は1通から10通までです。"))
     postage = PostageClass.objects.for_municipality(municipality).filter(code=postage_code).first()

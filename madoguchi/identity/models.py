@@ -1,9 +1,10 @@
 """Identity evidence: what the resident signed, with which certificate, and what we concluded."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.applications.models import CertificateRequest
-from madoguchi.tenancy.models import Municipality, TenantOneToOneField, TenantQuerySet
+from madoguchi.tenancy.models import Municipality, TenantQuerySet
 
 
 class TrustAnchor(models.Model):
@@ -20,12 +21,21 @@ class TrustAnchor(models.Model):
         return self.name
 
 
+class SigningPurpose(models.TextChoices):
+    """What the card's signature is for; part of the signed bytes (`signing_terms.canonical_bytes`)."""
+
+    REQUEST = "request", _("申請")
+    CORRECTION = "correction", _("補正後の申請")
+    CANCEL = "cancel", _("申請の取消")
+
+
 class SigningChallenge(models.Model):
     """A one-time nonce bound to one request: a signature counts for that request only, once."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE)
     request = models.ForeignKey(CertificateRequest, on_delete=models.CASCADE, related_name="challenges")
     nonce = models.CharField(max_length=64)
+    purpose = models.CharField(max_length=12, choices=SigningPurpose.choices, default=SigningPurpose.REQUEST)
     # Set by the channel that started signing; the provider sends the resident to one of them and
     # never names a channel's page: `return_url` once the signature is recorded, `retry_url` after
     # a refusal. A path on this site or an absolute URL.
@@ -42,10 +52,12 @@ class SigningChallenge(models.Model):
 
 
 class SignatureEvidence(models.Model):
-    """Kept per request so the verification can be repeated later (audit, disclosure)."""
+    """Kept per signature so the verification can be repeated later (audit, disclosure): the
+    request's signature, and those of its corrections and of a cancellation confirmed with the card."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
-    request = TenantOneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="evidence")
+    request = models.ForeignKey(CertificateRequest, on_delete=models.PROTECT, related_name="evidences")
+    purpose = models.CharField(max_length=12, choices=SigningPurpose.choices, default=SigningPurpose.REQUEST)
     provider = models.CharField(max_length=30)
     certificate_der = models.BinaryField()
     signature = models.BinaryField()
@@ -61,7 +73,8 @@ class SignatureEvidence(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["municipality", "request"], name="one_evidence_per_request")]
+        constraints = [models.UniqueConstraint(fields=["municipality", "request"],
+                                               condition=models.Q(purpose="request"), name="one_evidence_per_request")]
 
 
 class RevocationList(models.Model):

@@ -29,7 +29,7 @@ from linebot.v3.messaging import (
 )
 
 from madoguchi.applications import actions, forms
-from madoguchi.applications.models import RequestChannel
+from madoguchi.applications.models import RESIDENT_CANCELLABLE, RequestChannel, State
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
 from madoguchi.documents.kinds import get_kind
@@ -280,7 +280,7 @@ class Engine:
         terms = self._terms()
         try:
             q = catalog.quote(self.municipality, terms["certificate_type"], terms["copies"], terms["postage_class"],
-                              timezone.localdate())
+                              timezone.localdate(), purpose=terms["purpose"])
         except catalog.CatalogError as exc:
             return text(str(exc), _controls())
         lines = [_("この内容で申請しますか?"),
@@ -290,6 +290,8 @@ class Engine:
                                         if terms["purpose"] != "other" else terms["purpose_detail"]),
                  _("手数料 {fee}円 + 郵便料 {postage}円 = 合計 {total}円").format(
                      fee=q.fee_total, postage=q.postage_amount, total=q.total),
+                 *([_("手数料免除: {reason}").format(reason=q.exemption_reason)] if q.exemption_reason else []),
+                 *([q.campaign_name] if q.campaign_name else []),
                  _("証明書は住民登録の住所へ郵送します。")]
         return text("\n".join(lines), [(_("申請する"), postback("confirm"))] + _controls())
 
@@ -320,14 +322,38 @@ def liff_url(account: LineAccount, public_id) -> str:
     return f"{settings.LINE_LIFF_URL}/{account.liff_id}/r/{public_id}/"
 
 
-def status_messages(user: LineUser) -> list[Message]:
-    bindings = (RequestBinding.objects.filter(line_user=user).select_related("request")
-                .order_by("-created_at")[:3])
+def status_messages(account: LineAccount, user: LineUser) -> list[Message]:
+    """The latest requests from this account, with what the resident can do about each: confirm
+    receipt once mailed, cancel before approval, correct one sent back (the web page, through LIFF)."""
+    bindings = (RequestBinding.objects.filter(municipality_id=user.municipality_id, line_user=user)
+                .select_related("request").order_by("-created_at")[:3])
     if not bindings:
         return [text(_("このLINEから申請された証明書はありません。"), [(_("証明書の申請"), postback("start"))])]
     lines = [_("最近の申請の状況です。")]
+    buttons: list[tuple[str, str]] = []
+    returned = []
     for b in bindings:
         r = b.request
         number = r.formatted_reception_number or _("受付前")
         lines.append(f"{r.get_certificate_type_display()} {number}: {r.get_state_display()}")
-    return [text("\n".join(lines))]
+        tail = r.reception_number[-4:] if r.reception_number else ""
+        if r.state == State.MAILED:
+            buttons.append((_("受け取りました({n})").format(n=tail), postback("receipt", r=str(r.public_id))))
+        if r.state in RESIDENT_CANCELLABLE and r.reception_number:
+            buttons.append((_("取り消す({n})").format(n=tail), postback("cancel", r=str(r.public_id))))
+        if r.state == State.RETURNED:
+            returned.append(r)
+    messages: list[Message] = [text("\n".join(lines), buttons or None)]
+    for r in returned:
+        messages.append(correction_button(account, r))
+    return messages
+
+
+def correction_button(account: LineAccount, request) -> Message:
+    """The way to the correction page of a request sent back (LIFF proves the LINE user first)."""
+    return TemplateMessage(
+        altText=_("差戻しされた申請を修正してください。"),
+        template=ButtonsTemplate(
+            text=_("受付番号 {number} の申請が差し戻されました。内容を修正してください。").format(
+                number=request.formatted_reception_number)[:160],
+            actions=[URIAction(label=_("申請を修正する"), uri=liff_url(account, request.public_id))]))

@@ -117,19 +117,3 @@ class FriendDaily(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "day"], name="line_friend_day_once")]
-
-
-class SatisfactionAnswer(models.Model):
-    """KPI: the resident's 1–5 answer after 完了; the first answer per request counts."""
-
-    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
-    request = TenantOneToOneField(CertificateRequest, on_delete=models.PROTECT, related_name="satisfaction")
-    score = models.PositiveSmallIntegerField()
-    answered_at = models.DateTimeField(auto_now_add=True)
-
-    objects = TenantQuerySet.as_manager()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["municipality", "request"], name="line_satisfaction_once"),
-                       models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5),
-                                              name="line_satisfaction_1_to_5")]

@@ -17,7 +17,7 @@ from madoguchi.notifications.models import Notice
 from madoguchi.notifications.transports import Undeliverable
 
 from .account import messaging_api
-from .conversation import postback, text
+from .conversation import correction_button, postback, text
 from .models import LineAccount, LineUser, RequestBinding
 
 RETRY_KEY_NAMESPACE = uuid.UUID("5b0c1f9e-3f0e-4d55-9a57-6d61646f6775")
@@ -30,7 +30,8 @@ CONSENT_TEXT = gettext_lazy(
 
 class LineTransport:
     name = "line"
-    kinds = frozenset({"received", "rejected", "refunded", "partially_refunded", "issued", "mailed", "completed"})
+    kinds = frozenset({"received", "rejected", "refunded", "partially_refunded", "issued", "mailed", "completed",
+                       "cancelled", "cancel_code", "returned", "resubmitted"})
 
     def recipient(self, request: CertificateRequest) -> str:
         if request.channel != RequestChannel.LINE:
@@ -48,6 +49,11 @@ class LineTransport:
         if notice.subject == "completed":
             return [text(notice.body, [(f"{n}", postback("survey", r=str(request.public_id), v=str(n)))
                                        for n in range(1, 6)])]
+        if notice.subject == "mailed":
+            return [text(notice.body, [(_("受け取りました"), postback("receipt", r=str(request.public_id)))])]
+        if notice.subject == "returned":
+            account = LineAccount.objects.get(municipality=notice.municipality)
+            return [text(notice.body), correction_button(account, request)]
         messages: list[Message] = [text(notice.body)]
         if notice.subject == "received" and user.resident_id is None and request.resident_id:
             consent = [(_("同意して連携する"), postback("link", r=str(request.public_id))),

@@ -11,18 +11,19 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 from linebot.v3.messaging import Message, ReplyMessageRequest
 
-from madoguchi.applications.models import State
+from madoguchi.applications import actions
+from madoguchi.applications.models import RESIDENT_CANCELLABLE, RequestChannel, State
 
 from . import conversation
 from .account import messaging_api
 from .conversation import Input, parse_postback, postback, text
 from .models import (
+    Conversation,
     EventOutcome,
     FriendDaily,
     LineAccount,
     LineUser,
     RequestBinding,
-    SatisfactionAnswer,
     WebhookEvent,
 )
 
@@ -125,43 +126,112 @@ def handle_event(account: LineAccount, event: dict) -> tuple[str, list[Message]]
 def dispatch(account: LineAccount, user: LineUser, given: Input) -> list[Message]:
     action = (given.data or {}).get("a", "")
     typed = given.text.strip()
+    pending_comment = Conversation.objects.filter(line_user=user, procedure=SURVEY_COMMENT).first()
+    if pending_comment is not None:
+        pending_comment.delete()
+        if typed and not action and typed not in COMMANDS:
+            return survey_comment(user, pending_comment.answers, typed)
+    if action == "nocomment":
+        return [text(_("ご回答ありがとうございました。"))]
     if action == "survey":
         return answer_survey(user, given.data)
+    if action == "receipt":
+        return confirm_receipt(user, given.data)
+    if action in {"cancel", "cancel_confirm"}:
+        return cancel(user, given.data, confirmed=action == "cancel_confirm")
     if action in {"link", "nolink"}:
         return link(user, given.data) if action == "link" else [text(_("連携しませんでした。"))]
     if typed == "連携解除":
         return unlink(user)
     if typed == "申請状況" or action == "status":
-        return conversation.status_messages(user)
+        return conversation.status_messages(account, user)
     return conversation.Engine(account, user).handle(given)
 
 
+# Words that are commands, never a survey comment.
+COMMANDS = {"連携解除", "申請状況", "証明書の申請", "申請", "しんせい", "やり直す", "やめる"}
+# The conversation row that waits for the optional comment after a satisfaction score.
+SURVEY_COMMENT = "survey_comment"
+
+
 def _own_request(user: LineUser, data: dict):
+    """A request started from this LINE account (its binding), named by the public id in a postback."""
     try:
-        public_id = uuid.UUID(data.get("r", ""))
+        public_id = uuid.UUID(str(data.get("r", "")))
     except ValueError:
         return None
-    binding = (RequestBinding.objects.filter(line_user=user, request__public_id=public_id)
-               .select_related("request").first())
+    binding = (RequestBinding.objects.filter(municipality_id=user.municipality_id, line_user=user,
+                                             request__public_id=public_id)
+               .select_related("request__municipality").first())
     return binding.request if binding else None
 
 
 def answer_survey(user: LineUser, data: dict) -> list[Message]:
     request = _own_request(user, data)
-    score = data.get("v", "")
-    if request is None or request.state != State.COMPLETED or score not in {"1", "2", "3", "4", "5"}:
+    if request is None:
         return [text(_("このアンケートには回答できません。"))]
-    _answer, created = SatisfactionAnswer.objects.get_or_create(
-        request=request, defaults=dict(municipality=request.municipality, score=int(score)))
-    if not created:
-        return [text(_("この申請のアンケートにはすでに回答いただいています。ありがとうございました。"))]
-    return [text(_("ご回答ありがとうございました。今後のサービス改善に役立てます。"))]
+    try:
+        actions.answer_survey(request, score=data.get("v", ""), channel=RequestChannel.LINE)
+    except actions.ActionError as exc:
+        return [text(str(exc))]
+    if Conversation.objects.filter(line_user=user).exists():
+        # An application in progress keeps its place: no comment is asked for then.
+        return [text(_("ご回答ありがとうございました。今後のサービス改善に役立てます。"))]
+    Conversation.objects.create(municipality=user.municipality, line_user=user, procedure=SURVEY_COMMENT,
+                                step="comment", answers={"r": str(request.public_id)}, updated_at=timezone.now())
+    return [text(_("ご回答ありがとうございました。ご意見があれば、このまま文字で送ってください(任意)。"),
+                 [(_("送らない"), postback("nocomment"))])]
+
+
+def survey_comment(user: LineUser, answers: dict, comment: str) -> list[Message]:
+    request = _own_request(user, answers)
+    if request is None:
+        return [text(_("このアンケートには回答できません。"))]
+    try:
+        actions.add_survey_comment(request, comment)
+    except actions.ActionError as exc:
+        return [text(str(exc))]
+    return [text(_("ご意見ありがとうございました。今後のサービス改善に役立てます。"))]
+
+
+def confirm_receipt(user: LineUser, data: dict) -> list[Message]:
+    request = _own_request(user, data)
+    if request is None:
+        return [text(_("この申請の受け取りは、申請したLINEアカウントからのみ確認できます。"))]
+    if request.state == State.COMPLETED:
+        return [text(_("この申請の受け取りはすでに確認済みです。ありがとうございました。"))]
+    try:
+        actions.confirm_receipt(request, channel=RequestChannel.LINE)
+    except actions.ActionError as exc:
+        return [text(str(exc))]
+    return [text(_("受け取りを確認しました。ありがとうございました。"))]  # the 完了 notice and survey follow
+
+
+def cancel(user: LineUser, data: dict, *, confirmed: bool) -> list[Message]:
+    """Cancelling from the account the request came from: asked once more before it is done."""
+    request = _own_request(user, data)
+    if request is None:
+        return [text(_("この申請は、申請したLINEアカウントからのみ取り消せます。"))]
+    if not confirmed:
+        if request.state not in RESIDENT_CANCELLABLE:
+            return [text(_("この申請は現在「{state}」のため、取り消せません。").format(
+                state=request.get_state_display()))]
+        number = request.formatted_reception_number or _("受付前")
+        return [text(_("受付番号 {number} の申請を取り消しますか?お支払い済みの金額は返金します。").format(
+            number=number), [(_("取り消す"), postback("cancel_confirm", r=str(request.public_id))),
+                             (_("取り消さない"), postback("status"))])]
+    try:
+        actions.cancel_from_line(request)
+    except actions.ActionError as exc:
+        return [text(str(exc))]
+    return [text(_("申請を取り消しました。"))]
 
 
 def link(user: LineUser, data: dict) -> list[Message]:
     """Only a request whose signer the JPKI check matched to the replica can link the account."""
     request = _own_request(user, data)
-    if request is None or request.resident_id is None or not hasattr(request, "evidence"):
+    if request is None or request.resident_id is None or not request.evidences.filter(
+            municipality_id=request.municipality_id).exists():
         return [text(_("連携できませんでした。マイナンバーカードで署名した申請からのみ連携できます。"))]
     user.resident_id = request.resident_id
     user.linked_at = timezone.now()

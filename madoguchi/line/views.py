@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from linebot.v3.webhook import SignatureValidator
 
+from madoguchi.applications.models import State
 from madoguchi.core.http import remember_request
 
 from . import liff
@@ -117,7 +118,11 @@ def liff_request(http_request, code, public_id):
             return redirect("line:liff_request", code=code, public_id=public_id)
         RequestBinding.objects.filter(pk=binding.pk).update(liff_verified_at=timezone.now())
         remember_request(http_request, public_id)
-        return redirect("web:sign", code=code, public_id=public_id)
+        state = binding.request.state
+        if state in {State.DRAFT, State.SIGNED, State.AWAITING_PAYMENT}:
+            return redirect("web:sign", code=code, public_id=public_id)
+        # After 受付 (a request sent back, mailed, ...) the request's own page: correct, confirm, cancel.
+        return redirect("web:correct" if state == State.RETURNED else "web:request", code=code, public_id=public_id)
     nonce = secrets.token_urlsafe(24)
     http_request.session[session_key] = nonce
     return _liff_csp(render(http_request, "line/liff.html", {

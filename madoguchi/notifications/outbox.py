@@ -9,6 +9,11 @@ from . import transports
 from .models import Notice
 
 
+def reachable(request: CertificateRequest, kind: str) -> list[str]:
+    """The names of the transports that would carry a notice of `kind` to this request's resident."""
+    return [t.name for t in transports.registered() if kind in t.kinds and t.recipient(request)]
+
+
 def enqueue_notice(request: CertificateRequest, kind: str, *, key: str = "",
                    extra: dict | None = None) -> list[Notice]:
     """Record that the resident must be told about `kind`, once per request, kind (or `key`, for

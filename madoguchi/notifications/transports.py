@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.applications.models import CertificateRequest
 
+from . import links
 from .models import Notice
 
 
@@ -33,6 +34,11 @@ SUBJECTS = {
     "refunded": _("【{municipality}】手数料を返金しました"),
     "partially_refunded": _("【{municipality}】手数料の一部を返金しました"),
     "mailed": _("【{municipality}】証明書を発送しました"),
+    "completed": _("【{municipality}】お届けが完了しました(アンケートのお願い)"),
+    "cancelled": _("【{municipality}】証明書の申請を取り消しました"),
+    "cancel_code": _("【{municipality}】申請の取消の確認コード"),
+    "returned": _("【{municipality}】申請を差し戻しました(修正のお願い)"),
+    "resubmitted": _("【{municipality}】修正した申請を受け付けました"),
 }
 
 
@@ -45,7 +51,8 @@ class EmailTransport:
 
     def render(self, request: CertificateRequest, kind: str, extra: dict) -> tuple[str, str]:
         return (str(SUBJECTS[kind]).format(municipality=request.municipality.name),
-                render_to_string(f"notifications/{kind}.txt", {"r": request, "m": request.municipality, **extra}))
+                render_to_string(f"notifications/{kind}.txt", {"r": request, "m": request.municipality,
+                                                               "link": links.url(kind, request), **extra}))
 
     def send(self, notice: Notice) -> None:
         message = EmailMessage(notice.subject, notice.body, to=[notice.recipient],

@@ -23,14 +23,22 @@ class AmountMismatch(Exception):
     """The provider reports another amount than the one we asked for: nothing is settled."""
 
 
-def create_attempt(request: CertificateRequest, provider: str, return_url: str) -> Payment:
+def create_attempt(request: CertificateRequest, provider: str, return_url: str, *, amount: int | None = None,
+                   sequence: int = 0) -> Payment:
     """The request's open attempt, or a new one. `return_url` is where the resident lands after
-    the provider's page (the channel's page); the order id is the create call's idempotency key."""
+    the provider's page (the channel's page); the order id is the create call's idempotency key.
+    `amount` and `sequence` name a correction's difference (default: the request's total)."""
+    amount = request.total_amount if amount is None else amount
     payment = request.payments.filter(status=PaymentStatus.PENDING).first()
+    if payment is not None and (payment.sequence, payment.amount) != (sequence, amount):
+        # An attempt for other terms (before a correction): never to be paid now.
+        payment.status = PaymentStatus.EXPIRED
+        payment.save(update_fields=["status"])
+        payment = None
     if payment is None:
         payment = Payment.objects.create(
-            municipality=request.municipality, request=request, provider=provider,
-            order_id=new_order_id(request.municipality), amount=request.total_amount, return_url=return_url)
+            municipality=request.municipality, request=request, provider=provider, sequence=sequence,
+            order_id=new_order_id(request.municipality), amount=amount, return_url=return_url)
     return payment
 
 
@@ -48,7 +56,37 @@ def expire_pending(request: CertificateRequest) -> None:
 
 def refundable_payment(request: CertificateRequest, *, lock: bool = False) -> Payment | None:
     payments = request.payments.select_for_update() if lock else request.payments
-    return payments.filter(status__in=REFUNDABLE).first()
+    return payments.filter(status__in=REFUNDABLE).order_by("sequence").first()
+
+
+def refundable_payments(request: CertificateRequest) -> list[Payment]:
+    """Every payment of the request that still holds money (the fee, and any correction's difference), locked."""
+    return list(request.payments.select_for_update().filter(status__in=REFUNDABLE).order_by("sequence", "id"))
+
+
+def net_paid(request: CertificateRequest) -> int:
+    """What the resident has paid for the request and is neither refunded nor on its way back."""
+    return sum(unrefunded(p) for p in refundable_payments(request))
+
+
+def refund_totals(request: CertificateRequest) -> tuple[int, int]:
+    """What of the request's payments went back to the resident: (confirmed by the provider, still on
+    its way). What the resident's own page says after a cancellation."""
+    done = pending = 0
+    refunds = Refund.objects.filter(municipality_id=request.municipality_id,
+                                    payment__municipality_id=request.municipality_id, payment__request=request)
+    for amount, status in refunds.values_list("amount", "status"):
+        if status == RefundStatus.DONE:
+            done += amount
+        else:
+            pending += amount
+    return done, pending
+
+
+def refund_everything(request: CertificateRequest, reason: str) -> int:
+    """Refund what is left of every payment of the request; the amount on its way back (0 if none)."""
+    return sum(refund.amount for payment in refundable_payments(request)
+               if (refund := refund_rest(payment, reason)) is not None)
 
 
 def capture(order_id: str, *, provider_payment_id: str, amount: int, source: str) -> Payment | None:

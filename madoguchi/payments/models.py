@@ -57,6 +57,8 @@ class Payment(models.Model):
     # absolute URL): the provider returns to our endpoint, which sends the resident here.
     return_url = models.CharField(max_length=2000, blank=True)
     amount = models.PositiveIntegerField()
+    # 0: the request's fee and postage; n: the difference owed after its n-th correction (差戻し).
+    sequence = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     refunded_amount = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -68,8 +70,9 @@ class Payment(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["municipality", "order_id"], name="payment_order_id_unique"),
-            # A request can be paid for once: at most one payment that holds or held its money.
-            models.UniqueConstraint(fields=["municipality", "request"], condition=Q(status__in=SETTLED),
+            # A request (and each correction's difference) is paid for once: at most one payment that
+            # holds or held its money.
+            models.UniqueConstraint(fields=["municipality", "request", "sequence"], condition=Q(status__in=SETTLED),
                                     name="one_settled_payment_per_request"),
             # ...and has one open attempt at a time, which is the one that can become captured.
             models.UniqueConstraint(fields=["municipality", "request"], condition=Q(status="pending"),

@@ -41,6 +41,9 @@ class Municipality(models.Model):
     # Business calendar: national holidays and 12/29–1/3 always apply; these add local closures.
     closed_dates = models.JSONField(_("臨時休業日"), default=list, blank=True)
     processing_days = models.PositiveSmallIntegerField(_("発送までの標準日数(開庁日)"), default=2)
+    # A mailed request is 完了 this many business days after mailing unless the resident confirms
+    # receipt earlier.
+    completion_days = models.PositiveSmallIntegerField(_("発送から完了までの日数(開庁日)"), default=7)
 
     class Meta:
         verbose_name = _("地方公共団体")

@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class WebConfig(AppConfig):
     name = "madoguchi.web"
+
+    def ready(self) -> None:
+        # The pages the e-mail notices link to (notifications never name a channel's URL).
+        from madoguchi.notifications import links
+
+        from .views import resident_link_url
+
+        for kind in ("mailed", "completed", "returned"):
+            links.register(kind, resident_link_url)

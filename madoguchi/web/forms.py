@@ -31,3 +31,18 @@ class HelpRadioSelect(forms.RadioSelect):
         if option.get("help") and option["attrs"].get("id"):
             option["attrs"]["aria-describedby"] = f"{option['attrs']['id']}_help"
         return option
+
+
+class SurveyForm(Form):
+    score = forms.TypedChoiceField(
+        label=_("今回のオンライン申請の満足度"), coerce=int, widget=forms.RadioSelect,
+        choices=[(5, _("5 満足")), (4, _("4")), (3, _("3")), (2, _("2")), (1, _("1 不満"))],
+        error_messages={"required": _("満足度を選んでください。"), "invalid_choice": _("満足度を選んでください。")})
+    comment = forms.CharField(label=_("ご意見(任意)"), required=False, max_length=500,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CancelCodeForm(Form):
+    code = forms.CharField(label=_("確認コード(6桁)"), max_length=12,
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+                           error_messages={"required": _("確認コードを入力してください。")})

@@ -17,3 +17,11 @@ urlpatterns = [
     path("m/<str:code>/status/", views.status, name="status"),
     re_path(r"^m/(?P<code>[^/]+)/about/(?P<page>privacy|terms|accessibility)/$", views.legal, name="legal"),
 ]
+urlpatterns += [
+    path("m/<str:code>/link/<str:token>/", views.resident_link, name="resident_link"),
+    path("m/<str:code>/r/<uuid:public_id>/", views.request_page, name="request"),
+    path("m/<str:code>/r/<uuid:public_id>/receipt/", views.confirm_receipt, name="confirm_receipt"),
+    path("m/<str:code>/r/<uuid:public_id>/survey/", views.survey, name="survey"),
+    path("m/<str:code>/r/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
+    path("m/<str:code>/r/<uuid:public_id>/correct/", views.correct, name="correct"),
+]

@@ -7,8 +7,11 @@ the request's public id in the session is what lets this browser continue it.
 import datetime
 import hashlib
 import json
+import uuid
 
+from django.conf import settings
 from django.contrib import messages
+from django.core import signing
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
@@ -16,17 +19,24 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.applications import actions, reception
 from madoguchi.applications import forms as terms
-from madoguchi.applications.models import CertificateRequest, State
+from madoguchi.applications.models import (
+    RESIDENT_CANCELLABLE,
+    CertificateRequest,
+    RequestChannel,
+    SatisfactionAnswer,
+    State,
+)
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
 from madoguchi.core.http import client_ip, owns_request, remember_request
 from madoguchi.core.throttle import hit
 from madoguchi.documents.kinds import get_kind
 from madoguchi.identity.providers import get_provider as get_identity_provider
+from madoguchi.payments import ledger
 from madoguchi.tenancy.models import Municipality
 
 from . import forms, guide
@@ -287,6 +297,7 @@ STATUS_TEXT = {
     State.ISSUED: _("証明書を発行しました。まもなく発送します。"),
     State.MAILED: _("発送済みです。郵便でお届けします。"),
     State.COMPLETED: _("お届けが完了しました。"),
+    State.RETURNED: _("申請内容の確認が必要なため、差し戻しました。期限までに内容を修正してください。"),
     State.REJECTED: _("申請は却下されました。返金の手続きをしています。"),
     State.REFUNDED: _("申請は却下され、返金しました。"),
     State.CANCELLED: _("申請は取り消されました。"),
@@ -311,6 +322,10 @@ def status(http_request, code):
                 municipality=municipality, reception_number=number,
                 resident__date_of_birth=form.cleaned_data["date_of_birth"]).first()
         # Unknown number and wrong date of birth get the same answer.
+        if request is not None:
+            # Knowing the number and the date of birth lets this browser act on the request (cancel
+            # with a code or the card, confirm receipt, answer the survey, correct it).
+            remember_request(http_request, request.public_id)
         context["result"] = STATUS_TEXT.get(request.state) if request else None
         context["r"] = request
         context["looked_up"] = True
@@ -322,3 +337,159 @@ def legal(http_request, code, page):
     """The privacy notice, the terms of use and the accessibility statement of one municipality."""
     municipality = _municipality(code)
     return render(http_request, f"web/legal/{page}.html", {"m": municipality, "page": page})
+
+
+# --- after 受付: the resident's own request (status page, notice links, LIFF) ---------------------
+
+LINK_SALT = "madoguchi.web.resident_link"
+LINK_MAX_AGE = 60 * 60 * 24 * 90  # seconds: a notice link works for 90 days
+
+
+def resident_link_url(request: CertificateRequest) -> str:
+    """The signed link in an e-mail notice: opens this request's page in the resident's browser."""
+    token = signing.dumps({"m": request.municipality.code, "r": str(request.public_id)}, salt=LINK_SALT,
+                          compress=True)
+    return settings.SITE_URL + reverse("web:resident_link", args=[request.municipality.code, token])
+
+
+def resident_link(http_request, code, token):
+    try:
+        data = signing.loads(token[:400], salt=LINK_SALT, max_age=LINK_MAX_AGE)
+        public_id = uuid.UUID(str(data["r"]))
+        if data["m"] != code:
+            raise ValueError(code)
+    except (signing.BadSignature, ValueError, KeyError, TypeError):
+        return render(http_request, "web/error.html", {"message": _(
+            "リンクが正しくないか、有効期限が切れています。受付番号と生年月日で申請の状況を確認してください。")},
+            status=400)
+    get_object_or_404(CertificateRequest, municipality__code=code, public_id=public_id)
+    remember_request(http_request, public_id)
+    return redirect("web:request", code=code, public_id=public_id)
+
+
+def _request_context(request: CertificateRequest) -> dict:
+    answered = SatisfactionAnswer.objects.filter(municipality_id=request.municipality_id, request=request).exists()
+    # A cancelled request says what happens to the money, as the cancellation notice does.
+    refunded, refunding = ledger.refund_totals(request) if request.state == State.CANCELLED else (0, 0)
+    return {"m": request.municipality, "r": request, "result": STATUS_TEXT.get(request.state),
+            "refund_total": refunded + refunding, "refund_pending": refunding > 0,
+            "cancellable": request.state in RESIDENT_CANCELLABLE and request.reception_number is not None,
+            "correction": actions.open_correction(request) if request.state == State.RETURNED else None,
+            "survey_form": forms.SurveyForm() if request.state == State.COMPLETED and not answered else None,
+            "answered": answered}
+
+
+def request_page(http_request, code, public_id):
+    request = _owned_request(http_request, code, public_id)
+    return render(http_request, "web/request.html", _request_context(request))
+
+
+@require_POST
+def confirm_receipt(http_request, code, public_id):
+    request = _owned_request(http_request, code, public_id)
+    try:
+        actions.confirm_receipt(request, channel=RequestChannel.WEB)
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+    else:
+        messages.success(http_request, _("受け取りを確認しました。ありがとうございました。"))
+    return redirect("web:request", code=code, public_id=public_id)
+
+
+@require_POST
+def survey(http_request, code, public_id):
+    request = _owned_request(http_request, code, public_id)
+    form = forms.SurveyForm(http_request.POST)
+    if not form.is_valid():
+        context = _request_context(request)
+        if context["survey_form"] is not None:
+            context["survey_form"] = form
+        return render(http_request, "web/request.html", context, status=400)
+    try:
+        actions.answer_survey(request, score=form.cleaned_data["score"], comment=form.cleaned_data["comment"],
+                              channel=RequestChannel.WEB)
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+    else:
+        messages.success(http_request, _("ご回答ありがとうございました。今後のサービス改善に役立てます。"))
+    return redirect("web:request", code=code, public_id=public_id)
+
+
+@require_http_methods(["GET", "POST"])
+def cancel(http_request, code, public_id):
+    """Cancel with a one-time code sent to the notice address or LINE account, or — when the request
+    has neither — by signing again with the card that signed it."""
+    request = _owned_request(http_request, code, public_id)
+    transports = actions.code_transports(request)
+    form = forms.CancelCodeForm(http_request.POST if http_request.POST.get("op") == "confirm" else None)
+    context = {"m": request.municipality, "r": request, "form": form, "transports": transports,
+               "code_sent": http_request.session.get(f"cancel_code_sent:{public_id}", False)}
+    if http_request.method == "POST":
+        op = http_request.POST.get("op")
+        try:
+            if op == "send":
+                actions.send_cancel_code(request)
+                http_request.session[f"cancel_code_sent:{public_id}"] = True
+                messages.success(http_request, _("確認コードを送りました。届いたコードを入力してください。"))
+                return redirect("web:cancel", code=code, public_id=public_id)
+            if op == "card":
+                challenge = actions.start_cancel_signing(
+                    request, return_url=reverse("web:request", args=[code, public_id]),
+                    retry_url=reverse("web:cancel", args=[code, public_id]))
+                return redirect(get_identity_provider().signing_url(challenge.nonce))
+            if op == "confirm" and form.is_valid():
+                actions.cancel_with_code(request, form.cleaned_data["code"], channel=RequestChannel.WEB,
+                                         client=client_ip(http_request) or "")
+                http_request.session.pop(f"cancel_code_sent:{public_id}", None)
+                messages.success(http_request, _("申請を取り消しました。"))
+                return redirect("web:request", code=code, public_id=public_id)
+        except actions.ActionError as exc:
+            if op != "confirm":
+                messages.error(http_request, str(exc))
+                return redirect("web:cancel", code=code, public_id=public_id)
+            context["error"] = str(exc)
+        return render(http_request, "web/cancel.html", context, status=400)
+    if request.state not in RESIDENT_CANCELLABLE or request.reception_number is None:
+        return redirect("web:request", code=code, public_id=public_id)
+    return render(http_request, "web/cancel.html", context)
+
+
+def _correction_forms(request: CertificateRequest, post=None):
+    initial = {"copies": request.copies, "purpose": request.purpose, "purpose_detail": request.purpose_detail}
+    return (terms.CopiesPurposeForm(post, initial=initial),
+            get_kind(request.certificate_type).options_form(post, initial=request.options))
+
+
+@require_http_methods(["GET", "POST"])
+def correct(http_request, code, public_id):
+    """差戻し: correct the terms, sign again when they changed, pay the difference when it costs more."""
+    request = _owned_request(http_request, code, public_id)
+    correction = actions.open_correction(request) if request.state == State.RETURNED else None
+    if correction is None:
+        return redirect("web:request", code=code, public_id=public_id)
+    copies_form, options_form = _correction_forms(request, http_request.POST if http_request.method == "POST"
+                                                  and http_request.POST.get("op") == "submit" else None)
+    if http_request.method == "POST":
+        op = http_request.POST.get("op")
+        try:
+            if op == "submit" and copies_form.is_valid() and options_form.is_valid():
+                data = copies_form.cleaned_data
+                actions.submit_correction(request, copies=data["copies"], purpose=data["purpose"],
+                                          purpose_detail=data.get("purpose_detail", ""),
+                                          options=options_form.cleaned_data, channel=RequestChannel.WEB)
+                return redirect("web:correct", code=code, public_id=public_id)
+            if op == "sign":
+                here = reverse("web:correct", args=[code, public_id])
+                challenge = actions.start_correction_signing(request, return_url=here, retry_url=here)
+                return redirect(get_identity_provider().signing_url(challenge.nonce))
+            if op == "pay":
+                return redirect(actions.start_difference_payment(request, reverse("web:correct",
+                                                                                  args=[code, public_id])))
+        except actions.ActionError as exc:
+            messages.error(http_request, str(exc))
+            return redirect("web:correct", code=code, public_id=public_id)
+        if op != "submit":
+            raise Http404
+    return render(http_request, "web/correct.html", {
+        "m": request.municipality, "r": request, "correction": correction, "copies_form": copies_form,
+        "options_form": options_form}, status=400 if http_request.method == "POST" else 200)

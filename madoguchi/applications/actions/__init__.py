@@ -8,16 +8,37 @@ events that the subscribers here handle (connected in `ApplicationsConfig.ready(
 """
 
 from ._base import ActionError, SignatureRejected
+from .cancellation import (
+    cancel,
+    cancel_by_staff,
+    cancel_from_line,
+    cancel_with_code,
+    code_transports,
+    send_cancel_code,
+    start_cancel_signing,
+)
+from .completion import add_survey_comment, answer_survey, complete, complete_delivered, confirm_receipt
+from .correction import (
+    lapse_overdue,
+    open_correction,
+    send_back,
+    start_correction_signing,
+    start_difference_payment,
+    submit_correction,
+)
 from .drafting import create_draft
-from .expiry import ABANDON_AFTER, cancel, expire_abandoned
-from .issuing import complete, mark_mailed, record_printed, reprint
+from .expiry import ABANDON_AFTER, expire_abandoned
+from .issuing import mark_mailed, record_printed, reprint
 from .payment import start_payment
 from .refunds import refund_unissuable_copies
 from .review import approve, reject, start_review
 from .signing import SIGNING_WINDOW, record_signature, start_signing
 
 __all__ = [
-    "ABANDON_AFTER", "SIGNING_WINDOW", "ActionError", "SignatureRejected", "approve", "cancel", "complete",
-    "create_draft", "expire_abandoned", "mark_mailed", "record_printed", "record_signature",
-    "refund_unissuable_copies", "reject", "reprint", "start_payment", "start_review", "start_signing",
+    "ABANDON_AFTER", "SIGNING_WINDOW", "ActionError", "SignatureRejected", "add_survey_comment", "answer_survey",
+    "approve", "cancel", "cancel_by_staff", "cancel_from_line", "cancel_with_code", "code_transports", "complete",
+    "complete_delivered", "confirm_receipt", "create_draft", "expire_abandoned", "lapse_overdue", "mark_mailed",
+    "open_correction", "record_printed", "record_signature", "refund_unissuable_copies", "reject", "reprint",
+    "send_back", "send_cancel_code", "start_cancel_signing", "start_correction_signing",
+    "start_difference_payment", "start_payment", "start_review", "start_signing", "submit_correction",
 ]

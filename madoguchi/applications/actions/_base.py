@@ -27,6 +27,11 @@ def _locked(request: CertificateRequest) -> CertificateRequest:
             .get(pk=request.pk))
 
 
+def _fresh(request: CertificateRequest) -> CertificateRequest:
+    """The request as stored now (for checks before a step that must not hold the row lock)."""
+    return CertificateRequest.objects.select_related("municipality").get(pk=request.pk)
+
+
 def _transition(request: CertificateRequest, event: RequestEvent, *, fields: tuple[str, ...] = ()) -> None:
     """Move `request` to `event.to_state`, storing `event` (built by `applications.events` from the
     request before the change). The row is saved with the state and `fields`: name there every other
@@ -39,6 +44,19 @@ def _transition(request: CertificateRequest, event: RequestEvent, *, fields: tup
     request.save(update_fields=["state", "updated_at", *fields])
     if request.state in NOTICE_ON:
         enqueue_notice(request, NOTICE_ON[request.state])
+
+
+def clean_text(value: str, *, field: str, limit: int = 500) -> str:
+    """Free text typed by a resident or clerk (reasons, comments): stripped, at most `limit`
+    characters, and refused with a clear message when it holds control characters (NUL) or lone
+    surrogates that no database or notice can carry."""
+    value = (value or "").strip()
+    if any(ch in value for ch in "\x00") or any("\ud800" <= ch <= "\udfff" for ch in value) or any(
+            ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+        raise ActionError(_("{field}に使えない文字が含まれています。").format(field=field))
+    if len(value) > limit:
+        raise ActionError(_("{field}は{limit}文字以内で入力してください。").format(field=field, limit=limit))
+    return value
 
 
 def _require_staff(request: CertificateRequest, staff: Staff) -> None:

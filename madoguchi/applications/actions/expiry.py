@@ -1,4 +1,4 @@
-"""Requests that end without a certificate: cancelled, or given up by the resident and expired."""
+"""Requests given up by the resident before paying: expired (cancellation is `cancellation`)."""
 
 import datetime
 
@@ -6,7 +6,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from madoguchi.payments import ledger
-from madoguchi.tenancy.models import Staff
 
 from .. import events
 from ..models import CertificateRequest, State
@@ -14,17 +13,6 @@ from ._base import _locked, _transition
 
 # Drafts and unpaid requests are given up after this long (the resident can start again).
 ABANDON_AFTER = datetime.timedelta(hours=24)
-
-
-@transaction.atomic
-def cancel(request: CertificateRequest, *, actor_kind: str, actor: Staff | None = None,
-           reason: str = "") -> CertificateRequest:
-    request = _locked(request)
-    _transition(request, events.cancelled(request, actor_kind=actor_kind, actor=actor, reason=reason))
-    payment = ledger.refundable_payment(request)
-    if payment:
-        ledger.refund_rest(payment, "cancelled")
-    return request
 
 
 def expire_abandoned(now: datetime.datetime | None = None) -> int:

@@ -1,4 +1,4 @@
-"""After approval: the print batch (issued), reprints, mailing and completion."""
+"""After approval: the print batch (issued), reprints and mailing (完了 is `completion`)."""
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -65,9 +65,3 @@ def mark_mailed(request: CertificateRequest, staff: Staff, tracking_number: str 
                 fields=("tracking_number",))
     return request
 
-
-@transaction.atomic
-def complete(request: CertificateRequest) -> CertificateRequest:
-    request = _locked(request)
-    _transition(request, events.completed(request))
-    return request

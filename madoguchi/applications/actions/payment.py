@@ -1,5 +1,6 @@
 """Paying: the attempt at the provider, and 受付 when the provider reports the money taken."""
 
+from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,7 +21,20 @@ RECEPTION_NUMBER_ATTEMPTS = 3
 
 def start_payment(request: CertificateRequest, return_url: str) -> str:
     """Create (or reuse) the pending payment and return the provider's page for the resident.
-    `return_url` is the channel's page the resident lands on after the provider's page.
+    `return_url` is the channel's page the resident lands on after the provider's page."""
+
+    def attempt(request: CertificateRequest, provider: str) -> Payment:
+        if request.state == State.SIGNED:
+            _transition(request, events.payment_started(request, provider=provider))
+        elif request.state != State.AWAITING_PAYMENT:
+            raise ActionError(_("この申請はお支払いの段階ではありません。"))
+        return ledger.create_attempt(request, provider, return_url)
+
+    return open_checkout(request, attempt)
+
+
+def open_checkout(request: CertificateRequest, attempt: Callable[[CertificateRequest, str], Payment]) -> str:
+    """The provider's page for the attempt `attempt` makes (with the request row locked).
 
     The order id is the idempotency key of the create call: a retry after a timeout finds the same
     checkout. A provider that refuses the attempt (e.g. PayPay's duplicate order after a lost
@@ -28,12 +42,7 @@ def start_payment(request: CertificateRequest, return_url: str) -> str:
     provider = provider_for(request.municipality)
     for _attempt in range(2):
         with transaction.atomic():
-            request = _locked(request)
-            if request.state == State.SIGNED:
-                _transition(request, events.payment_started(request, provider=provider.name))
-            elif request.state != State.AWAITING_PAYMENT:
-                raise ActionError(_("この申請はお支払いの段階ではありません。"))
-            payment = ledger.create_attempt(request, provider.name, return_url)
+            payment = attempt(_locked(request), provider.name)
         if payment.checkout_url:
             return payment.checkout_url
         try:
@@ -51,6 +60,11 @@ def on_payment_captured(sender, *, payment: Payment, source: str, **kwargs) -> N
     """Subscriber of `payments.events.payment_captured`, in the ledger's transaction: 受付 with a
     reception number, or the money back if the request expired or was cancelled meanwhile."""
     request = _locked(CertificateRequest(pk=payment.request_id))
+    if payment.sequence:
+        from .correction import on_difference_captured
+
+        on_difference_captured(request, payment)
+        return
     if request.state != State.AWAITING_PAYMENT:
         # Paid after the request expired or was cancelled: give the money back.
         ledger.refund_rest(payment, f"paid while {request.state}")

@@ -42,10 +42,12 @@ def refund_unissuable_copies(request: CertificateRequest, staff: Staff, issuable
 
 def on_refund_confirmed(sender, *, refund: Refund, payment: Payment, **kwargs) -> None:
     """Subscriber of `payments.events.refund_confirmed`, in the ledger's transaction: a rejected
-    request fully refunded becomes 返金済み; otherwise the resident is told of the refund."""
+    request fully refunded (every payment of it) becomes 返金済み; otherwise the resident is told of
+    the refund (fewer copies issued: the partial-refund notice)."""
     request = _locked(payment.request)
-    if request.state == State.REJECTED and payment.status == PaymentStatus.REFUNDED:
+    if (request.state == State.REJECTED and payment.status == PaymentStatus.REFUNDED
+            and not ledger.refundable_payments(request)):
         _transition(request, events.refunded(request, order_id=payment.order_id, amount=refund.amount))
     else:
-        enqueue_notice(request, "refunded" if payment.status == PaymentStatus.REFUNDED else "partially_refunded",
+        enqueue_notice(request, "partially_refunded" if refund.reason.startswith("copies") else "refunded",
                        key=refund.idempotency_key, extra={"amount": refund.amount})

@@ -54,7 +54,5 @@ def reject(request: CertificateRequest, staff: Staff, reason: str) -> Certificat
         raise ActionError(_("却下の理由を入力してください。住民に通知されます。"))
     request.decision_reason = reason[:500]
     _transition(request, events.rejected(request, staff=staff, reason=reason[:500]), fields=("decision_reason",))
-    payment = ledger.refundable_payment(request)
-    if payment:
-        ledger.refund_rest(payment, "rejected")
+    ledger.refund_everything(request, "rejected")
     return request

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from madoguchi.identity import jpki, trust
 from madoguchi.identity.events import SignatureNotAccepted
-from madoguchi.identity.models import SignatureEvidence, SigningChallenge
+from madoguchi.identity.models import SignatureEvidence, SigningChallenge, SigningPurpose
 from madoguchi.registry.matching import match_resident
 
 from .. import events
@@ -54,7 +54,8 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
         request = _locked(request)
         if request.state != State.DRAFT:
             raise ActionError(_("この申請はすでに署名済みです。"))
-        challenge = SigningChallenge.objects.select_for_update().filter(request=request, nonce=nonce).first()
+        challenge = (SigningChallenge.objects.select_for_update()
+                     .filter(request=request, nonce=nonce, purpose=SigningPurpose.REQUEST).first())
         now = timezone.now()
         if challenge is None or challenge.used_at or challenge.expires_at < now:
             raise SignatureRejected(RESIDENT_MESSAGES["challenge"], "challenge")
@@ -107,7 +108,10 @@ def record_signature(request: CertificateRequest, *, nonce: str, certificate: by
 def on_signature_returned(sender, *, challenge: SigningChallenge, certificate: bytes, signature: bytes,
                           provider: str, **kwargs) -> None:
     """Subscriber of `identity.events.signature_returned`: an identity provider brought back the
-    card's certificate and signature for `challenge`."""
+    card's certificate and signature for `challenge` (signatures for a correction or a cancellation
+    are `resigning`'s)."""
+    if challenge.purpose != SigningPurpose.REQUEST:
+        return
     try:
         record_signature(challenge.request, nonce=challenge.nonce, certificate=certificate, signature=signature,
                          provider=provider)

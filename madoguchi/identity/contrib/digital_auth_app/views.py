@@ -50,7 +50,7 @@ def start(http_request, nonce):
     try:
         client = _client(request.municipality)
         transaction_id = client.start_sign_transaction(
-            canonical_bytes(request, nonce),
+            canonical_bytes(request, nonce, challenge.purpose),
             _("{municipality} 証明書の交付申請").format(municipality=request.municipality.full_name))
     except ProviderError as exc:
         log.warning("digital_auth_app start failed: %s", exc)

@@ -38,7 +38,7 @@ def card(http_request, nonce):
         raise Http404
     request = challenge.request
     form = CardForm(http_request.POST or None)
-    context = {"form": form, "r": request, "m": request.municipality}
+    context = {"form": form, "r": request, "m": request.municipality, "purpose": challenge.get_purpose_display()}
     if http_request.method == "POST" and form.is_valid():
         held = cards.find_card(request.municipality, form.cleaned_data["card_code"])
         if held is None:
@@ -46,7 +46,7 @@ def card(http_request, nonce):
         else:
             try:
                 certificate, signature = cards.sign(held, form.cleaned_data["pin"].upper(),
-                                                    canonical_bytes(request, nonce))
+                                                    canonical_bytes(request, nonce, challenge.purpose))
             except cards.WrongPin as wrong:
                 form.add_error("pin", _("暗証番号が違います。あと{n}回間違えるとロックされます。").format(
                     n=wrong.remaining))

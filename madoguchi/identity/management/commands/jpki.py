@@ -25,7 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from madoguchi.identity import jpki, trust
-from madoguchi.identity.models import RevocationList, SignatureEvidence
+from madoguchi.identity.models import RevocationList, SignatureEvidence, SigningPurpose
 from madoguchi.identity.revocation import CrlRefused, CrlSet, KeptOcspResponses, OcspSource, StoredCrls
 
 USAGE = 2
@@ -139,7 +139,7 @@ class Command(BaseCommand):
         self.emit(result)
 
     def handle_verify_request(self, options: dict) -> None:
-        found = SignatureEvidence.objects.select_related("request")
+        found = SignatureEvidence.objects.select_related("request").filter(purpose=SigningPurpose.REQUEST)
         if options["municipality"]:
             found = found.filter(municipality__code=options["municipality"])
         if options["reception_number"]:
