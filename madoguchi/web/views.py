@@ -30,6 +30,7 @@ from madoguchi.applications.models import (
     SatisfactionAnswer,
     State,
 )
+from madoguchi.applications.progress import progress_of
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
 from madoguchi.core.http import client_ip, owns_request, remember_request
@@ -289,21 +290,6 @@ def done(http_request, code, public_id):
     return render(http_request, "web/done.html", context)
 
 
-# Plain-Japanese answers for the public status page.
-STATUS_TEXT = {
-    State.RECEIVED: _("受付済みです。職員が内容を確認します。"),
-    State.IN_REVIEW: _("審査中です。"),
-    State.APPROVED: _("審査が終わり、発行の準備をしています。"),
-    State.ISSUED: _("証明書を発行しました。まもなく発送します。"),
-    State.MAILED: _("発送済みです。郵便でお届けします。"),
-    State.COMPLETED: _("お届けが完了しました。"),
-    State.RETURNED: _("申請内容の確認が必要なため、差し戻しました。期限までに内容を修正してください。"),
-    State.REJECTED: _("申請は却下されました。返金の手続きをしています。"),
-    State.REFUNDED: _("申請は却下され、返金しました。"),
-    State.CANCELLED: _("申請は取り消されました。"),
-}
-
-
 @require_http_methods(["GET", "POST"])
 def status(http_request, code):
     municipality = _municipality(code)
@@ -326,7 +312,7 @@ def status(http_request, code):
             # Knowing the number and the date of birth lets this browser act on the request (cancel
             # with a code or the card, confirm receipt, answer the survey, correct it).
             remember_request(http_request, request.public_id)
-        context["result"] = STATUS_TEXT.get(request.state) if request else None
+        context["p"] = progress_of(request) if request else None
         context["r"] = request
         context["looked_up"] = True
     return render(http_request, "web/status.html", context)
@@ -371,7 +357,7 @@ def _request_context(request: CertificateRequest) -> dict:
     answered = SatisfactionAnswer.objects.filter(municipality_id=request.municipality_id, request=request).exists()
     # A cancelled request says what happens to the money, as the cancellation notice does.
     refunded, refunding = ledger.refund_totals(request) if request.state == State.CANCELLED else (0, 0)
-    return {"m": request.municipality, "r": request, "result": STATUS_TEXT.get(request.state),
+    return {"m": request.municipality, "r": request, "p": progress_of(request),
             "refund_total": refunded + refunding, "refund_pending": refunding > 0,
             "cancellable": request.state in RESIDENT_CANCELLABLE and request.reception_number is not None,
             "correction": actions.open_correction(request) if request.state == State.RETURNED else None,

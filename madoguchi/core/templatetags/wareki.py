@@ -3,6 +3,7 @@
 import datetime
 
 from django import template
+from django.utils import timezone
 
 from madoguchi.core.dates import to_wareki
 
@@ -12,7 +13,7 @@ register = template.Library()
 @register.filter
 def wareki(value) -> str:
     if isinstance(value, datetime.datetime):
-        value = value.date()
+        value = (timezone.localtime(value) if timezone.is_aware(value) else value).date()
     if not isinstance(value, datetime.date):
         return ""
     try:
