@@ -46,3 +46,11 @@ class CancelCodeForm(Form):
     code = forms.CharField(label=_("確認コード(6桁)"), max_length=12,
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
                            error_messages={"required": _("確認コードを入力してください。")})
+
+
+class RequestsLinkForm(Form):
+    email = forms.EmailField(
+        label=_("お知らせを受け取るメールアドレス"), max_length=254,
+        help_text=_("申請のときに入力したメールアドレスです。"),
+        error_messages={"invalid": _("メールアドレスの形式が正しくありません。例: taro@example.jp")},
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}))

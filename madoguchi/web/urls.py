@@ -24,4 +24,7 @@ urlpatterns += [
     path("m/<str:code>/r/<uuid:public_id>/survey/", views.survey, name="survey"),
     path("m/<str:code>/r/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
     path("m/<str:code>/r/<uuid:public_id>/correct/", views.correct, name="correct"),
+    path("m/<str:code>/r/<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
+    path("m/<str:code>/my/", views.my_requests, name="my_requests"),
+    path("m/<str:code>/my/link/<str:token>/", views.requests_link, name="requests_link"),
 ]

@@ -19,6 +19,7 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.applications import actions, reception
@@ -27,13 +28,21 @@ from madoguchi.applications.models import (
     RESIDENT_CANCELLABLE,
     CertificateRequest,
     RequestChannel,
+    RequestEvent,
     SatisfactionAnswer,
     State,
 )
 from madoguchi.applications.progress import progress_of
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType, PostageClass
-from madoguchi.core.http import client_ip, owns_request, remember_request
+from madoguchi.core.http import (
+    MAX_GRANTED_REQUESTS,
+    client_ip,
+    grant_requests,
+    owned_request_ids,
+    owns_request,
+    remember_request,
+)
 from madoguchi.core.throttle import hit
 from madoguchi.documents.kinds import get_kind
 from madoguchi.identity.providers import get_provider as get_identity_provider
@@ -479,3 +488,116 @@ def correct(http_request, code, public_id):
     return render(http_request, "web/correct.html", {
         "m": request.municipality, "r": request, "correction": correction, "copies_form": copies_form,
         "options_form": options_form}, status=400 if http_request.method == "POST" else 200)
+
+
+# --- 「申請の一覧」: every request of a notice address, opened from a signed link -----------------------
+
+REQUESTS_LINK_SALT = "madoguchi.web.requests_link"
+REQUESTS_LINK_MAX_AGE = 60 * 60 * 24  # seconds: the link works for a day
+REQUESTS_LINK_LIMIT = 10  # link requests per client and window (each address has its own limit too)
+REQUESTS_LINK_WINDOW = datetime.timedelta(minutes=15)
+# How the list groups requests, in the order residents look for them.
+GROUPS = [
+    ("drafts", gettext_lazy("入力中(署名がまだの申請)"), {State.DRAFT}),
+    ("unpaid", gettext_lazy("お支払い待ち"), {State.SIGNED, State.AWAITING_PAYMENT}),
+    ("active", gettext_lazy("手続き中"), {State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED,
+                                          State.MAILED, State.RETURNED}),
+    ("past", gettext_lazy("これまでの申請"), {State.COMPLETED, State.REJECTED, State.REFUNDED, State.CANCELLED,
+                                              State.EXPIRED}),
+]
+
+
+def requests_link_url(request: CertificateRequest) -> str:
+    """The signed link of a 「申請の一覧」 notice: names the request it was sent through and a hash of
+    its notice address, so that the link stops working when the address is changed."""
+    token = signing.dumps({"m": request.municipality.code, "r": str(request.public_id),
+                           "e": actions.address_key(request.notice_email)}, salt=REQUESTS_LINK_SALT, compress=True)
+    return settings.SITE_URL + reverse("web:requests_link", args=[request.municipality.code, token])
+
+
+def _grant_key(code: str) -> str:
+    return f"my_requests:{code}"
+
+
+def requests_link(http_request, code, token):
+    municipality = _municipality(code)
+    try:
+        data = signing.loads(token[:400], salt=REQUESTS_LINK_SALT, max_age=REQUESTS_LINK_MAX_AGE)
+        public_id = uuid.UUID(str(data["r"]))
+        if data["m"] != code:
+            raise ValueError(code)
+        anchor = CertificateRequest.objects.get(municipality=municipality, public_id=public_id)
+        if not anchor.notice_email or actions.address_key(anchor.notice_email) != data["e"]:
+            raise ValueError("the notice address changed")
+    except (signing.BadSignature, ValueError, KeyError, TypeError, CertificateRequest.DoesNotExist):
+        return render(http_request, "web/error.html", {"m": municipality, "message": _(
+            "リンクが正しくないか、有効期限(24時間)が切れています。申請の一覧のページから、もう一度リンクを受け取ってください。")},
+            status=400)
+    http_request.session.cycle_key()  # a new session for what the link opens (no fixation)
+    http_request.session[_grant_key(code)] = anchor.notice_email
+    return redirect("web:my_requests", code=code)
+
+
+@require_http_methods(["GET", "POST"])
+def my_requests(http_request, code):
+    """「申請の一覧」: drafts, unpaid, in progress and past requests with their history, reasons, tracking
+    numbers and receipts, and what can be done with each — for the requests of the notice address a
+    signed link opened, and those this browser made."""
+    municipality = _municipality(code)
+    form = forms.RequestsLinkForm(http_request.POST if http_request.POST.get("op") == "send" else None)
+    if http_request.method == "POST":
+        op = http_request.POST.get("op")
+        if op == "forget":
+            http_request.session.pop(_grant_key(code), None)
+            grant_requests(http_request, [])
+            messages.success(http_request, _("この端末から申請の一覧を閉じました。"))
+            return redirect("web:my_requests", code=code)
+        if op == "send" and form.is_valid():
+            try:
+                if not hit(f"requests-link:ip:{client_ip(http_request)}", REQUESTS_LINK_LIMIT,
+                           REQUESTS_LINK_WINDOW):
+                    raise actions.ActionError(_(
+                        "送信の回数が多すぎます。15分ほど時間をおいてから、もう一度お試しください。"))
+                actions.send_requests_link(municipality, form.cleaned_data["email"])
+            except actions.ActionError as exc:
+                messages.error(http_request, str(exc))
+            else:
+                # The same answer whether or not the address is known: the page never tells who applied.
+                messages.success(http_request, _(
+                    "このメールアドレスでお知らせを受け取る申請があれば、一覧を開くリンクを送りました"
+                    "(LINEから申請した方にはLINEにも送ります)。メールが届かないときは、入力したアドレスを確かめてください。"))
+            return redirect("web:my_requests", code=code)
+        if op != "send":
+            raise Http404
+    email = http_request.session.get(_grant_key(code), "")
+    found = CertificateRequest.objects.filter(municipality=municipality, public_id__in=owned_request_ids(http_request))
+    if email:
+        found = found | actions.requests_with_address(municipality, email)
+    found = list(found.distinct().order_by("-created_at", "-id")[:MAX_GRANTED_REQUESTS])
+    if email:
+        grant_requests(http_request, [r.public_id for r in found])
+    events_by_request = {}
+    for event in RequestEvent.objects.filter(municipality=municipality, request__in=found).order_by("at", "id"):
+        events_by_request.setdefault(event.request_id, []).append(event)
+    items = [{"r": r, "p": progress_of(r, events_by_request.get(r.pk, [])),
+              "cancellable": r.state in RESIDENT_CANCELLABLE and r.reception_number is not None,
+              "withdrawable": r.state in {State.DRAFT, State.SIGNED, State.AWAITING_PAYMENT}}
+             for r in found]
+    groups = [{"key": key, "label": label, "items": [i for i in items if i["r"].state in states]}
+              for key, label, states in GROUPS]
+    return render(http_request, "web/my_requests.html", {
+        "m": municipality, "form": form, "email": email, "groups": groups, "empty": not items},
+        status=400 if http_request.method == "POST" else 200)
+
+
+@require_POST
+def withdraw(http_request, code, public_id):
+    """Stop a request that is not paid yet (入力中, お支払い待ち) from the browser that owns it."""
+    request = _owned_request(http_request, code, public_id)
+    try:
+        actions.withdraw_before_payment(request, channel=RequestChannel.WEB)
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+    else:
+        messages.success(http_request, _("申請をやめました。料金はかかりません。"))
+    return redirect("web:my_requests", code=code)
