@@ -140,6 +140,9 @@ TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
 
+# A form left open too long (or cookies off): a Japanese page that says what to do, not Django's.
+CSRF_FAILURE_VIEW = "madoguchi.web.errors.csrf_failure"
+
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("MADOGUCHI_STATIC_ROOT", BASE_DIR / "staticfiles"))
 # In production the web process serves the collected static files itself (WhiteNoise: hashed names,
@@ -217,6 +220,11 @@ DIGITAL_AUTH_APP_BASE_URL = os.environ.get("MADOGUCHI_DIGITAL_AUTH_APP_BASE_URL"
 DIGITAL_AUTH_APP_TIMEOUT = float(os.environ.get("MADOGUCHI_DIGITAL_AUTH_APP_TIMEOUT", "10"))
 # 差戻し: calendar days the resident has to correct a request sent back; past them it is cancelled and refunded.
 CORRECTION_DAYS = int(os.environ.get("MADOGUCHI_CORRECTION_DAYS", "14"))
+# The carrier's tracking page the resident is linked to from their request ({number}: the tracking
+# number the clerk typed); the default is Japan Post's search by 書留/特定記録 number.
+TRACKING_URL = os.environ.get(
+    "MADOGUCHI_TRACKING_URL",
+    "https://trackings.post.japanpost.jp/services/srv/search/direct?searchKind=S002&locale=ja&reqCodeNo1={number}")
 PAYMENT_PROVIDER = os.environ.get("MADOGUCHI_PAYMENT_PROVIDER", "sandbox")
 # Shared secret between the sandbox payment gateway and us (HMAC-SHA256 of notifications).
 SANDBOX_PAYMENT_SECRET = os.environ.get("MADOGUCHI_SANDBOX_PAYMENT_SECRET", "") or (

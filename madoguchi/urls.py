@@ -23,6 +23,11 @@ urlpatterns = [
 ]
 if settings.ADMIN_ENABLED:
     urlpatterns.append(path("admin/", admin.site.urls))
+# Japanese pages in the resident design, also with DEBUG off (madoguchi.web.errors).
+handler404 = "madoguchi.web.errors.page_not_found"
+handler403 = "madoguchi.web.errors.permission_denied"
+handler500 = "madoguchi.web.errors.server_error"
+
 if settings.SANDBOX_ENABLED:
     urlpatterns += [
         path("sandbox/jpki/", include("madoguchi.identity.contrib.sandbox.urls")),

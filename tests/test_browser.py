@@ -105,7 +105,10 @@ def test_resident_to_mailed_journey(live_server, settings, browser):
     # --- the resident checks the status ---
     page.goto(f"{base}/m/{municipality.code}/status/")
     page.get_by_label("受付番号(16桁)").fill(number)
-    page.get_by_label("生年月日").fill("1980-04-01")
+    page.get_by_label("元号").select_option("昭和")
+    page.get_by_label("年", exact=True).fill("55")
+    page.get_by_label("月", exact=True).fill("4")
+    page.get_by_label("日", exact=True).fill("1")
     page.get_by_role("button", name="確認する").click()
     assert "発送済みです" in page.locator(".status-text").inner_text()
     assert "1234-5678-9012" in page.content()

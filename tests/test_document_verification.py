@@ -248,6 +248,8 @@ def test_the_right_code_shows_when_by_whom_and_what_and_nothing_personal(printed
     page = response.content.decode()
     assert response.status_code == 200
     assert "東京都窓口市" in page and "住民票の写し" in page and "発行元の電子署名を確認しました" in page
+    # The issue date as the paper prints it: 和暦, never 西暦.
+    assert to_wareki(timezone.localtime(document.created_at).date()) in page
     # (The birth year as a date, not bare digits: the random issue number may contain them.)
     for personal in (resident.name, resident.address, resident.name_kana, f"{resident.date_of_birth.year}年",
                      to_wareki(resident.date_of_birth)):
@@ -407,7 +409,7 @@ def test_a_document_not_yet_printed_says_so(municipality, resident, clerk):
     actions.approve(request, clerk)
     document = IssuedDocument.objects.get(request=request)
     page = Client().post(verify_url(document), {"verification_code": document.verification_code}).content.decode()
-    assert "印刷前です" in page
+    assert "まだ印刷されていません" in page
 
 
 # --- reprints -------------------------------------------------------------------------------------------

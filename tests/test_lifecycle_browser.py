@@ -164,7 +164,10 @@ def look_up(page, base, municipality, number: str) -> None:
     """The status page (reception number + birth date), then the request's own page."""
     page.goto(f"{base}/m/{municipality.code}/status/")
     page.get_by_label("受付番号(16桁)").fill(number)
-    page.get_by_label("生年月日").fill("1980-04-01")
+    page.get_by_label("元号").select_option("昭和")
+    page.get_by_label("年", exact=True).fill("55")
+    page.get_by_label("月", exact=True).fill("4")
+    page.get_by_label("日", exact=True).fill("1")
     page.get_by_role("button", name="確認する").click()
     page.get_by_role("link", name="取消・修正・受け取りの確認・アンケートへ").click()
     expect(page.get_by_role("heading", name="申請の状況", exact=True)).to_be_visible()
@@ -211,7 +214,7 @@ def test_web_receipt_completes_the_mailed_request_and_the_survey_is_answered(tow
     # The clerk sees 完了 in the state and the history.
     desk.reload()
     expect(desk.locator(".state")).to_have_text("完了")
-    expect(desk.locator("table.grid")).to_contain_text("完了: 発送済み → 完了")
+    expect(desk.get_by_role("table", name="履歴")).to_contain_text("完了: 発送済み → 完了")
 
 
 def test_web_resident_cancels_a_paid_request_with_the_code_and_is_refunded(town, browser):  # noqa: F811
@@ -258,7 +261,7 @@ def test_web_resident_cancels_a_paid_request_with_the_code_and_is_refunded(town,
     expect(desk.get_by_role("alert")).to_contain_text("この申請は現在「取消」のため、この操作はできません。")
     expect(desk.locator(".state")).to_have_text("取消")
     expect(desk.get_by_role("button", name="承認して証明書を作成")).to_have_count(0)
-    expect(desk.locator("table.grid")).to_contain_text("申請者による取消")
+    expect(desk.get_by_role("table", name="履歴")).to_contain_text("申請者による取消")
     assert CertificateRequest.objects.get().state == State.CANCELLED
     desk.get_by_role("link", name="受付一覧").click()
     expect(desk.get_by_role("link", name=number)).to_have_count(0)
@@ -303,10 +306,10 @@ def test_web_clerk_sends_back_and_the_resident_corrects_it_back_into_the_queue(t
     desk.get_by_role("link", name="受付一覧").click()
     row = desk.locator("tbody tr", has=desk.get_by_role("link", name=number))
     expect(row).to_contain_text("受付済み")
-    expect(row.locator("td").nth(4)).to_have_text("2")
+    expect(row.locator("td").nth(5)).to_have_text("2")
     row.get_by_role("link", name=number).click()
     expect(desk.locator(".state")).to_have_text("受付済み")
-    history = desk.locator("table.grid")
+    history = desk.get_by_role("table", name="履歴")
     expect(history).to_contain_text("差戻し: 受付済み → 差戻し中")
     expect(history).to_contain_text("2通ではありませんか")
     expect(history).to_contain_text("申請内容の補正")

@@ -37,8 +37,9 @@ def test_wizard_shows_the_fee_breakdown_and_creates_a_draft(municipality):
 
 
 @pytest.mark.parametrize("step, data, message", [
-    ("web:apply_type", {"certificate_type": "my_number"}, "正しく選択してください"),
-    ("web:apply_copies", {"copies": "11", "purpose": "bank"}, "正しく選択してください"),
+    ("web:apply_type", {"certificate_type": "my_number"}, "「必要な証明書」は、表示されている選択肢から選んでください"),
+    ("web:apply_copies", {"copies": "11", "purpose": "bank"}, "「通数」は、表示されている選択肢から選んでください"),
+    ("web:apply_copies", {"copies": "1"}, "「使いみち」を選んでください"),
     ("web:apply_copies", {"copies": "1", "purpose": "other", "purpose_detail": " "}, "使いみちを入力してください"),
     ("web:apply_options", {"scope": "partial", "members": ""}, "必要な人の氏名を入力してください"),
 ])

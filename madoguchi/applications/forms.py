@@ -49,7 +49,11 @@ class CopiesPurposeForm(Form):
 
 class DeliveryForm(Form):
     postage_class = forms.ChoiceField(label=_("郵送方法"), widget=forms.RadioSelect)
-    notice_email = forms.EmailField(label=_("お知らせを受け取るメールアドレス(任意)"), required=False)
+    notice_email = forms.EmailField(
+        label=_("お知らせを受け取るメールアドレス(任意)"), required=False,
+        error_messages={"invalid": _("メールアドレスの形式が正しくありません。例: taro@example.jp")},
+        # WCAG 2.2 1.3.5: the browser may offer the resident's own address.
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}))
 
     def __init__(self, *args, postage_choices, **kwargs):
         super().__init__(*args, **kwargs)

@@ -60,7 +60,7 @@ def home_for(user) -> str:
     if user.is_operator:
         return "backoffice:operator"
     if user.role == Role.AUDITOR:
-        return "operations_office:logs"
+        return "backoffice:audit_home"  # their landing page: what they may open, the latest log entries
     return "backoffice:queue"
 
 

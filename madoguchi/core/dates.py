@@ -56,3 +56,32 @@ def era_year_text(d: datetime.date) -> str:
     """`令和8年`, `平成元年`."""
     era, year = era_year(d)
     return f"{era}{'元' if year == 1 else year}年"
+
+
+class NotADate(ValueError):
+    """A 和暦 date that never existed (平成31年5月1日, 令和元年4月30日, 昭和65年) or an impossible day."""
+
+
+def era_named(name: str) -> Era:
+    for era in ERAS:
+        if era.name == name:
+            return era
+    raise NotADate(f"Unknown era {name!r}.")
+
+
+def from_wareki(era_name: str, year: int, month: int, day: int) -> datetime.date:
+    """The Gregorian date of `令和{year}年{month}月{day}日`; year 1 is 元年.
+
+    The date must fall within the era: 平成31年5月1日 is 令和元年5月1日 and was never written, and
+    令和元年4月30日 is still 平成. Dates before 1873 are refused (lunisolar, see GREGORIAN_SINCE).
+    """
+    era = era_named(era_name)
+    if year < 1:
+        raise NotADate("An era year starts at 1 (元年).")
+    try:
+        d = datetime.date(era.first_day.year + year - 1, month, day)
+    except (ValueError, OverflowError) as exc:
+        raise NotADate(str(exc)) from None
+    if d < GREGORIAN_SINCE or era_of(d) != era:
+        raise NotADate(f"{era_name}{year}年{month}月{day}日 is not a date of that era.")
+    return d

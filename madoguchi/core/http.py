@@ -82,6 +82,10 @@ def ip_bucket(ip: str | None) -> str:
 # done page and receipt; the public id alone in a URL is not enough.
 OWNED_REQUESTS = "requests"
 MAX_OWNED_REQUESTS = 10
+# The requests of 「申請の一覧」 opened from a signed link sent to their notice address (replaced, not
+# added to, each time the list is shown).
+GRANTED_REQUESTS = "granted_requests"
+MAX_GRANTED_REQUESTS = 200
 
 
 def remember_request(http_request, public_id) -> None:
@@ -89,5 +93,13 @@ def remember_request(http_request, public_id) -> None:
     http_request.session[OWNED_REQUESTS] = [*owned[-(MAX_OWNED_REQUESTS - 1):], str(public_id)]
 
 
+def grant_requests(http_request, public_ids) -> None:
+    http_request.session[GRANTED_REQUESTS] = [str(p) for p in public_ids][:MAX_GRANTED_REQUESTS]
+
+
+def owned_request_ids(http_request) -> list[str]:
+    return [*http_request.session.get(OWNED_REQUESTS, []), *http_request.session.get(GRANTED_REQUESTS, [])]
+
+
 def owns_request(http_request, public_id) -> bool:
-    return str(public_id) in http_request.session.get(OWNED_REQUESTS, [])
+    return str(public_id) in owned_request_ids(http_request)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from linebot.v3.messaging import ApiException, Message, PushMessageRequest
 
 from madoguchi.applications.models import CertificateRequest, RequestChannel
+from madoguchi.notifications import links
 from madoguchi.notifications.models import Notice
 from madoguchi.notifications.transports import Undeliverable
 
@@ -32,7 +33,7 @@ class LineTransport:
     name = "line"
     repeatable = True  # the push carries X-Line-Retry-Key: LINE answers 409 to a repeat
     kinds = frozenset({"received", "rejected", "refunded", "partially_refunded", "issued", "mailed", "completed",
-                       "cancelled", "cancel_code", "returned", "resubmitted"})
+                       "cancelled", "cancel_code", "returned", "resubmitted", "requests_link"})
 
     def recipient(self, request: CertificateRequest) -> str:
         if request.channel != RequestChannel.LINE:
@@ -42,7 +43,8 @@ class LineTransport:
 
     def render(self, request: CertificateRequest, kind: str, extra: dict) -> tuple[str, str]:
         body = render_to_string(f"line/notices/{kind}.txt",
-                                {"r": request, "m": request.municipality, **extra}).strip()
+                                {"r": request, "m": request.municipality, "link": links.url(kind, request),
+                                 **extra}).strip()
         return kind, body
 
     def messages(self, notice: Notice, user: LineUser) -> list[Message]:

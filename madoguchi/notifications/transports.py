@@ -48,6 +48,7 @@ SUBJECTS = {
     "cancel_code": _("【{municipality}】申請の取消の確認コード"),
     "returned": _("【{municipality}】申請を差し戻しました(修正のお願い)"),
     "resubmitted": _("【{municipality}】修正した申請を受け付けました"),
+    "requests_link": _("【{municipality}】申請の一覧を開くリンク"),
 }
 
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("m/<str:code>/r/<uuid:public_id>/pay/", views.pay, name="pay"),
     path("m/<str:code>/r/<uuid:public_id>/done/", views.done, name="done"),
     path("m/<str:code>/status/", views.status, name="status"),
+    re_path(r"^m/(?P<code>[^/]+)/about/(?P<page>privacy|terms|accessibility)/$", views.legal, name="legal"),
 ]
 urlpatterns += [
     path("m/<str:code>/link/<str:token>/", views.resident_link, name="resident_link"),
@@ -23,4 +24,7 @@ urlpatterns += [
     path("m/<str:code>/r/<uuid:public_id>/survey/", views.survey, name="survey"),
     path("m/<str:code>/r/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
     path("m/<str:code>/r/<uuid:public_id>/correct/", views.correct, name="correct"),
+    path("m/<str:code>/r/<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
+    path("m/<str:code>/my/", views.my_requests, name="my_requests"),
+    path("m/<str:code>/my/link/<str:token>/", views.requests_link, name="requests_link"),
 ]

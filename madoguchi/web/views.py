@@ -5,6 +5,8 @@ the request's public id in the session is what lets this browser continue it.
 """
 
 import datetime
+import hashlib
+import json
 import uuid
 from functools import wraps
 
@@ -13,9 +15,12 @@ from django.contrib import messages
 from django.core import signing
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.applications import actions, reception
@@ -24,23 +29,37 @@ from madoguchi.applications.models import (
     RESIDENT_CANCELLABLE,
     CertificateRequest,
     RequestChannel,
+    RequestEvent,
     SatisfactionAnswer,
     State,
 )
+from madoguchi.applications.progress import progress_of
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType
-from madoguchi.core.http import client_ip, ip_bucket, owns_request, remember_request
-from madoguchi.core.throttle import hit_each
+from madoguchi.core.http import (
+    MAX_GRANTED_REQUESTS,
+    client_ip,
+    grant_requests,
+    ip_bucket,
+    owned_request_ids,
+    owns_request,
+    remember_request,
+)
+from madoguchi.core.throttle import hit, hit_each
 from madoguchi.documents.kinds import get_kind
 from madoguchi.identity.providers import get_provider as get_identity_provider
 from madoguchi.payments import ledger
 from madoguchi.tenancy.models import Municipality
 
-from . import forms
+from . import forms, guide
 
 STATUS_LIMIT = 10  # attempts per window per client and per reception number
 STATUS_WINDOW = datetime.timedelta(minutes=15)
 STEPS = ["type", "options", "copies", "delivery", "confirm"]
+# Answers that do not depend on the certificate chosen: kept when the resident changes the certificate.
+COMMON_ANSWERS = ("copies", "purpose", "purpose_detail", "postage_class", "notice_email")
+# What each step stores in the session; a step is answered when its key is there.
+ANSWERED_BY = {"type": "certificate_type", "options": "options", "copies": "copies", "delivery": "postage_class"}
 
 
 def _municipality(code: str) -> Municipality:
@@ -85,15 +104,38 @@ def index(http_request):
 
 @open_only
 def home(http_request, code):
+    """The start page: who can apply, what it costs, how long it takes, what is needed."""
     municipality = _municipality(code)
-    return render(http_request, "web/home.html", {"m": municipality})
+    data = _wizard(http_request, municipality)
+    if data.get("draft") and not _open_draft(municipality, data["draft"]["id"]):
+        _save_wizard(http_request, municipality, {})  # that request went on: the next one starts afresh
+    today = timezone.localdate()
+    return render(http_request, "web/home.html", {
+        "m": municipality, "offers": [o for o in guide.offers(municipality, today) if o.fee is not None],
+        "postage": guide.postage_range(municipality), "ship_by": guide.ship_by(municipality, today),
+        "journey": guide.JOURNEY})
 
 
 def _step(http_request, code, step, form, extra=None):
     municipality = _municipality(code)
-    context = {"m": municipality, "form": form, "step": STEPS.index(step) + 1, "steps": len(STEPS)}
+    context = {"m": municipality, "form": form, "returning": _returning(http_request), **guide.progress(step)}
     context.update(extra or {})
     return render(http_request, f"web/apply_{step}.html", context)
+
+
+def _returning(http_request) -> bool:
+    """Came from the 変更 link of the confirmation page (the query string rides along with the form)."""
+    return http_request.GET.get("return") == "confirm"
+
+
+def _next(http_request, code, data, next_step):
+    """After a step: back to the confirmation when changing one answer and the rest still stand."""
+    if _returning(http_request):
+        missing = [s for s in STEPS[:-1] if ANSWERED_BY[s] not in data]
+        if not missing:
+            return redirect("web:apply_confirm", code=code)
+        return redirect(reverse(f"web:apply_{missing[0]}", args=[code]) + "?return=confirm")
+    return redirect(f"web:apply_{next_step}", code=code)
 
 
 @require_http_methods(["GET", "POST"])
@@ -102,12 +144,19 @@ def apply_type(http_request, code):
     municipality = _municipality(code)
     data = _wizard(http_request, municipality)
     form = terms.CertificateTypeForm(http_request.POST or None, initial=data, municipality=municipality)
+    offered = {code for code, _label in form.fields["certificate_type"].choices}  # the municipality's catalog
+    offers = {o.code: o for o in guide.offers(municipality, timezone.localdate()) if o.code in offered}
+    form.fields["certificate_type"].choices = [(o.code, o.label) for o in offers.values() if o.fee is not None]
+    form.fields["certificate_type"].widget = forms.HelpRadioSelect(
+        choices=form.fields["certificate_type"].choices,
+        details={code: {"fee": o.fee, "help": o.help} for code, o in offers.items()})
     if http_request.method == "POST" and form.is_valid():
         if form.cleaned_data["certificate_type"] != data.get("certificate_type"):
-            data = {}
+            # Another certificate asks other options; copies, purpose and delivery still stand.
+            data = {key: data[key] for key in COMMON_ANSWERS if key in data}
         data["certificate_type"] = form.cleaned_data["certificate_type"]
         _save_wizard(http_request, municipality, data)
-        return redirect("web:apply_options", code=code)
+        return _next(http_request, code, data, "options")
     return _step(http_request, code, "type", form)
 
 
@@ -126,9 +175,10 @@ def apply_options(http_request, code):
     if http_request.method == "POST" and form.is_valid():
         data["options"] = form.cleaned_data
         _save_wizard(http_request, municipality, data)
-        return redirect("web:apply_copies", code=code)
+        return _next(http_request, code, data, "copies")
     return _step(http_request, code, "options", form,
-                 {"certificate_label": CertificateType(data["certificate_type"]).label})
+                 {"certificate_label": CertificateType(data["certificate_type"]).label,
+                  "help_template": _existing(f"web/help/options_{data['certificate_type']}.html")})
 
 
 @require_http_methods(["GET", "POST"])
@@ -142,7 +192,7 @@ def apply_copies(http_request, code):
     if http_request.method == "POST" and form.is_valid():
         data.update(form.cleaned_data)
         _save_wizard(http_request, municipality, data)
-        return redirect("web:apply_delivery", code=code)
+        return _next(http_request, code, data, "delivery")
     return _step(http_request, code, "copies", form)
 
 
@@ -162,7 +212,7 @@ def apply_delivery(http_request, code):
     if http_request.method == "POST" and form.is_valid():
         data.update(form.cleaned_data)
         _save_wizard(http_request, municipality, data)
-        return redirect("web:apply_confirm", code=code)
+        return _next(http_request, code, data, "confirm")
     return _step(http_request, code, "delivery", form)
 
 
@@ -189,6 +239,11 @@ def apply_confirm(http_request, code):
         messages.error(http_request, str(exc))
         return redirect("web:apply_type", code=code)
     if http_request.method == "POST":
+        # Back from the card page and 申請する again with the same answers: the same draft, not a second.
+        draft = data.get("draft")
+        if draft and draft["answers"] == _fingerprint(data) and owns_request(http_request, draft["id"]) \
+                and _open_draft(municipality, draft["id"]):
+            return redirect("web:sign", code=code, public_id=draft["id"])
         try:
             request = actions.create_draft(
                 municipality, certificate_type=data["certificate_type"], options=data["options"],
@@ -199,7 +254,9 @@ def apply_confirm(http_request, code):
             messages.error(http_request, str(exc))
             return redirect("web:apply_confirm", code=code)
         remember_request(http_request, request.public_id)
-        _save_wizard(http_request, municipality, {})
+        # The answers stay: Back from the card page finds every step filled in.
+        data["draft"] = {"id": str(request.public_id), "answers": _fingerprint(data)}
+        _save_wizard(http_request, municipality, data)
         return redirect("web:sign", code=code, public_id=request.public_id)
     purpose_label = dict(catalog.PURPOSES).get(data["purpose"], "")
     return _step(http_request, code, "confirm", None, {
@@ -207,6 +264,24 @@ def apply_confirm(http_request, code):
         "certificate_label": CertificateType(data["certificate_type"]).label,
         "postage_label": dict(_postage_choices(municipality)).get(data["postage_class"], ""),
     })
+
+
+def _existing(template_name: str) -> str | None:
+    try:
+        get_template(template_name)
+    except TemplateDoesNotExist:
+        return None
+    return template_name
+
+
+def _fingerprint(data: dict) -> str:
+    answers = {key: value for key, value in data.items() if key != "draft"}
+    return hashlib.sha256(json.dumps(answers, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _open_draft(municipality, public_id) -> bool:
+    return CertificateRequest.objects.filter(municipality=municipality, public_id=public_id,
+                                             state=State.DRAFT).exists()
 
 
 @require_http_methods(["GET", "POST"])
@@ -220,7 +295,7 @@ def sign(http_request, code, public_id):
         challenge = actions.start_signing(request, return_url=reverse("web:pay", args=[code, public_id]),
                                           retry_url=reverse("web:sign", args=[code, public_id]))
         return redirect(get_identity_provider().signing_url(challenge.nonce))
-    return render(http_request, "web/sign.html", {"m": request.municipality, "r": request})
+    return render(http_request, "web/sign.html", {"m": request.municipality, "r": request, **guide.progress("sign")})
 
 
 @require_http_methods(["GET", "POST"])
@@ -238,27 +313,17 @@ def pay(http_request, code, public_id):
             messages.error(http_request, str(exc))
             return redirect("web:pay", code=code, public_id=public_id)
         return redirect(url)
-    return render(http_request, "web/pay.html", {"m": request.municipality, "r": request})
+    return render(http_request, "web/pay.html", {"m": request.municipality, "r": request, **guide.progress("pay")})
 
 
 def done(http_request, code, public_id):
     request = _owned_request(http_request, code, public_id)
-    return render(http_request, "web/done.html", {"m": request.municipality, "r": request})
-
-
-# Plain-Japanese answers for the public status page.
-STATUS_TEXT = {
-    State.RECEIVED: _("受付済みです。職員が内容を確認します。"),
-    State.IN_REVIEW: _("審査中です。"),
-    State.APPROVED: _("審査が終わり、発行の準備をしています。"),
-    State.ISSUED: _("証明書を発行しました。まもなく発送します。"),
-    State.MAILED: _("発送済みです。郵便でお届けします。"),
-    State.COMPLETED: _("お届けが完了しました。"),
-    State.RETURNED: _("申請内容の確認が必要なため、差し戻しました。期限までに内容を修正してください。"),
-    State.REJECTED: _("申請は却下されました。返金の手続きをしています。"),
-    State.REFUNDED: _("申請は却下され、返金しました。"),
-    State.CANCELLED: _("申請は取り消されました。"),
-}
+    context = {"m": request.municipality, "r": request}
+    if request.state in {State.SIGNED, State.AWAITING_PAYMENT}:
+        context.update(guide.progress("pay"))
+    elif request.reception_number:
+        context.update(guide.progress("done"))
+    return render(http_request, "web/done.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -285,11 +350,17 @@ def status(http_request, code):
             # Knowing the number and the date of birth lets this browser act on the request (cancel
             # with a code or the card, confirm receipt, answer the survey, correct it).
             remember_request(http_request, request.public_id)
-        context["result"] = STATUS_TEXT.get(request.state) if request else None
+        context["p"] = progress_of(request) if request else None
         context["r"] = request
         context["looked_up"] = True
     return render(http_request, "web/status.html", context)
 
+
+
+def legal(http_request, code, page):
+    """The privacy notice, the terms of use and the accessibility statement of one municipality."""
+    municipality = _municipality(code)
+    return render(http_request, f"web/legal/{page}.html", {"m": municipality, "page": page})
 
 
 # --- after 受付: the resident's own request (status page, notice links, LIFF) ---------------------
@@ -324,7 +395,7 @@ def _request_context(request: CertificateRequest) -> dict:
     answered = SatisfactionAnswer.objects.filter(municipality_id=request.municipality_id, request=request).exists()
     # A cancelled request says what happens to the money, as the cancellation notice does.
     refunded, refunding = ledger.refund_totals(request) if request.state == State.CANCELLED else (0, 0)
-    return {"m": request.municipality, "r": request, "result": STATUS_TEXT.get(request.state),
+    return {"m": request.municipality, "r": request, "p": progress_of(request),
             "refund_total": refunded + refunding, "refund_pending": refunding > 0,
             "cancellable": request.state in RESIDENT_CANCELLABLE and request.reception_number is not None,
             "correction": actions.open_correction(request) if request.state == State.RETURNED else None,
@@ -446,3 +517,116 @@ def correct(http_request, code, public_id):
     return render(http_request, "web/correct.html", {
         "m": request.municipality, "r": request, "correction": correction, "copies_form": copies_form,
         "options_form": options_form}, status=400 if http_request.method == "POST" else 200)
+
+
+# --- 「申請の一覧」: every request of a notice address, opened from a signed link -----------------------
+
+REQUESTS_LINK_SALT = "madoguchi.web.requests_link"
+REQUESTS_LINK_MAX_AGE = 60 * 60 * 24  # seconds: the link works for a day
+REQUESTS_LINK_LIMIT = 10  # link requests per client and window (each address has its own limit too)
+REQUESTS_LINK_WINDOW = datetime.timedelta(minutes=15)
+# How the list groups requests, in the order residents look for them.
+GROUPS = [
+    ("drafts", gettext_lazy("入力中(署名がまだの申請)"), {State.DRAFT}),
+    ("unpaid", gettext_lazy("お支払い待ち"), {State.SIGNED, State.AWAITING_PAYMENT}),
+    ("active", gettext_lazy("手続き中"), {State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED,
+                                          State.MAILED, State.RETURNED}),
+    ("past", gettext_lazy("これまでの申請"), {State.COMPLETED, State.REJECTED, State.REFUNDED, State.CANCELLED,
+                                              State.EXPIRED}),
+]
+
+
+def requests_link_url(request: CertificateRequest) -> str:
+    """The signed link of a 「申請の一覧」 notice: names the request it was sent through and a hash of
+    its notice address, so that the link stops working when the address is changed."""
+    token = signing.dumps({"m": request.municipality.code, "r": str(request.public_id),
+                           "e": actions.address_key(request.notice_email)}, salt=REQUESTS_LINK_SALT, compress=True)
+    return settings.SITE_URL + reverse("web:requests_link", args=[request.municipality.code, token])
+
+
+def _grant_key(code: str) -> str:
+    return f"my_requests:{code}"
+
+
+def requests_link(http_request, code, token):
+    municipality = _municipality(code)
+    try:
+        data = signing.loads(token[:400], salt=REQUESTS_LINK_SALT, max_age=REQUESTS_LINK_MAX_AGE)
+        public_id = uuid.UUID(str(data["r"]))
+        if data["m"] != code:
+            raise ValueError(code)
+        anchor = CertificateRequest.objects.get(municipality=municipality, public_id=public_id)
+        if not anchor.notice_email or actions.address_key(anchor.notice_email) != data["e"]:
+            raise ValueError("the notice address changed")
+    except (signing.BadSignature, ValueError, KeyError, TypeError, CertificateRequest.DoesNotExist):
+        return render(http_request, "web/error.html", {"m": municipality, "message": _(
+            "リンクが正しくないか、有効期限(24時間)が切れています。申請の一覧のページから、もう一度リンクを受け取ってください。")},
+            status=400)
+    http_request.session.cycle_key()  # a new session for what the link opens (no fixation)
+    http_request.session[_grant_key(code)] = anchor.notice_email
+    return redirect("web:my_requests", code=code)
+
+
+@require_http_methods(["GET", "POST"])
+def my_requests(http_request, code):
+    """「申請の一覧」: drafts, unpaid, in progress and past requests with their history, reasons, tracking
+    numbers and receipts, and what can be done with each — for the requests of the notice address a
+    signed link opened, and those this browser made."""
+    municipality = _municipality(code)
+    form = forms.RequestsLinkForm(http_request.POST if http_request.POST.get("op") == "send" else None)
+    if http_request.method == "POST":
+        op = http_request.POST.get("op")
+        if op == "forget":
+            http_request.session.pop(_grant_key(code), None)
+            grant_requests(http_request, [])
+            messages.success(http_request, _("この端末から申請の一覧を閉じました。"))
+            return redirect("web:my_requests", code=code)
+        if op == "send" and form.is_valid():
+            try:
+                if not hit(f"requests-link:ip:{client_ip(http_request)}", REQUESTS_LINK_LIMIT,
+                           REQUESTS_LINK_WINDOW):
+                    raise actions.ActionError(_(
+                        "送信の回数が多すぎます。15分ほど時間をおいてから、もう一度お試しください。"))
+                actions.send_requests_link(municipality, form.cleaned_data["email"])
+            except actions.ActionError as exc:
+                messages.error(http_request, str(exc))
+            else:
+                # The same answer whether or not the address is known: the page never tells who applied.
+                messages.success(http_request, _(
+                    "このメールアドレスでお知らせを受け取る申請があれば、一覧を開くリンクを送りました"
+                    "(LINEから申請した方にはLINEにも送ります)。メールが届かないときは、入力したアドレスを確かめてください。"))
+            return redirect("web:my_requests", code=code)
+        if op != "send":
+            raise Http404
+    email = http_request.session.get(_grant_key(code), "")
+    found = CertificateRequest.objects.filter(municipality=municipality, public_id__in=owned_request_ids(http_request))
+    if email:
+        found = found | actions.requests_with_address(municipality, email)
+    found = list(found.distinct().order_by("-created_at", "-id")[:MAX_GRANTED_REQUESTS])
+    if email:
+        grant_requests(http_request, [r.public_id for r in found])
+    events_by_request = {}
+    for event in RequestEvent.objects.filter(municipality=municipality, request__in=found).order_by("at", "id"):
+        events_by_request.setdefault(event.request_id, []).append(event)
+    items = [{"r": r, "p": progress_of(r, events_by_request.get(r.pk, [])),
+              "cancellable": r.state in RESIDENT_CANCELLABLE and r.reception_number is not None,
+              "withdrawable": r.state in {State.DRAFT, State.SIGNED, State.AWAITING_PAYMENT}}
+             for r in found]
+    groups = [{"key": key, "label": label, "items": [i for i in items if i["r"].state in states]}
+              for key, label, states in GROUPS]
+    return render(http_request, "web/my_requests.html", {
+        "m": municipality, "form": form, "email": email, "groups": groups, "empty": not items},
+        status=400 if http_request.method == "POST" else 200)
+
+
+@require_POST
+def withdraw(http_request, code, public_id):
+    """Stop a request that is not paid yet (入力中, お支払い待ち) from the browser that owns it."""
+    request = _owned_request(http_request, code, public_id)
+    try:
+        actions.withdraw_before_payment(request, channel=RequestChannel.WEB)
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+    else:
+        messages.success(http_request, _("申請をやめました。料金はかかりません。"))
+    return redirect("web:my_requests", code=code)

@@ -8,6 +8,7 @@ events that the subscribers here handle (connected in `ApplicationsConfig.ready(
 """
 
 from ._base import ActionError, SignatureRejected
+from .access import address_key, requests_with_address, send_requests_link
 from .cancellation import (
     cancel,
     cancel_by_staff,
@@ -16,6 +17,7 @@ from .cancellation import (
     code_transports,
     send_cancel_code,
     start_cancel_signing,
+    withdraw_before_payment,
 )
 from .completion import add_survey_comment, answer_survey, complete, complete_delivered, confirm_receipt
 from .correction import (
@@ -36,11 +38,12 @@ from .review import approve, reject, start_review
 from .signing import SIGNING_WINDOW, record_signature, start_signing
 
 __all__ = [
-    "ABANDON_AFTER", "SIGNING_WINDOW", "ActionError", "SignatureRejected", "add_survey_comment", "answer_survey",
-    "approve", "cancel", "cancel_by_staff", "cancel_from_line", "cancel_with_code", "code_transports", "complete",
-    "complete_delivered", "confirm_receipt", "create_draft", "expire_abandoned", "lapse_overdue", "mark_mailed",
-    "open_correction", "record_printed", "record_signature", "refund_unissuable_copies", "reject", "reprint",
-    "send_back", "send_cancel_code", "start_cancel_signing", "start_correction_signing",
-    "start_difference_payment", "start_payment", "start_review", "start_signing", "submit_correction",
+    "ABANDON_AFTER", "SIGNING_WINDOW", "ActionError", "SignatureRejected", "add_survey_comment", "address_key",
+    "answer_survey", "approve", "cancel", "cancel_by_staff", "cancel_from_line", "cancel_with_code",
+    "code_transports", "complete", "complete_delivered", "confirm_receipt", "create_draft", "expire_abandoned",
+    "lapse_overdue", "mark_mailed", "open_correction", "record_printed", "record_signature",
+    "refund_unissuable_copies", "reject", "reprint", "requests_with_address", "send_back", "send_cancel_code",
+    "send_requests_link", "start_cancel_signing", "start_correction_signing", "start_difference_payment",
+    "start_payment", "start_review", "start_signing", "submit_correction", "withdraw_before_payment",
     "register_personal_notice", "release_hold", "start_personal_notice_registration",
 ]

@@ -167,6 +167,19 @@ def cancel_by_staff(request: CertificateRequest, staff: Staff, reason: str) -> C
 
 
 @transaction.atomic
+def withdraw_before_payment(request: CertificateRequest, *, channel: str) -> CertificateRequest:
+    """The resident stops a request they have not paid for (入力中, 署名済み, 支払待ち) from the browser
+    that made it: nothing was charged, so nothing is refunded, and a payment page left open is
+    expired (paid after all, it is refunded). The channel checks that the browser owns the request."""
+    request = _locked(request)
+    if request.state not in {State.DRAFT, State.SIGNED, State.AWAITING_PAYMENT}:
+        _check_cancellable(request)
+        raise ActionError(_("お支払いが済んだ申請は、確認コードかマイナンバーカードで取り消してください。"))
+    return _cancel(request, events.cancelled(request, actor_kind="resident", channel=channel,
+                                             reason=_("申請者による取消(お支払い前)")))
+
+
+@transaction.atomic
 def cancel(request: CertificateRequest, *, actor_kind: str, actor: Staff | None = None,
            reason: str = "") -> CertificateRequest:
     """The plain cancellation, for callers that already know who asks (the system, tests)."""
