@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from madoguchi.applications.models import CertificateRequest
@@ -276,7 +277,8 @@ def test_every_back_office_page_passes_axe_at_office_width(live_server, settings
     problems.extend(audit(desk))  # the approved tab
     desk.get_by_role("button", name="承認済みの2件をまとめて印刷").click()
     problems.extend(audit(desk))
-    for username, path in (("auditor", "/office/"), ("boss", "/office/manager/"), ("boss", "/office/logs/")):
+    for username, path in (("auditor", "/office/"), ("boss", "/office/manager/"),
+                           ("boss", reverse("operations_office:logs"))):
         other = desk_for(username)
         other.goto(live_server.url + path)
         problems.extend(audit(other))

@@ -354,7 +354,8 @@ def test_offering_is_respected_by_the_resident_pages_and_quote(manager_client, m
         "postage": ["regular"], "version": "1"})
     assert response.status_code == 302, response.content.decode()
     page = Client().get(reverse("web:apply_type", args=[municipality.code])).content.decode()
-    assert "印鑑登録証明書" in page and "住民票の写し" not in page
+    # The choices offered (the help text below the choices still explains every kind).
+    assert 'value="seal_certificate"' in page and 'value="residence_certificate"' not in page
     with pytest.raises(catalog.CatalogError):
         catalog.quote(municipality, "residence_certificate", 1, "regular", TODAY(), purpose="bank")
     with pytest.raises(catalog.CatalogError):

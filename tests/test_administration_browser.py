@@ -92,7 +92,7 @@ def test_onboarded_municipality_made_ready_in_the_browser(live_server, settings,
     office = browser.new_context(locale="ja-JP")
     desk = office.new_page()
     _enroll(desk, link)
-    desk.get_by_role("link", name="管理").click()
+    desk.get_by_role("link", name="管理", exact=True).click()
     assert desk.locator("li[data-item='seal'].todo").count() == 1
 
     # --- 公印: upload, seen on the sample certificate ---

@@ -16,6 +16,7 @@ from madoguchi.core.search import search_key
 from madoguchi.operations.models import AccessLog
 from madoguchi.tenancy.models import Role
 
+from .boundary import answered
 from .conftest import make_resident
 from .flow import received
 from .test_backoffice import PASSWORD, make_staff, signed_in
@@ -58,7 +59,7 @@ def test_search_by_reception_number_name_kana_variant_and_date(municipality, cle
     assert found(**{"from": "2000-01-01", "to": "2000-01-02"}) == set()
     # Garbage is answered, never a 500.
     for bad in ("%00", "%ED%A0%80", "%FF", "x" * 5000, "'%20OR%201=1%20--", "2024-13-45"):
-        assert client.get(f"{queue}?q={bad}&from={bad}&to={bad}&state={bad}").status_code == 200
+        assert answered(client.get(f"{queue}?q={bad}&from={bad}&to={bad}&state={bad}"))
 
 
 def test_every_state_has_a_tab_and_finished_requests_stay_findable(municipality, resident, clerk):
@@ -173,7 +174,7 @@ def test_reject_has_a_confirmation_step_with_set_phrases(municipality, resident,
     ({"template": "other", "detail": ""}, "却下の理由を入力してください"),
     ({"template": "", "detail": "  "}, "却下の理由を入力してください"),
     ({"template": "made_up", "detail": ""}, "表示されている選択肢から"),
-    ({"template": "other", "detail": "a\x00b", "confirmed": "1"}, "使えない文字"),
+    ({"template": "other", "detail": "a\x00b", "confirmed": "1"}, "正しくない文字"),  # core.inputs
     ({"template": "other", "detail": "長" * 301, "confirmed": "1"}, "300文字以内"),
 ])
 def test_bad_reject_input_is_refused_and_nothing_changes(municipality, resident, clerk, data, message):
@@ -250,7 +251,8 @@ def test_lockout_says_when_to_retry_not_wrong_password(clerk):
     for _ in range(10):
         client.post(reverse("backoffice:login"), {"username": "clerk", "password": "wrong-password!"})
     page = client.post(reverse("backoffice:login"), {"username": "clerk", "password": PASSWORD}).content.decode()
-    assert "一時的に止めています" in page and "以降にもう一度お試しください" in page
+    # The progressive delay of the sign-in defence says until when (backoffice.auth.retry_message).
+    assert "しばらくお待ちいただいています" in page and "以降にもう一度お試しください" in page
     assert "パスワードが違います" not in page
     # Another user name is not affected.
     page = client.post(reverse("backoffice:login"), {"username": "other", "password": "x"}).content.decode()

@@ -137,7 +137,7 @@ def test_kpi_dashboard_against_targets(municipality, resident, manager):
     assert changed.count() == 2 and '"target":"1100.00"' in changed.get(target_id="line_friends").after
     page = client.get(KPI).content.decode()
     assert "LINE友だち数" in page and "1100" in page and "4.00" in page
-    assert "<svg" in page and "<script" not in page
+    assert "<svg" in page and "<script>" not in page  # no inline script (office.js is a static file)
     # Online requests this month: the one received on the web.
     assert '<th scope="row">オンライン申請件数(月)</th><td>1</td>' in page
     # Saving the same values again writes no new audit event.

@@ -193,7 +193,7 @@ def test_clerk_searches_reviews_rejects_prints_and_mails(live_server, settings, 
     desk.get_by_label("ユーザー名").fill(locked.username)
     desk.get_by_label("パスワード").fill(PASSWORD)  # right, but too late
     desk.get_by_role("button", name="次へ").click()
-    expect(desk.get_by_role("alert")).to_contain_text("一時的に止めています")
+    expect(desk.get_by_role("alert")).to_contain_text("しばらくお待ちいただいています")
     expect(desk.get_by_role("alert")).to_contain_text("以降にもう一度お試しください")
     context.close()
 

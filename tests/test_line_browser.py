@@ -46,7 +46,8 @@ def test_line_chat_to_completed_journey(live_server, settings, browser):  # noqa
     page.get_by_role("button", name="友だち追加").click()
     expect(page.locator(".chat-log")).to_contain_text("友だち追加ありがとうございます")
     page.get_by_role("button", name="証明書の申請").last.click()  # the rich menu
-    for label in ["住民票の写し", "本人のみ", "はい", "いいえ", "1通", "金融機関の手続き", "普通郵便(110円)"]:
+    for label in ["住民票の写し", "本人のみ", "はい", "いいえ", "いいえ", "1通", "金融機関の手続き",
+                  "普通郵便(110円)"]:
         page.locator(".quick-replies").get_by_role("button", name=label, exact=True).click()
     expect(page.locator(".chat-log")).to_contain_text("合計 410円")
     page.locator(".quick-replies").get_by_role("button", name="申請する").click()

@@ -137,6 +137,9 @@ def test_malformed_addresses_get_a_japanese_error(municipality, email):
     response = Client().post(my_url(municipality), data=f"op=send&email={email}".encode(),
                              content_type="application/x-www-form-urlencoded")
     page = response.content.decode()
+    if "%00" in email:  # NUL is refused at the boundary (core.inputs), in Japanese
+        assert response.status_code == 400 and "正しくない文字" in page and Notice.objects.count() == 0
+        return
     assert response.status_code == 400 and "error-summary" in page
     assert "メールアドレス" in page and Notice.objects.count() == 0
 

@@ -106,7 +106,7 @@ def test_another_municipalitys_rows_and_staff_are_out_of_reach(municipality, man
     page = client.get(URL, {"log": "audit"}).content.decode()
     assert "other-town-fee" not in page
     response = client.get(URL, {"log": "audit", "staff": other_manager.pk})
-    assert response.status_code == 200 and "正しく選択してください" in response.content.decode()
+    assert response.status_code == 200 and "表示されている選択肢から選んでください" in response.content.decode()
     page = client.get(URL, {"log": "audit", "person": "鈴木"}).content.decode()
     assert "other-town-fee" not in page
 

@@ -139,7 +139,8 @@ def _get_request(http_request, public_id) -> CertificateRequest:
 def queue(http_request):
     """The clerk's first screen; staff who do not review (auditors) get their own landing page."""
     user = http_request.user
-    if user.is_authenticated and http_request.session.get(OTP_SESSION_KEY) and not has_permission(user, "review"):
+    if (user.is_authenticated and http_request.session.get(OTP_SESSION_KEY) and user.municipality_id
+            and not has_permission(user, "review")):
         return redirect("backoffice:audit_home")
     return _queue(http_request)
 
