@@ -64,6 +64,18 @@ FAULTS = [(0.2, "worker", "line"), (0.4, "worker", "notices"), (0.5, "web", ""),
 TIMEOUT = 10.0
 
 
+def fault_plan() -> list[tuple[float, str, str]]:
+    """SOAK_FAULTS="0.2:worker:line,0.5:web" overrides FAULTS (fraction of the run, what, queue)."""
+    spec = os.environ.get("SOAK_FAULTS")
+    if spec is None:
+        return FAULTS
+    out = []
+    for item in filter(None, spec.split(",")):
+        at, what, *queue = item.split(":")
+        out.append((float(at), what, queue[0] if queue else ""))
+    return out
+
+
 def rates() -> dict[str, float]:
     return {name: float(os.environ.get(f"SOAK_RATE_{name.upper()}", rate)) for name, rate in RATES.items()}
 
@@ -216,13 +228,17 @@ class Load:
         sent.accepted, sent.attempts = self.deliver_line({"destination": "U" + "0" * 32, "events": [event]})
 
     def pay(self, n: int, scheduled: float, line_share: int = 2) -> Paid | None:
-        """Draft, sign and pay a request; the gateway's notification goes through the providers
-        queue and is delivered once more by this harness. Every `line_share`-th request comes from LINE."""
+        """Draft, sign and pay a request; every `line_share`-th request comes from LINE."""
+        prepared = self.awaiting_payment(n, line_share)
+        return self.capture(prepared) if prepared else None
+
+    def awaiting_payment(self, n: int, line_share: int = 2):
+        """A request drafted, signed with a sandbox card and sent to the sandbox gateway: from LINE
+        (bound to a new LINE user) or from the web with an e-mail address."""
         from madoguchi.applications import actions
         from madoguchi.applications.signing_terms import canonical_bytes
         from madoguchi.identity.contrib.sandbox import card as cards
         from madoguchi.line.models import LineUser, RequestBinding
-        from madoguchi.payments.contrib.sandbox import gateway
 
         resident = self.residents[n % len(self.residents)]
         from_line = n % line_share == 0
@@ -243,15 +259,27 @@ class Load:
             actions.record_signature(request, nonce=challenge.nonce, certificate=certificate,
                                      signature=signature, provider="sandbox")
             actions.start_payment(request, "/done/")
-            payment = request.payments.get(status="pending")
-            paid = Paid(request_id=request.pk, scheduled=time.monotonic(), line_user=user_id, email=email)
-            with self.lock:
-                self.paid.append(paid)
-            charge = gateway.capture(payment.provider_payment_id)  # the gateway notifies through a task
-            body = gateway.notification_body(charge)
+            return request.payments.get(status="pending"), user_id, email
         except Exception as exc:
             with self.lock:
                 self.errors[f"pay: {exc.__class__.__name__}: {str(exc)[:80]}"] += 1
+            return None
+
+    def capture(self, prepared) -> Paid | None:
+        """The resident pays at the gateway, which notifies us through its task on the providers
+        queue; this harness delivers the same notification once more, as providers redeliver."""
+        from madoguchi.payments.contrib.sandbox import gateway
+
+        payment, user_id, email = prepared
+        paid = Paid(request_id=payment.request_id, scheduled=time.monotonic(), line_user=user_id, email=email)
+        with self.lock:
+            self.paid.append(paid)
+        try:
+            charge = gateway.capture(payment.provider_payment_id)
+            body = gateway.notification_body(charge)
+        except Exception as exc:
+            with self.lock:
+                self.errors[f"capture: {exc.__class__.__name__}: {str(exc)[:80]}"] += 1
             return None
         for _attempt in range(10):  # the provider's own redelivery, until answered 200
             status, _r, _b = self.http("POST", "/payments/sandbox/notify/", body, {
@@ -470,10 +498,11 @@ def lost_or_duplicated(load: Load) -> tuple[int, list[str]]:
     return total, findings
 
 
-def soak(seconds: float, faults=FAULTS, drain: float | None = None, stream_rates: dict | None = None) -> int:
+def soak(seconds: float, faults=None, drain: float | None = None, stream_rates: dict | None = None) -> int:
     """Run the soak and print what it saw; returns the number of items lost or duplicated."""
     drain = float(os.environ.get("SOAK_DRAIN_SECONDS", "480")) if drain is None else drain
     stream_rates = stream_rates or rates()
+    faults = fault_plan() if faults is None else faults
     with _stack.Stack("soak") as stack:
         load = Load(stack)
         load.prepare()
