@@ -247,13 +247,21 @@ class Stack:
                 pids.append(pid)
         return pids
 
-    def kill_worker(self, queue: str) -> int | None:
+    def kill_worker(self, queue: str, wait: float = 20.0) -> tuple[int | None, bool]:
         """SIGKILL one worker of `queue` together with the work horse it forked for the job it runs
-        (as when the host or container dies); `manage.py workers` starts a new one."""
-        pids = self.worker_pids(queue)
-        if not pids:
-            return None
-        victim = pids[0]
+        (as when the host or container dies); `manage.py workers` starts a new one. Waits up to
+        `wait` seconds for a worker that is running a job (it has a work horse) and kills that one;
+        returns the pid and whether it was mid-job."""
+        deadline = time.monotonic() + wait
+        while True:
+            pids = self.worker_pids(queue)
+            busy = [pid for pid in pids if self.children(pid)]
+            if busy or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        victim = (busy or pids or [None])[0]
+        if victim is None:
+            return None, False
         family, todo = [], [victim]
         while todo:
             pid = todo.pop()
@@ -264,7 +272,7 @@ class Stack:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        return victim
+        return victim, bool(busy)
 
     def kill_web_worker(self) -> int | None:
         """SIGKILL one gunicorn worker process mid-traffic; the gunicorn master starts another."""
