@@ -420,8 +420,9 @@ def _answered_users(load: Load) -> dict[str, int]:
 
 
 # RQ gives a killed job up when its heartbeat lapses (60-90 s) and the scheduler's sweep re-queues
-# it. A job whose worker died after taking it but before its work horse marked it started is dropped
-# by RQ's clean-up instead; housekeeping (the scheduler runs it every 5 minutes) is the safety net
+# it. A job whose worker died after taking it but before its work horse marked it started appears
+# to be dropped by RQ's clean-up instead (seen once: its LINE event stayed pending); housekeeping
+# (the scheduler runs it every 5 minutes) is the safety net
 # for those: LINE events pending for 2 minutes, due notices, stuck refunds. Once the queues are
 # idle past SAFETY_NET_AFTER with something still open, the harness runs that housekeeping at once
 # rather than waiting up to 5 minutes for the scheduler's turn, and says so.
