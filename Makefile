@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: demo test bench lint install system-deps
+.PHONY: demo test bench soak lint install system-deps
 
 # Debian packages (chromium, IPAmj明朝, poppler, ...): installed as root, otherwise the one command to
 # run is printed and make stops here, before anything else (the order-only prerequisites below).
@@ -47,3 +47,8 @@ lint: $(STAMP)
 # make bench ONLY="documents line" runs those modules of madoguchi/bench/ only.
 bench: $(STAMP)
 	DEBUG=1 $(BIN)/python -m madoguchi.bench $(ONLY)
+
+# The load and fault harness (docs/operations.md): PostgreSQL and Redis on 127.0.0.1, a scratch
+# database dropped afterwards; SOAK_SECONDS (default 600) of open-loop load with worker and web SIGKILLs.
+soak: $(STAMP)
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(BIN)/python -m madoguchi.bench.soak

@@ -207,6 +207,8 @@ EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
+if os.environ.get("EMAIL_FILE_PATH"):  # the file-based backend (one file per message), e.g. for the soak
+    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "madoguchi@example.jp")
 
 # Integrations: which provider each concern uses. Each name is a package under
