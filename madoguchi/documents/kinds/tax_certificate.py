@@ -146,12 +146,14 @@ class TaxCertificate(CertificateKind):
                       Field("給与所得", yen(record.income_breakdown.get("給与", 0)))]
             incomes = [salary] if record.salary_income else []
             incomes += [[Field(f"{kind}所得" if not kind.endswith("所得") else kind, yen(amount))]
-                        for kind, amount in record.income_breakdown.items() if kind != "給与"]
+                        for kind, amount in _ordered(record.income_breakdown, INCOME_ORDER) if kind != "給与"]
             incomes.append([Field("合計所得金額", yen(record.income))])
-            deductions = _pairs([Field(kind, yen(amount)) for kind, amount in record.deduction_breakdown.items()])
+            deductions = _pairs([Field(kind, yen(amount))
+                                 for kind, amount in _ordered(record.deduction_breakdown, DEDUCTION_ORDER)])
             deductions.append([Field("所得控除の合計", yen(record.deductions)),
                                Field("扶養親族の数", f"{record.dependents}人")])
-            deductions += _pairs([Field(kind, f"{count}人") for kind, count in record.dependant_breakdown.items()])
+            deductions += _pairs([Field(kind, f"{count}人")
+                                  for kind, count in _ordered(record.dependant_breakdown, DEPENDANT_ORDER)])
             entries += [Heading("所得"), layout_table(font, incomes),
                         Heading("所得控除"), layout_table(font, deductions)]
         if form in ("both", "tax"):
@@ -167,6 +169,24 @@ class TaxCertificate(CertificateKind):
         title = {"both": "所得・非課税証明書" if exempt else "所得・課税証明書", "income": "所得証明書",
                  "tax": "非課税証明書" if exempt else "課税証明書"}[form]
         return DocumentContent(title, self.attestation, header, entries)
+
+
+# The order the 課税証明書 prints each breakdown in (所得の種類 as 地方税法 第32条・第313条 list them,
+# 所得控除 as 第34条・第314条の2, then the 扶養親族 categories). The replica's JSON objects come back in
+# the database's key order (PostgreSQL's jsonb sorts keys), so the page never follows that order.
+INCOME_ORDER = ["給与", "事業", "不動産", "利子", "配当", "雑", "一時", "譲渡", "山林", "退職"]
+DEDUCTION_ORDER = ["雑損控除", "医療費控除", "社会保険料控除", "小規模企業共済等掛金控除", "生命保険料控除",
+                   "地震保険料控除", "寡婦控除", "ひとり親控除", "勤労学生控除", "障害者控除", "配偶者控除",
+                   "配偶者特別控除", "扶養控除", "基礎控除"]
+DEPENDANT_ORDER = ["控除対象配偶者", "一般扶養親族", "特定扶養親族", "老人扶養親族", "同居老親等", "年少扶養親族"]
+
+
+def _ordered(breakdown: dict, order: list[str]) -> list[tuple[str, int]]:
+    def key(item):
+        name = item[0].removesuffix("所得") if order is INCOME_ORDER else item[0]
+        return (order.index(name) if name in order else len(order), item[0])
+
+    return sorted(breakdown.items(), key=key)
 
 
 def _pairs(fields: list[Field]) -> list[list[Field]]:
