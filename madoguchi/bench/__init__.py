@@ -42,8 +42,22 @@ def report(name: str, value: float, unit: str) -> None:
 
 
 @functools.cache
+def local_tsa() -> str:
+    """The sandbox RFC 3161 timestamp authority on a loopback port for this run (the bench's site URL
+    answers nothing), set as the documents' TSA: printing signs PAdES B-T with its timestamps."""
+    from django.conf import settings
+
+    from madoguchi.documents.tsa import serve
+
+    server = serve("127.0.0.1", 0)
+    settings.DOCUMENT_TSA_URL = f"http://127.0.0.1:{server.server_address[1]}/"
+    return settings.DOCUMENT_TSA_URL
+
+
+@functools.cache
 def demo():
-    """A municipality with a 1,000-resident synthetic replica and a clerk, created once per run."""
+    """A municipality with a 1,000-resident synthetic replica and a clerk, created once per run, with
+    the local timestamp authority the printing step needs."""
     from madoguchi.demo.synthetic import generate_replica
     from madoguchi.operations.onboarding import create_municipality
     from madoguchi.tenancy.models import Role, Staff
@@ -52,6 +66,7 @@ def demo():
                                        certifier_name="窓口 一郎", contact="市民課")
     generate_replica(municipality, count=1000)
     clerk = Staff.objects.create(username="bench-clerk", municipality=municipality, role=Role.CLERK)
+    local_tsa()
     return municipality, clerk
 
 

@@ -1,6 +1,10 @@
 """BENCH certificate_pdf_render: pages per second over 1,000 certificates of every type, mixed.
+BENCH certificate_pdf_render_weasyprint_ratio: our 住民票 pages per second divided by WeasyPrint's
+  (a dev dependency, with Debian's Pango) rendering the same content as an HTML/CSS page in IPAmj明朝,
+  in the same run.
 BENCH print_batch_1000: seconds to build and sign the printer's PDF of 1,000 rendered certificates."""
 
+import html
 import time
 
 from madoguchi.bench import demo
@@ -63,28 +67,87 @@ def render(requests, count: int) -> tuple[float, list[tuple]]:
     return pages / (time.perf_counter() - started), rendered
 
 
-def print_batch(municipality, rendered: list[tuple]) -> float:
-    """B-LT signatures with timestamps from the sandbox TSA, served locally as in the demo (the bench's
-    site URL answers nothing)."""
-    from django.conf import settings
+RATIO_ROUNDS = 40
 
+
+def _as_html(content, font_path: str) -> str:
+    """The certificate's content as one HTML/CSS page: the same title, rows, entries and closing."""
+    from madoguchi.documents.layout import Heading, Impression
+
+    def cell(label: str, value: str, kana: str = "") -> str:
+        ruby = f"<div class='kana'>{html.escape(kana)}</div>" if kana else ""
+        return f"<th>{html.escape(label)}</th><td>{ruby}{html.escape(value)}</td>"
+
+    parts = [f"<h1>{html.escape(content.title)}</h1><table>"]
+    for row in content.header_rows:
+        parts.append("<tr>" + "".join(cell(f.label, f.value, f.kana) for f in row) + "</tr>")
+    parts.append("</table>")
+    for entry in content.entries:
+        if isinstance(entry, Heading):
+            parts.append(f"<h2>{html.escape(entry.text)}</h2>")
+        elif isinstance(entry, Impression):
+            parts.append("<div class='seal'></div>")
+        else:
+            parts.append("<table>")
+            for row in entry.rows:
+                parts.append("<tr>" + "".join(cell("".join(c.label_lines), "".join(c.lines), c.kana)
+                                              for c in row.cells) + "</tr>")
+            parts.append("</table>")
+    parts.append(f"<p class='closing'>以下余白</p><p>{html.escape(content.attestation)}</p>")
+    style = (f"@font-face {{ font-family: 'IPAmjMincho'; src: url('file://{font_path}'); }}"
+             "@page { size: A4; margin: 15mm; } body { font-family: 'IPAmjMincho'; font-size: 10pt; }"
+             "h1 { text-align: center; font-size: 18pt; letter-spacing: 0.5em; } h2 { font-size: 11pt; }"
+             "table { width: 100%; border-collapse: collapse; margin-bottom: 3mm; }"
+             "th, td { border: 0.5pt solid #000; padding: 1mm 2mm; vertical-align: top; }"
+             "th { width: 28mm; background: #eee; font-weight: normal; } .kana { font-size: 6pt; }"
+             ".seal { width: 20mm; height: 20mm; border: 0.5pt solid #000; }")
+    return f"<!doctype html><html lang='ja'><head><meta charset='utf-8'><style>{style}</style></head>" \
+           f"<body>{''.join(parts)}</body></html>"
+
+
+def weasyprint_ratio(requests) -> float:
+    """Ours / WeasyPrint in pages per second, for the same 住民票 content, alternating rounds."""
+    from django.conf import settings
+    from django.utils import timezone
+    from weasyprint import HTML
+
+    from madoguchi.catalog.models import CertificateType
+    from madoguchi.documents.kinds import get_kind
+    from madoguchi.documents.services import render_certificate
+
+    request = next(r for r in requests if r.certificate_type == CertificateType.RESIDENCE)
+    page = _as_html(get_kind(request.certificate_type).content(request), str(settings.CERTIFICATE_FONT))
+    HTML(string=page).write_pdf()  # warm-up: font loading
+    ours = theirs = 0.0
+    our_pages = their_pages = 0
+    for i in range(RATIO_ROUNDS):
+        started = time.perf_counter()
+        our_pages += render_certificate(request, f"{i:016d}", "ABCDEFGHJKMN", timezone.localdate()).pages
+        ours += time.perf_counter() - started
+        started = time.perf_counter()
+        document = HTML(string=page).render()  # layout, then the PDF: the same work as ours
+        document.write_pdf()
+        their_pages += len(document.pages)
+        theirs += time.perf_counter() - started
+    return (our_pages / ours) / (their_pages / theirs)
+
+
+def print_batch(municipality, rendered: list[tuple]) -> float:
+    """B-LT signatures with timestamps from the sandbox TSA served locally (`bench.local_tsa`)."""
     from madoguchi.documents.print_batch import render_print_batch
     from madoguchi.documents.signing import ensure_signing_key, sign_pdf
-    from madoguchi.documents.tsa import serve
 
-    server = serve("127.0.0.1", 0)
-    settings.DOCUMENT_TSA_URL = f"http://127.0.0.1:{server.server_address[1]}/"
     ensure_signing_key(municipality)
     sign_pdf(render_print_batch(rendered[:2]), municipality)  # warm-up: key decryption, pyhanko imports
     started = time.perf_counter()
     sign_pdf(render_print_batch(rendered), municipality)
-    elapsed = time.perf_counter() - started
-    server.shutdown()
-    return elapsed
+    return time.perf_counter() - started
 
 
 def run(report) -> None:
     municipality, _clerk = demo()
-    pages_per_second, rendered = render(sample_requests(municipality), DOCUMENTS)
+    requests = sample_requests(municipality)
+    pages_per_second, rendered = render(requests, DOCUMENTS)
     report("certificate_pdf_render", pages_per_second, "pages/s")
+    report("certificate_pdf_render_weasyprint_ratio", weasyprint_ratio(requests), "x")
     report("print_batch_1000", print_batch(municipality, rendered), "s")
