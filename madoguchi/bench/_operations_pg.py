@@ -217,7 +217,7 @@ def main() -> int:
     from django.test import Client
     from django.urls import reverse
 
-    from madoguchi.backoffice.auth import OTP_SESSION_KEY
+    from madoguchi.backoffice.auth import LAST_SEEN, OTP_SESSION_KEY, SIGNED_IN_AT
     from madoguchi.operations import stats
     from madoguchi.tenancy.models import Role, Staff
 
@@ -235,6 +235,7 @@ def main() -> int:
     client.force_login(manager)
     session = client.session
     session[OTP_SESSION_KEY] = True
+    session[SIGNED_IN_AT] = session[LAST_SEEN] = int(time.time())  # as a TOTP sign-in leaves it
     session.save()
     url = reverse("operations_office:statistics")
     rng = random.Random(13)
@@ -250,7 +251,7 @@ def main() -> int:
         began = time.perf_counter()
         response = client.get(url, params)
         samples.append((time.perf_counter() - began) * 1000)
-        assert response.status_code == 200 and b"<svg" in response.content
+        assert response.status_code == 200 and b"<svg" in response.content, response.status_code
     print(f"BENCH stats_dashboard {_p95(samples):.1f} ms", flush=True)
     return 0
 

@@ -49,7 +49,10 @@ def run(report) -> None:
     client = Client()
     url = reverse("payments:notify", args=["sandbox"])
     notices_before = Notice.objects.count()
-    with override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}):
+    from django.conf import settings
+
+    database_queue = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": list(settings.TASK_QUEUES)}}
+    with override_settings(TASKS=database_queue):
         started = time.perf_counter()
         for body, signature in signed:
             response = client.post(url, data=body, content_type="application/json",
