@@ -63,7 +63,11 @@ def _free_port() -> int:
 
 def _start_server(port: int) -> subprocess.Popen:
     root = Path(__file__).resolve().parent.parent.parent
-    env = {**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "madoguchi.settings"}
+    from django.conf import settings
+
+    # The server signs what the clerk prints: with the run's local timestamp authority (bench.local_tsa).
+    env = {**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "madoguchi.settings",
+           "MADOGUCHI_DOCUMENT_TSA_URL": settings.DOCUMENT_TSA_URL}
     log = open(Path(BENCH_DIR) / "clerk-server.log", "wb")  # noqa: SIM115 (closed with the process)
     server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
                               cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
