@@ -18,7 +18,6 @@ import os as _os
 import re
 import sys as _sys
 import time as _time
-import unicodedata
 from base64 import b64decode
 from binascii import Error as BinasciiError
 
@@ -26,6 +25,8 @@ from django.db import connection, models, transaction
 from django.db.models.signals import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from madoguchi.core.text import to_katakana
 
 from ..matching import koseki_lookup_key
 from ..models import (
@@ -110,8 +111,6 @@ class _Dialect:
     def blob(self) -> str:
         return "bytea" if self.postgres else "blob"
 
-
-_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
 
 
 def _md5(text: str) -> str:
@@ -239,7 +238,7 @@ class _Converter:
             if not v:
                 continue
             if column.kind == "kana":
-                v = unicodedata.normalize("NFKC", v).translate(_KATAKANA)
+                v = to_katakana(v)
             elif column.kind == "png":
                 try:
                     v = b64decode(v, validate=True)
