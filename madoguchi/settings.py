@@ -234,6 +234,10 @@ SANDBOX_PAYMENT_SECRET = os.environ.get("MADOGUCHI_SANDBOX_PAYMENT_SECRET", "") 
 )
 
 # LINE: each municipality's channel secret and access token are its encrypted secrets
+# How long a process keeps a per-municipality secret it has read (tenancy.vault): a change made
+# elsewhere (`manage.py secrets set|rotate|delete`) reaches running processes within this time.
+SECRET_CACHE_SECONDS = int(os.environ.get("MADOGUCHI_SECRET_CACHE_SECONDS", "30"))
+
 # LINE_CHANNEL_SECRET and LINE_ACCESS_TOKEN (tenancy.vault; see docs/line.md).
 # With DEBUG the local LINE Platform emulator is mounted under /line-emulator/ and is the default
 # API, so the demo works without LINE; production talks to LINE's hosts.

@@ -64,6 +64,16 @@ def _timestamps_from_the_sandbox_tsa(settings, timestamp_authority):
     settings.DOCUMENT_TSA_URL = timestamp_authority
 
 
+@pytest.fixture(autouse=True)
+def _secrets_read_afresh():
+    """A secret a test set is rolled back with its transaction; this process must not keep it."""
+    from madoguchi.tenancy import vault
+
+    vault.forget()
+    yield
+    vault.forget()
+
+
 @pytest.fixture
 def municipality(db) -> Municipality:
     return make_municipality()

@@ -212,3 +212,37 @@ def test_line_credentials_come_from_the_vault(keys, municipality, settings):
     settings.LINE_EMULATOR = False
     with pytest.raises(Exception, match="not set"):
         credentials(municipality.code)
+
+
+def test_a_process_keeps_what_it_read_for_a_while_and_forgets_its_own_changes(
+        keys, municipality, other_municipality, settings, monkeypatch, django_assert_num_queries):
+    """The webhook reads the channel secret on every delivery: one read per process and period."""
+    settings.SECRET_CACHE_SECONDS = 30
+    clock = [1000.0]
+    monkeypatch.setattr(vault.time, "monotonic", lambda: clock[0])
+    vault.set_secret(municipality, "LINE_CHANNEL_SECRET", "one")
+    with django_assert_num_queries(1):
+        assert vault.get_secret(municipality.code, "LINE_CHANNEL_SECRET") == "one"
+        assert vault.get_secret(municipality.code, "LINE_CHANNEL_SECRET") == "one"
+    with django_assert_num_queries(1):  # "not set" is kept too, per municipality
+        assert vault.get_secret(other_municipality.code, "LINE_CHANNEL_SECRET") is None
+        assert vault.get_secret(other_municipality.code, "LINE_CHANNEL_SECRET") is None
+    # Changed by another process (here: the row itself): seen once the period is over.
+    MunicipalitySecret.objects.filter(municipality=municipality).delete()
+    assert vault.get_secret(municipality.code, "LINE_CHANNEL_SECRET") == "one"
+    clock[0] += 30
+    assert vault.get_secret(municipality.code, "LINE_CHANNEL_SECRET") is None
+    # Changed in this process: at once, by set, delete and rotate.
+    vault.set_secret(municipality, "LINE_CHANNEL_SECRET", "two")
+    assert vault.get_secret(municipality.code, "LINE_CHANNEL_SECRET") == "two"
+    vault.delete_secret(municipality, "LINE_CHANNEL_SECRET")
+    assert vault.get_secret(municipality.code, "LINE_CHANNEL_SECRET") is None
+
+
+def test_with_no_keeping_period_every_read_goes_to_the_database(keys, municipality, settings,
+                                                                django_assert_num_queries):
+    settings.SECRET_CACHE_SECONDS = 0
+    vault.set_secret(municipality, "LINE_CHANNEL_SECRET", "one")
+    with django_assert_num_queries(2):
+        vault.get_secret(municipality.code, "LINE_CHANNEL_SECRET")
+        vault.get_secret(municipality.code, "LINE_CHANNEL_SECRET")

@@ -13,6 +13,10 @@ re-encrypts every secret under the active key; the old key can leave the environ
 
 With DEBUG or in tests and no MADOGUCHI_MASTER_KEYS, one development key derived from SECRET_KEY is
 used (key id "dev"), as for DOCUMENT_SIGNING_SECRET; production refuses to run without a master key.
+
+Reading is on hot paths (every LINE webhook delivery checks its signature with the channel secret), so
+each process keeps what it read for SECRET_CACHE_SECONDS (default 30): a secret set, deleted or
+rotated in this process is forgotten at once, other processes see the change within that time.
 """
 
 import base64
@@ -20,6 +24,8 @@ import binascii
 import hashlib
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -126,6 +132,17 @@ def validate_value(value: str) -> str:
     return value
 
 
+# (municipality code, name) -> (read at, in time.monotonic(); value or None when not set)
+_read: dict[tuple[str, str], tuple[float, str | None]] = {}
+_read_lock = threading.Lock()
+
+
+def forget() -> None:
+    """Drop what this process has read (after a change, and between tests)."""
+    with _read_lock:
+        _read.clear()
+
+
 def set_secret(municipality: Municipality, name: str, value: str) -> MunicipalitySecret:
     validate_name(name)
     validate_value(value)
@@ -133,25 +150,36 @@ def set_secret(municipality: Municipality, name: str, value: str) -> Municipalit
     secret, _created = MunicipalitySecret.objects.update_or_create(
         municipality=municipality, name=name,
         defaults={"key_id": keys.active, "ciphertext": _encrypt(keys, municipality.code, name, value)})
+    forget()
     return secret
 
 
 def get_secret(municipality: Municipality | str, name: str) -> str | None:
     """The secret's value, or None when it is not set. `municipality` may be given by its code."""
     code = municipality if isinstance(municipality, str) else municipality.code
+    keep = settings.SECRET_CACHE_SECONDS
+    if keep > 0:
+        with _read_lock:
+            read = _read.get((code, name))
+        if read is not None and time.monotonic() - read[0] < keep:
+            return read[1]
     rows = MunicipalitySecret.objects.filter(name=name)
     if isinstance(municipality, str):
         rows = rows.filter(municipality__code=code)
     else:
         rows = rows.for_municipality(municipality)
     secret = rows.first()
-    if secret is None:
-        return None
-    return _decrypt(master_keys(), code, secret)
+    value = None if secret is None else _decrypt(master_keys(), code, secret)
+    if keep > 0:
+        with _read_lock:
+            _read[(code, name)] = (time.monotonic(), value)
+    return value
 
 
 def delete_secret(municipality: Municipality, name: str) -> bool:
-    return MunicipalitySecret.objects.for_municipality(municipality).filter(name=name).delete()[0] > 0
+    deleted = MunicipalitySecret.objects.for_municipality(municipality).filter(name=name).delete()[0] > 0
+    forget()
+    return deleted
 
 
 def rotate() -> int:
@@ -167,4 +195,5 @@ def rotate() -> int:
             secret.ciphertext = _encrypt(keys, code, secret.name, _decrypt(keys, code, secret))
             secret.key_id = keys.active
             secret.save(update_fields=["ciphertext", "key_id", "updated_at"])
+    forget()
     return len(stale)
