@@ -563,7 +563,7 @@ def my_requests_card(http_request, code):
     municipality = _municipality(code)
     challenge = authentication.claim(http_request, municipality)
     if challenge is None:
-        messages.error(http_request, _("サインインの有効期限が切れたか、すでに使われています。もう一度お試しください。"))
+        messages.error(http_request, authentication.MESSAGES[authentication.CHALLENGE])
         return redirect("web:my_requests", code=code)
     http_request.session.cycle_key()  # a new session for what the card opens (no fixation)
     http_request.session[_card_grant_key(code)] = challenge.resident_id
@@ -576,7 +576,8 @@ def _start_card_sign_in(http_request, municipality):
     if not provider.supports_authentication:
         raise Http404
     if not hit(f"card-sign-in:ip:{ip_bucket(client_ip(http_request))}", CARD_SIGN_IN_LIMIT, CARD_SIGN_IN_WINDOW):
-        messages.error(http_request, _("サインインの回数が多すぎます。15分ほど時間をおいてから、もう一度お試しください。"))
+        messages.error(http_request, _(
+            "サインインの回数が多すぎます。15分ほど時間をおいてから、もう一度お試しください。"))
         return redirect("web:my_requests", code=municipality.code)
     challenge = authentication.start(http_request, municipality,
                                      return_url=reverse("web:my_requests_card", args=[municipality.code]),
