@@ -549,6 +549,40 @@ def _grant_key(code: str) -> str:
     return f"my_requests:{code}"
 
 
+LIST_LINK_SALT = "madoguchi.web.requests_list_link"
+LIST_LINK_MAX_REQUESTS = 10  # what one LINE message lists; the link stays short enough for a button
+
+
+def _list_key(code: str) -> str:
+    return f"my_requests_list:{code}"
+
+
+def requests_list_url(municipality: Municipality, requests: list[CertificateRequest]) -> str:
+    """A signed link that opens exactly these requests in 「申請の一覧」 for a day (sent by the LINE
+    「申請一覧」 command to the LINE user they are bound to)."""
+    token = signing.dumps({"m": municipality.code, "r": [r.public_id.hex for r in requests[:LIST_LINK_MAX_REQUESTS]]},
+                          salt=LIST_LINK_SALT, compress=True)
+    return settings.SITE_URL + reverse("web:requests_list_link", args=[municipality.code, token])
+
+
+def requests_list_link(http_request, code, token):
+    municipality = _municipality(code)
+    try:
+        data = signing.loads(token[:1000], salt=LIST_LINK_SALT, max_age=REQUESTS_LINK_MAX_AGE)
+        if data["m"] != code or not isinstance(data["r"], list):
+            raise ValueError(code)
+        public_ids = [uuid.UUID(str(value)) for value in data["r"][:LIST_LINK_MAX_REQUESTS]]
+    except (signing.BadSignature, ValueError, KeyError, TypeError):
+        return render(http_request, "web/error.html", {"m": municipality, "message": _(
+            "リンクが正しくないか、有効期限(24時間)が切れています。LINEで「申請一覧」と送ると、新しいリンクが届きます。")},
+            status=400)
+    found = CertificateRequest.objects.filter(municipality=municipality, public_id__in=public_ids)
+    http_request.session.cycle_key()  # a new session for what the link opens (no fixation)
+    grant_requests(http_request, [r.public_id for r in found])
+    http_request.session[_list_key(code)] = True
+    return redirect("web:my_requests", code=code)
+
+
 def _card_grant_key(code: str) -> str:
     return f"my_requests_card:{code}"
 
@@ -618,6 +652,7 @@ def my_requests(http_request, code):
         if op == "forget":
             http_request.session.pop(_grant_key(code), None)
             http_request.session.pop(_card_grant_key(code), None)
+            http_request.session.pop(_list_key(code), None)
             grant_requests(http_request, [])
             messages.success(http_request, _("この端末から申請の一覧を閉じました。"))
             return redirect("web:my_requests", code=code)
@@ -659,6 +694,7 @@ def my_requests(http_request, code):
               for key, label, states in GROUPS]
     return render(http_request, "web/my_requests.html", {
         "m": municipality, "form": form, "email": email, "card": bool(resident_id), "groups": groups,
+        "listed": bool(http_request.session.get(_list_key(code))),
         "empty": not items, "card_sign_in": get_identity_provider().supports_authentication},
         status=400 if http_request.method == "POST" else 200)
 
