@@ -69,6 +69,7 @@ class AuditAction(models.TextChoices):
     PRINTED = "printed", _("印刷")
     REPRINTED = "reprinted", _("再印刷")
     MAILED = "mailed", _("発送")
+    UNDELIVERED = "undelivered", _("返戻の記録")
     PARTIAL_REFUND = "partial_refund", _("一部返金")
     SETTING_CHANGED = "setting_changed", _("設定変更")
     STAFF_CHANGED = "staff_changed", _("職員の変更")

@@ -531,7 +531,7 @@ GROUPS = [
     ("drafts", gettext_lazy("入力中(署名がまだの申請)"), {State.DRAFT}),
     ("unpaid", gettext_lazy("お支払い待ち"), {State.SIGNED, State.AWAITING_PAYMENT}),
     ("active", gettext_lazy("手続き中"), {State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED,
-                                          State.MAILED, State.RETURNED}),
+                                          State.MAILED, State.RETURNED, State.UNDELIVERED}),
     ("past", gettext_lazy("これまでの申請"), {State.COMPLETED, State.REJECTED, State.REFUNDED, State.CANCELLED,
                                               State.EXPIRED}),
 ]
