@@ -269,3 +269,19 @@ def test_hostile_card_page_input_is_answered(municipality, body):
 def test_a_garbage_nonce_is_a_404_not_a_500(municipality):
     assert Client().get(card_page("x" * 200)).status_code == 404
     assert Client().get(reverse("web:my_requests_card", args=[municipality.code]), follow=True).status_code == 200
+
+
+def test_an_authentication_certificate_never_signs_a_request(municipality, resident):
+    from madoguchi.applications import actions
+    from madoguchi.applications.signing_terms import canonical_bytes
+
+    from .flow import draft, start_signing
+
+    request = draft(municipality)
+    challenge = start_signing(request)
+    card = cards.ensure_authentication_certificate(cards.issue_card(resident))
+    certificate, signature = cards.authenticate(card, cards.DEMO_AUTH_PIN, canonical_bytes(request, challenge.nonce))
+    with pytest.raises(actions.SignatureRejected) as refused:
+        actions.record_signature(request, nonce=challenge.nonce, certificate=certificate, signature=signature,
+                                 provider="sandbox")
+    assert refused.value.reason == jpki.Reason.UNTRUSTED_ISSUER
