@@ -145,6 +145,15 @@ def test_review_screen_side_by_side_in_wareki_with_internals_folded(municipality
     assert "マイナンバーカード" in page and "住民記録(副本)" in page
 
 
+def test_review_screen_shows_the_expected_ship_date_in_wareki(municipality, resident, clerk):
+    request = received(municipality, resident)
+    CertificateRequest.objects.filter(pk=request.pk).update(expected_ship_date=datetime.date(2026, 12, 8))
+    page = signed_in(clerk).get(reverse("backoffice:detail", args=[request.public_id])).content.decode()
+    ship = page.split("発送予定日</dt><dd>")[1].split("</dd>")[0]
+    assert ship == "令和8年12月8日"
+    assert "2026/12/8" not in page
+
+
 def test_differences_are_highlighted_on_both_sides(municipality, clerk):
     request = received(municipality, make_resident(municipality, "山田 花子"))
     CertificateRequest.objects.filter(pk=request.pk).update(

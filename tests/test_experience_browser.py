@@ -294,3 +294,39 @@ def test_auditor_and_manager_land_on_their_own_first_screens(live_server, browse
     desk.get_by_role("link", name="管理者メニュー").click()
     expect(desk.locator("h1")).to_have_text("管理者の業務")
     context.close()
+
+
+def test_resident_signs_in_to_the_list_with_the_card_on_a_phone(live_server, settings, browser):  # noqa: F811
+    """「申請の一覧」 opened with the card's 利用者証明用電子証明書 (4-digit PIN), on a 390 px phone."""
+    from madoguchi.identity.contrib.sandbox.card import DEMO_AUTH_PIN
+
+    from .test_accessibility import audit
+
+    settings.SITE_URL = live_server.url
+    municipality = _municipality()
+    resident = make_resident(municipality, "山田 花子")
+    neighbour = make_resident(municipality, "佐藤 次郎")
+    own, other = received(municipality, resident), received(municipality, neighbour)
+    # axe is injected as a script tag: this context lets it past the CSP, as the axe test does.
+    context = browser.new_context(viewport={"width": 390, "height": 800}, locale="ja-JP", bypass_csp=True)
+    page = context.new_page()
+    problems = []
+    page.goto(f"{live_server.url}/m/{municipality.code}/my/")
+    problems += audit(page)
+    page.get_by_role("button", name="マイナンバーカードでサインイン").click()
+    expect(page.get_by_role("heading", name="マイナンバーカードでサインイン")).to_be_visible()
+    page.get_by_label("カード番号(デモ用)").fill(resident.person_number)
+    page.get_by_label("利用者証明用電子証明書の暗証番号(数字4桁)").fill("0000")
+    page.get_by_role("button", name="本人確認をする").click()
+    expect(page.locator("#error-summary")).to_contain_text("暗証番号が違います。あと2回")
+    problems += audit(page)
+    page.get_by_label("カード番号(デモ用)").fill(resident.person_number)
+    page.get_by_label("利用者証明用電子証明書の暗証番号(数字4桁)").fill(DEMO_AUTH_PIN)
+    page.get_by_role("button", name="本人確認をする").click()
+    expect(page.get_by_text("マイナンバーカードで本人確認しました。")).to_be_visible()
+    expect(page.get_by_role("heading", name="申請の一覧")).to_be_visible()
+    expect(page.locator("main")).to_contain_text(own.formatted_reception_number)
+    expect(page.locator("main")).not_to_contain_text(other.formatted_reception_number)
+    problems += audit(page)
+    assert problems == [], "\n".join(problems)
+    context.close()

@@ -411,3 +411,65 @@ def test_status_lists_only_this_users_requests(channel, municipality):
     assert "住民票の写し 受付前: 入力中" in last(municipality.code, ALICE)["text"]
     say(municipality.code, BOB, "申請状況")
     assert "申請された証明書はありません" in last(municipality.code, BOB)["text"]
+
+
+# --- 「申請一覧」: this LINE user's own requests and a signed link to the web list ----------------------
+
+def _list_link(code: str, user: str) -> str:
+    template = last(code, user)["template"]
+    uri = template["actions"][0]["uri"]
+    return "/" + uri.split("://", 1)[1].split("/", 1)[1]
+
+
+def test_request_list_shows_only_this_users_requests_with_wareki_dates_and_a_signed_link(
+        channel, municipality, other_municipality, resident):
+    from madoguchi.core.dates import to_wareki
+
+    received = _received_via_line(channel, municipality, resident)
+    tap(municipality.code, ALICE, "a=start")
+    for label in ["住民票の写し", "本人のみ", "はい", "いいえ", "いいえ", "1通", "金融機関の手続き", "申請する"]:
+        press(municipality.code, ALICE, label)
+    drafted = CertificateRequest.objects.filter(line_binding__line_user__user_id=ALICE).latest("id")
+    bobs = apply_residence(municipality.code, BOB)
+    make_channel(other_municipality)
+    tap(other_municipality.code, ALICE, "a=start")  # Alice in another town: nothing of it here
+    say(municipality.code, ALICE, "申請一覧")
+    listed = PLATFORM.bot_messages(municipality.code, ALICE)[-2]["text"]
+    assert f"受付番号 {received.formatted_reception_number}" in listed
+    assert "住民票の写し 1通 / 受付済み / " + to_wareki(timezone.localdate()) in listed
+    assert "受付前" in listed and "入力中" in listed and listed.count("・") == 2
+    assert last(municipality.code, ALICE)["template"]["actions"][0]["label"] == "申請の一覧を開く"
+    # The link opens exactly Alice's requests in the web list, in any browser, for a day.
+    browser = Client()
+    response = browser.get(_list_link(municipality.code, ALICE))
+    assert response.status_code == 302
+    page = browser.get(response.url).content.decode()
+    assert received.formatted_reception_number in page and "入力中" in page
+    assert f"/r/{drafted.public_id}/" in page and f"/r/{bobs.public_id}/" not in page
+    assert browser.get(reverse("web:request", args=[municipality.code, received.public_id])).status_code == 200
+    # Bob's list is his own; the 申請状況 answer leads to the list too.
+    say(municipality.code, BOB, "申請の一覧")
+    bob_text = PLATFORM.bot_messages(municipality.code, BOB)[-2]["text"]
+    assert received.formatted_reception_number not in bob_text and bob_text.count("・") == 1
+    say(municipality.code, ALICE, "申請状況")
+    assert "申請一覧" in buttons(last(municipality.code, ALICE))
+
+
+def test_request_list_link_cannot_be_forged_or_moved_to_another_town(channel, municipality, other_municipality,
+                                                                     resident):
+    _received_via_line(channel, municipality, resident)
+    say(municipality.code, ALICE, "申請一覧")
+    link = _list_link(municipality.code, ALICE)
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    forged = link.replace(token, token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"))
+    for url in (forged, link.replace(f"/m/{municipality.code}/", f"/m/{other_municipality.code}/"),
+                reverse("web:requests_list_link", args=[municipality.code, "%00"]),
+                reverse("web:requests_list_link", args=[municipality.code, "x" * 5000])):
+        response = Client().get(url)
+        assert response.status_code == 400 and "「申請一覧」と送ると" in response.content.decode()
+
+
+def test_request_list_without_requests_offers_to_apply(channel, municipality):
+    say(municipality.code, BOB, "申請一覧")
+    assert "申請された証明書はありません" in last(municipality.code, BOB)["text"]
+    assert "証明書の申請" in buttons(last(municipality.code, BOB))

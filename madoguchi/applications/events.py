@@ -76,6 +76,12 @@ def mailed(request: CertificateRequest, *, staff, tracking_number: str) -> Reque
                   data={"tracking_number": tracking_number} if tracking_number else {})
 
 
+def undelivered(request: CertificateRequest, *, staff, reason_code: str, reason: str, note: str) -> RequestEvent:
+    """返戻: `reason` is the 定型文 the resident is told; `note` stays in the office."""
+    return _event(request, EventKind.UNDELIVERED, State.UNDELIVERED, actor_kind="staff", actor=staff, reason=reason,
+                  data={"reason_code": reason_code, "tracking_number": request.tracking_number, "note": note})
+
+
 def completed(request: CertificateRequest, *, source: str, channel: str = "") -> RequestEvent:
     """`source`: "receipt" (the resident confirmed receipt, on `channel`) or "schedule" (the
     municipality's number of business days after mailing passed)."""

@@ -26,6 +26,9 @@ class State(models.TextChoices):
     APPROVED = "approved", _("承認済み")
     ISSUED = "issued", _("発行済み")
     MAILED = "mailed", _("発送済み")
+    # 返戻: the mailed certificate came back to the office (宛所不明, 受取拒否, 保管期間経過 …); it is
+    # mailed again (reprinted if need be, with a new tracking number) or cancelled with a refund.
+    UNDELIVERED = "undelivered", _("返戻")
     COMPLETED = "completed", _("完了")
     REJECTED = "rejected", _("却下")
     REFUNDED = "refunded", _("却下(返金済み)")
@@ -45,7 +48,8 @@ TRANSITIONS: dict[str, set[str]] = {
     State.RETURNED: {State.RECEIVED, State.CANCELLED},
     State.APPROVED: {State.ISSUED, State.REJECTED},
     State.ISSUED: {State.MAILED},
-    State.MAILED: {State.COMPLETED},
+    State.MAILED: {State.COMPLETED, State.UNDELIVERED},
+    State.UNDELIVERED: {State.MAILED, State.CANCELLED},
     State.REJECTED: {State.REFUNDED},
     State.COMPLETED: set(),
     State.REFUNDED: set(),
@@ -54,7 +58,7 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 # States in which a clerk has work to do.
-QUEUE_STATES = [State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED]
+QUEUE_STATES = [State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED, State.UNDELIVERED]
 # Before approval the resident may still withdraw the request (nothing has been issued yet).
 RESIDENT_CANCELLABLE = {State.DRAFT, State.SIGNED, State.AWAITING_PAYMENT, State.RECEIVED, State.IN_REVIEW,
                         State.RETURNED}
@@ -186,6 +190,7 @@ class EventKind(models.TextChoices):
     ISSUED = "issued", _("発行(印刷)")
     REPRINTED = "reprinted", _("再印刷")
     MAILED = "mailed", _("発送")
+    UNDELIVERED = "undelivered", _("返戻(郵便物が戻った)")
     COMPLETED = "completed", _("完了")
     CANCELLED = "cancelled", _("取消")
     EXPIRED = "expired", _("期限切れ")
@@ -270,6 +275,16 @@ class ReturnReason(models.TextChoices):
     PURPOSE = "purpose", _("使いみちが分かりません。具体的にご記入ください。")
     OPTIONS = "options", _("記載事項の選択が使いみちに合っていません。")
     OTHER = "other", _("申請内容をご確認ください。")
+
+
+class UndeliveredReason(models.TextChoices):
+    """The 定型文 a clerk picks when a mailed certificate comes back (as the post office marks it)."""
+
+    ADDRESS_UNKNOWN = "address_unknown", _("宛所不明(あて所に尋ねあたりません)")
+    MOVED = "moved", _("転居先不明")
+    REFUSED = "refused", _("受取拒否")
+    UNCLAIMED = "unclaimed", _("保管期間経過")
+    OTHER = "other", _("その他")
 
 
 class CorrectionStatus(models.TextChoices):

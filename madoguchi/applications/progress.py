@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from madoguchi.core.dates import to_wareki
 
-from .models import CertificateRequest, EventKind, RequestEvent, State
+from .models import CertificateRequest, EventKind, RequestEvent, State, UndeliveredReason
 
 # A step of the history, in the resident's words. Kinds that are not listed (payment started,
 # reprints, corrections kept for the record) are office matters and are not shown.
@@ -32,6 +32,7 @@ STEP_TEXT = {
     EventKind.APPROVED: gettext_lazy("審査が終わりました"),
     EventKind.ISSUED: gettext_lazy("証明書を発行しました"),
     EventKind.MAILED: gettext_lazy("郵便で発送しました"),
+    EventKind.UNDELIVERED: gettext_lazy("郵便物が市役所に戻りました(返戻)"),
     EventKind.COMPLETED: gettext_lazy("お届けが完了しました"),
     EventKind.RETURNED: gettext_lazy("申請内容の修正をお願いしました(差戻し)"),
     EventKind.RESUBMITTED: gettext_lazy("修正した申請を受け付けました"),
@@ -52,6 +53,7 @@ SUMMARY = {
     State.APPROVED: gettext_lazy("審査が終わり、発行の準備をしています。"),
     State.ISSUED: gettext_lazy("証明書を発行しました。まもなく発送します。"),
     State.MAILED: gettext_lazy("発送済みです。郵便でお届けします。"),
+    State.UNDELIVERED: gettext_lazy("お送りした証明書が届かず、市役所に戻りました。"),
     State.COMPLETED: gettext_lazy("お届けが完了しました。"),
     State.RETURNED: gettext_lazy("申請内容の確認が必要なため、差し戻しました。期限までに内容を修正してください。"),
     State.REJECTED: gettext_lazy("申請は却下されました。返金の手続きをしています。"),
@@ -95,7 +97,7 @@ def tracking_url(number: str) -> str:
 
 def _detail(event: RequestEvent) -> str:
     """The words a resident may read next to a step: never internal ids."""
-    if event.kind in {EventKind.REJECTED, EventKind.RETURNED}:
+    if event.kind in {EventKind.REJECTED, EventKind.RETURNED, EventKind.UNDELIVERED}:
         return event.reason
     if event.kind == EventKind.CANCELLED and event.actor_kind != "resident":
         return event.reason  # the office's or the deadline's reason; the resident knows their own
@@ -122,7 +124,24 @@ def _moment(at: datetime.datetime) -> str:
     return f"{to_wareki(local.date())} {local:%H:%M}"
 
 
-def _next_steps(request: CertificateRequest, deadline: datetime.datetime | None) -> list[str]:
+# What a resident whose envelope came back should do, by the post office's reason.
+UNDELIVERED_NEXT = {
+    UndeliveredReason.ADDRESS_UNKNOWN: gettext_lazy(
+        "住民登録の住所にお届けできませんでした。郵便受けにお名前が出ているかご確認のうえ、下の問い合わせ先へご連絡ください。"
+        "ご連絡をいただいてから再発送します。"),
+    UndeliveredReason.MOVED: gettext_lazy(
+        "転居されたため、お届けできませんでした。下の問い合わせ先へご連絡ください。申請を取り消して返金します。"),
+    UndeliveredReason.REFUSED: gettext_lazy(
+        "受け取りを拒否されたため戻りました。証明書が必要なときは、下の問い合わせ先へご連絡ください。"
+        "ご連絡がないときは、申請を取り消して返金します。"),
+    UndeliveredReason.UNCLAIMED: gettext_lazy(
+        "郵便局での保管期間が過ぎたため戻りました。再発送をご希望のときは、下の問い合わせ先へご連絡ください。"),
+    "": gettext_lazy("下の問い合わせ先へご連絡ください。再発送するか、申請を取り消して返金します。"),
+}
+
+
+def _next_steps(request: CertificateRequest, deadline: datetime.datetime | None,
+                reason_code: str = "") -> list[str]:
     state = request.state
     ship = request.expected_ship_date
     ship_text = (_("{date}ごろまでに発送します。").format(date=to_wareki(ship)) if ship
@@ -146,6 +165,9 @@ def _next_steps(request: CertificateRequest, deadline: datetime.datetime | None)
             steps.append(_("お問い合わせ番号で、郵便の配達状況を確認できます。"))
         steps.append(_("届いたら、このページで受け取りを確認してください。"))
         return steps
+    if state == State.UNDELIVERED:
+        return [str(UNDELIVERED_NEXT.get(reason_code, UNDELIVERED_NEXT[""])),
+                _("証明書は住民登録のある住所にだけお送りします。住所が変わった方は、新しい住所の市区町村で申請してください。")]
     if state == State.RETURNED:
         until = _("{date}までに").format(date=_moment(deadline)) if deadline else ""
         return [until + _("申請内容を修正してください。修正した内容で、職員がもう一度確認します。"),
@@ -179,16 +201,22 @@ def progress_of(request: CertificateRequest, events: list[RequestEvent] | None =
     elif request.state == State.RETURNED:
         reason_title = _("修正をお願いする理由")
         reason = request.decision_reason or (last[EventKind.RETURNED].reason if EventKind.RETURNED in last else "")
+    elif request.state == State.UNDELIVERED and EventKind.UNDELIVERED in last:
+        reason_title = _("郵便物が戻った理由")
+        reason = last[EventKind.UNDELIVERED].reason
     elif request.state == State.CANCELLED and EventKind.CANCELLED in last \
             and last[EventKind.CANCELLED].actor_kind != "resident":
         reason_title = _("取消の理由")
         reason = last[EventKind.CANCELLED].reason
     deadline = _deadline(last.get(EventKind.RETURNED)) if request.state == State.RETURNED else None
-    number = request.tracking_number if request.state in {State.MAILED, State.COMPLETED} else ""
+    number = (request.tracking_number if request.state in {State.MAILED, State.COMPLETED, State.UNDELIVERED}
+              else "")
+    reason_code = (last[EventKind.UNDELIVERED].data.get("reason_code", "")
+                   if request.state == State.UNDELIVERED and EventKind.UNDELIVERED in last else "")
     return Progress(
         state=request.state, state_label=str(State(request.state).label),
         summary=str(SUMMARY.get(request.state, State(request.state).label)), since=since,
-        steps=steps, next_steps=[str(s) for s in _next_steps(request, deadline)],
+        steps=steps, next_steps=[str(s) for s in _next_steps(request, deadline, reason_code)],
         reason=reason, reason_title=str(reason_title), tracking_number=number, tracking_url=tracking_url(number),
         expected_ship_date=request.expected_ship_date if request.state in BEFORE_MAILING else None,
         correction_deadline=deadline)

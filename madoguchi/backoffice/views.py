@@ -26,6 +26,7 @@ from madoguchi.applications.models import (
     RequestEvent,
     ReturnReason,
     State,
+    UndeliveredReason,
 )
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.forms import Form
@@ -61,8 +62,8 @@ from .pages import site as office_pages
 PAGE_SIZE = 100
 # Every state has its tab: finished requests (mailed, rejected, completed) stay findable.
 TABS = [("", gettext_lazy("要対応")), *[(s.value, s.label) for s in (
-    State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED, State.MAILED, State.COMPLETED,
-    State.REJECTED, State.REFUNDED, State.CANCELLED, State.EXPIRED)], ("all", gettext_lazy("すべて"))]
+    State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED, State.MAILED, State.UNDELIVERED,
+    State.COMPLETED, State.REJECTED, State.REFUNDED, State.CANCELLED, State.EXPIRED)], ("all", gettext_lazy("すべて"))]
 REVIEWABLE = [State.RECEIVED, State.IN_REVIEW]
 # Name searches are matched in Python on the folded form (core.search); this bounds the rows read.
 SEARCH_SCAN_LIMIT = 5000
@@ -257,6 +258,7 @@ def detail(http_request, public_id):
                       if request.resident else []),
         "payment": request.payments.filter(municipality=municipality).order_by("-id").first(),
         "return_reasons": ReturnReason.choices,
+        "undelivered_reasons": UndeliveredReason.choices,
         "correction": actions.open_correction(request) if request.state == State.RETURNED else None,
         "can_release": http_request.user.role == Role.MANAGER,
     })
@@ -384,6 +386,32 @@ def cancel(http_request, public_id):
 def mailed(http_request, public_id):
     return _act(http_request, public_id, audit.AuditAction.MAILED, actions.mark_mailed,
                 http_request.POST.get("tracking_number", ""))
+
+
+@staff_required()
+@require_POST
+def undelivered(http_request, public_id):
+    """返戻: the mailed certificate came back (the post office's reason, as a 定型文)."""
+    return _act(http_request, public_id, audit.AuditAction.UNDELIVERED, actions.record_undelivered,
+                http_request.POST.get("reason_code", ""), http_request.POST.get("note", ""))
+
+
+@staff_required()
+@require_POST
+def undelivered_reprint(http_request, public_id):
+    """Reprint the one certificate that came back, with a reason, before mailing it again."""
+    request = _get_request(http_request, public_id)
+    try:
+        reprinted = actions.reprint_undelivered(request, http_request.user, http_request.POST.get("reason", ""))
+    except actions.ActionError as exc:
+        messages.error(http_request, str(exc))
+        return redirect("backoffice:detail", public_id=public_id)
+    log_access(http_request, "reprint_print_batch", request=request, resident=request.resident)
+    audit.record(audit.AuditAction.REPRINTED, http_request=http_request, target=request,
+                 after={"print_batch": reprinted.pk, "reprint_of": reprinted.reprint_of_id, "reason": reprinted.reason})
+    messages.success(http_request, _(
+        "再印刷用PDFを作成しました。印刷して、新しいお問い合わせ番号で再発送してください。"))
+    return redirect("backoffice:batch_detail", batch_id=reprinted.pk)
 
 
 @staff_required()

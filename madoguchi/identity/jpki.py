@@ -1,4 +1,5 @@
-"""Verification of JPKI signing certificates and signatures (公的個人認証 署名用電子証明書).
+"""Verification of JPKI certificates and signatures (公的個人認証): the 署名用電子証明書 a request is
+signed with, and the 利用者証明用電子証明書 a resident signs in with (`verify_authentication`).
 
 A real My Number Card signs with RSASSA-PKCS1-v1_5 over SHA-256; its signing certificate carries
 the basic four (基本4情報) in subjectAltName otherName entries under OID arc 1.2.392.200149.8.5.5.
@@ -57,6 +58,13 @@ class Reason:
     OCSP_INVALID = "ocsp_invalid"
     # Policy, after the cryptography: JPKI issues signing certificates from age 15 (公的個人認証法 施行規則).
     UNDER_15 = "under_15"
+
+
+class CertificatePurpose:
+    """Which JPKI certificate: each has its own CA (and trust anchors) and key usage."""
+
+    SIGNING = "signing"  # 署名用電子証明書: carries the basic four
+    AUTHENTICATION = "authentication"  # 利用者証明用電子証明書: no name or address, only its serial
 
 
 class PolicyFlag:
@@ -268,7 +276,32 @@ def verify_signature(
     `now`. `revocation` None skips revocation checking (unit tests of the other checks); any
     sequence, even empty, makes it mandatory: a certificate no source knows about is refused.
     """
-    now = now or at
+    return _verify(certificate, signature, content, trust_anchors, at, now or at, cms=cms, revocation=revocation,
+                   purpose=CertificatePurpose.SIGNING)
+
+
+def verify_authentication(
+    certificate: bytes,
+    signature: bytes,
+    challenge: bytes,
+    trust_anchors: Sequence[bytes | x509.Certificate],
+    now: datetime.datetime,
+    *,
+    revocation: Sequence[RevocationSource] | None = None,
+) -> VerificationResult:
+    """Verify a 利用者証明用電子証明書's signature over a one-time `challenge` (sign-in).
+
+    The same checks as a signing certificate's, with the user-authentication CA's anchors as
+    `trust_anchors` and the digitalSignature key usage; the certificate carries no basic four, so
+    the result names the card only by its serial (公的個人認証法 第22条: 利用者証明).
+    """
+    return _verify(certificate, signature, challenge, trust_anchors, now, now, cms=False, revocation=revocation,
+                   purpose=CertificatePurpose.AUTHENTICATION)
+
+
+def _verify(certificate, signature, content, trust_anchors, at, now, *, cms, revocation,
+            purpose: str) -> VerificationResult:
+    signing = purpose == CertificatePurpose.SIGNING
     try:
         cert = load_certificate(certificate)
         serial = format(cert.serial_number, "x")
@@ -306,7 +339,7 @@ def verify_signature(
     result.checks.append("validity")
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not (usage.digital_signature or usage.content_commitment):
+        if not (usage.digital_signature or (signing and usage.content_commitment)):
             return fail(Reason.KEY_USAGE)
     except x509.ExtensionNotFound:
         return fail(Reason.KEY_USAGE)
@@ -328,11 +361,12 @@ def verify_signature(
         except InvalidSignature:
             return fail(Reason.BAD_SIGNATURE)
     result.checks.append("signature")
-    try:
-        result.basic_four = extract_basic_four(cert)
-    except (ValueError, x509.ExtensionNotFound, UnicodeDecodeError):
-        return fail(Reason.BASIC_FOUR)
-    result.checks.append("basic_four")
+    if signing:
+        try:
+            result.basic_four = extract_basic_four(cert)
+        except (ValueError, x509.ExtensionNotFound, UnicodeDecodeError):
+            return fail(Reason.BASIC_FOUR)
+        result.checks.append("basic_four")
     if revocation is not None:
         for source in revocation:  # every source that knows the CA must say "not revoked"
             status = source.status(cert, issuing, now)
@@ -344,6 +378,9 @@ def verify_signature(
         if not result.revocation:
             return fail(Reason.REVOCATION_MISSING)
         result.checks.append("revocation")
+    if not signing:
+        result.valid = True
+        return result
     bf = result.basic_four
     if bf.name_substitute or bf.address_substitute:
         result.flags.append(PolicyFlag.SUBSTITUTE_CHARACTERS)

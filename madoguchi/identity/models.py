@@ -4,15 +4,25 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from madoguchi.applications.models import CertificateRequest
+from madoguchi.registry.models import Resident
 from madoguchi.tenancy.models import Municipality, TenantQuerySet
+
+from .jpki import CertificatePurpose
+
+
+class AnchorPurpose(models.TextChoices):
+    SIGNING = CertificatePurpose.SIGNING, _("署名用電子証明書")
+    AUTHENTICATION = CertificatePurpose.AUTHENTICATION, _("利用者証明用電子証明書")
 
 
 class TrustAnchor(models.Model):
-    """A JPKI signing CA root we accept. Several may be active at once (root rollover)."""
+    """A JPKI CA root we accept, for signing certificates or for user-authentication certificates
+    (JPKI runs a CA for each). Several may be active at once (root rollover)."""
 
     name = models.CharField(max_length=100)
     certificate_der = models.BinaryField()
     active = models.BooleanField(default=True)
+    purpose = models.CharField(max_length=16, choices=AnchorPurpose.choices, default=AnchorPurpose.SIGNING)
     # Where this CA's CRL is published (fetched by the refresh task) and its OCSP responder, if any.
     crl_url = models.URLField(blank=True)
     ocsp_url = models.URLField(blank=True)
@@ -49,6 +59,30 @@ class SigningChallenge(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "nonce"], name="signing_nonce_unique")]
+
+
+class AuthenticationChallenge(models.Model):
+    """A one-time nonce for signing in with the 利用者証明用電子証明書: bound to the browser session that
+    asked for it (`identity.authentication`), answered once, taken once by the channel, short-lived."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE)
+    nonce = models.CharField(max_length=64)
+    return_url = models.CharField(max_length=2000)
+    retry_url = models.CharField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    # When the card's answer came back (one try per nonce), what it was, and when the channel took it.
+    answered_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=40, blank=True)  # "ok" or the refusal's reason code
+    provider = models.CharField(max_length=30, blank=True)
+    serial = models.CharField(max_length=64, blank=True)
+    resident = models.ForeignKey(Resident, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "nonce"], name="authentication_nonce_unique")]
 
 
 class SignatureEvidence(models.Model):

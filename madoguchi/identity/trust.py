@@ -1,4 +1,4 @@
-"""Trust material in the database: JPKI signing CA roots and their CRLs.
+"""Trust material in the database: JPKI CA roots (signing and user authentication) and their CRLs.
 
 Loaded by `manage.py jpki load-trust` / `load-crl`, refreshed by `refresh_revocation_data` (the
 housekeeping sweep), read by `revocation_sources()` whenever a request's signature is verified.
@@ -27,12 +27,17 @@ class TrustError(Exception):
     """Trust material refused; the message says why (operators read it)."""
 
 
-def active_anchors() -> list[tuple[TrustAnchor, x509.Certificate]]:
-    return [(anchor, jpki.load_certificate(bytes(anchor.certificate_der)))
-            for anchor in TrustAnchor.objects.filter(active=True).order_by("pk")]
+def active_anchors(purpose: str | None = jpki.CertificatePurpose.SIGNING) -> list[tuple[TrustAnchor, x509.Certificate]]:
+    """The active roots for one kind of certificate (`jpki.CertificatePurpose`), or all with None:
+    a signing CA never vouches for a sign-in, nor the other way round."""
+    anchors = TrustAnchor.objects.filter(active=True).order_by("pk")
+    if purpose is not None:
+        anchors = anchors.filter(purpose=purpose)
+    return [(anchor, jpki.load_certificate(bytes(anchor.certificate_der))) for anchor in anchors]
 
 
-def load_anchor(data: bytes, name: str = "", crl_url: str = "", ocsp_url: str = "") -> tuple[TrustAnchor, bool]:
+def load_anchor(data: bytes, name: str = "", crl_url: str = "", ocsp_url: str = "",
+                purpose: str = jpki.CertificatePurpose.SIGNING) -> tuple[TrustAnchor, bool]:
     """Register a root (DER or PEM) once; returns (anchor, created)."""
     try:
         cert = jpki.load_certificate(data)
@@ -49,7 +54,7 @@ def load_anchor(data: bytes, name: str = "", crl_url: str = "", ocsp_url: str = 
         if bytes(anchor.certificate_der) == der:
             return anchor, False
     anchor = TrustAnchor.objects.create(name=name or cert.subject.rfc4514_string()[:100], certificate_der=der,
-                                        crl_url=crl_url, ocsp_url=ocsp_url)
+                                        crl_url=crl_url, ocsp_url=ocsp_url, purpose=purpose)
     return anchor, True
 
 
@@ -64,7 +69,7 @@ def store_crl(data: bytes) -> tuple[RevocationList, bool]:
         crl = load_crl(data)
     except CrlRefused as exc:
         raise TrustError(str(exc)) from exc
-    anchors = [cert for _anchor, cert in active_anchors()]
+    anchors = [cert for _anchor, cert in active_anchors(None)]
     index = CrlIndex.build(data, anchors)
     if index.issuer_fingerprint is None:
         raise TrustError("CRL not signed by any active trust anchor")
@@ -115,7 +120,7 @@ def stale_anchors(now: datetime.datetime | None = None) -> list[TrustAnchor]:
     """Active anchors whose newest CRL is missing or goes stale within STALE_WARNING."""
     limit = (now or timezone.now()) + STALE_WARNING
     stale = []
-    for anchor, cert in active_anchors():
+    for anchor, cert in active_anchors(None):
         latest = StoredCrls.latest(cert)
         if latest is None or latest.next_update is None or latest.next_update < limit:
             stale.append(anchor)

@@ -32,7 +32,9 @@ from madoguchi.applications import actions, forms
 from madoguchi.applications.models import RESIDENT_CANCELLABLE, RequestChannel, State
 from madoguchi.catalog import services as catalog
 from madoguchi.catalog.models import CertificateType
+from madoguchi.core.dates import to_wareki
 from madoguchi.documents.kinds import get_kind
+from madoguchi.notifications import links
 from madoguchi.tenancy.models import Municipality
 
 from .models import Conversation, LineAccount, LineUser, RequestBinding
@@ -358,9 +360,41 @@ def status_messages(account: LineAccount, user: LineUser) -> list[Message]:
             buttons.append((_("取り消す({n})").format(n=tail), postback("cancel", r=str(r.public_id))))
         if r.state == State.RETURNED:
             returned.append(r)
-    messages: list[Message] = [text("\n".join(lines), buttons or None)]
+    # Beyond the latest three: the whole list with its web link.
+    messages: list[Message] = [text("\n".join(lines), buttons + [(_("申請一覧"), postback("list"))])]
     for r in returned:
         messages.append(correction_button(account, r))
+    return messages
+
+
+LIST_MAX = 10  # requests in one 「申請一覧」 answer (the newest); the web list opened by its link shows them
+
+
+def list_messages(account: LineAccount, user: LineUser) -> list[Message]:
+    """「申請一覧」: this LINE user's own requests (bound to them when made in this chat), newest first —
+    reception number, certificate, state and date in 和暦 — and a signed link that opens the same
+    requests in the web 「申請の一覧」 with their history, receipts and what can be done."""
+    bindings = list(RequestBinding.objects.filter(municipality_id=account.municipality_id, line_user=user)
+                    .select_related("request").order_by("-created_at", "-id")[:LIST_MAX])
+    if not bindings:
+        return [text(_("このLINEから申請された証明書はありません。"), [(_("証明書の申請"), postback("start"))])]
+    lines = [_("このLINEからの申請の一覧です(新しい順に{n}件まで)。").format(n=LIST_MAX)]
+    for b in bindings:
+        r = b.request
+        made = timezone.localtime(r.received_at or r.created_at).date()
+        number = (_("受付番号 {number}").format(number=r.formatted_reception_number) if r.reception_number
+                  else _("受付前"))
+        lines.append(_("・{number}\n  {kind} {copies}通 / {state} / {date}").format(
+            number=number, kind=r.get_certificate_type_display(), copies=r.copies, state=r.get_state_display(),
+            date=to_wareki(made)))
+    messages: list[Message] = [text("\n".join(lines))]
+    url = links.requests_list_url(account.municipality, [b.request for b in bindings])
+    if url:
+        messages.append(TemplateMessage(
+            altText=_("申請の一覧を開くリンク(24時間有効)"),
+            template=ButtonsTemplate(
+                text=_("経過、お問い合わせ番号、領収書や、取消・修正は申請の一覧で確認できます(リンクは24時間有効)。"),
+                actions=[URIAction(label=_("申請の一覧を開く"), uri=url)])))
     return messages
 
 

@@ -202,11 +202,13 @@ def dispatch(account: LineAccount, user: LineUser, given: Input) -> list[Message
         return unlink(user)
     if typed == "申請状況" or action == "status":
         return conversation.status_messages(account, user)
+    if typed in {"申請一覧", "申請の一覧"} or action == "list":
+        return conversation.list_messages(account, user)
     return conversation.Engine(account, user).handle(given)
 
 
 # Words that are commands, never a survey comment.
-COMMANDS = {"連携解除", "申請状況", "証明書の申請", "申請", "しんせい", "やり直す", "やめる"}
+COMMANDS = {"連携解除", "申請状況", "申請一覧", "申請の一覧", "証明書の申請", "申請", "しんせい", "やり直す", "やめる"}
 # The conversation row that waits for the optional comment after a satisfaction score.
 SURVEY_COMMENT = "survey_comment"
 

@@ -24,7 +24,7 @@ from .channels import CHANNELS
 from .logs import period_filter
 from .models import DisclosureCase, DisclosureItem, IssuedSubject, NonDisclosureReason
 
-ISSUED_STATES = [State.ISSUED, State.MAILED, State.COMPLETED]
+ISSUED_STATES = [State.ISSUED, State.MAILED, State.UNDELIVERED, State.COMPLETED]
 MAX_ITEMS = 2000
 
 

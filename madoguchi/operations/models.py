@@ -51,6 +51,9 @@ class AuditAction(models.TextChoices):
     SIGN_IN_FAILED = "sign_in_failed", _("サインイン失敗")
     SIGN_OUT = "sign_out", _("サインアウト")
     SIGN_IN_DELAYED = "sign_in_delayed", _("サインインの待機")
+    # A resident signing in to 「申請の一覧」 with the card's 利用者証明用電子証明書 (identity.authentication).
+    RESIDENT_CARD_SIGN_IN = "resident_card_sign_in", _("住民のマイナンバーカードによるサインイン")
+    RESIDENT_CARD_SIGN_IN_FAILED = "resident_card_sign_in_failed", _("住民のマイナンバーカードによるサインイン失敗")
     SESSION_EXPIRED = "session_expired", _("セッション期限切れ")
     NETWORK_REFUSED = "network_refused", _("許可されていないネットワーク")
     ADMIN_REQUEST = "admin_request", _("運用管理画面の操作")
@@ -66,6 +69,7 @@ class AuditAction(models.TextChoices):
     PRINTED = "printed", _("印刷")
     REPRINTED = "reprinted", _("再印刷")
     MAILED = "mailed", _("発送")
+    UNDELIVERED = "undelivered", _("返戻の記録")
     PARTIAL_REFUND = "partial_refund", _("一部返金")
     SETTING_CHANGED = "setting_changed", _("設定変更")
     STAFF_CHANGED = "staff_changed", _("職員の変更")

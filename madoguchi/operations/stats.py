@@ -96,8 +96,10 @@ def event_fact(kind: str, from_state: str, at, certificate_type: str, channel: s
         return Fact(at, Metric.REJECTED, certificate_type, channel, area, reason, copies, 0, 0)
     if kind == EventKind.REFUNDED:  # the amount the provider gave back
         return Fact(at, Metric.REFUNDED, certificate_type, channel, area, "", copies, int(data.get("amount") or 0), 0)
-    # A paid request given up (refunded): before review, in review or while sent back for correction.
-    if kind == EventKind.CANCELLED and from_state in (State.RECEIVED, State.IN_REVIEW, State.RETURNED):
+    # A paid request given up (refunded): before review, in review, while sent back for correction,
+    # or after its envelope came back (返戻).
+    if kind == EventKind.CANCELLED and from_state in (State.RECEIVED, State.IN_REVIEW, State.RETURNED,
+                                                      State.UNDELIVERED):
         return Fact(at, Metric.CANCELLED, certificate_type, channel, area, "", copies, fee_per_copy * copies, postage)
     if kind in (EventKind.REFUSED, EventKind.HELD):  # restriction findings, by their reason codes
         metric = Metric.REFUSED if kind == EventKind.REFUSED else Metric.HELD

@@ -8,8 +8,9 @@ class WebConfig(AppConfig):
         # The pages the e-mail notices link to (notifications never name a channel's URL).
         from madoguchi.notifications import links
 
-        from .views import requests_link_url, resident_link_url
+        from .views import requests_link_url, requests_list_url, resident_link_url
 
         for kind in ("mailed", "completed", "returned"):
             links.register(kind, resident_link_url)
         links.register("requests_link", requests_link_url)
+        links.register_requests_list(requests_list_url)

@@ -27,4 +27,6 @@ urlpatterns += [
     path("m/<str:code>/r/<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
     path("m/<str:code>/my/", views.my_requests, name="my_requests"),
     path("m/<str:code>/my/link/<str:token>/", views.requests_link, name="requests_link"),
+    path("m/<str:code>/my/card/", views.my_requests_card, name="my_requests_card"),
+    path("m/<str:code>/my/list/<str:token>/", views.requests_list_link, name="requests_list_link"),
 ]

@@ -47,6 +47,7 @@ from madoguchi.core.http import (
 )
 from madoguchi.core.throttle import hit, hit_each
 from madoguchi.documents.kinds import get_kind
+from madoguchi.identity import authentication
 from madoguchi.identity.providers import get_provider as get_identity_provider
 from madoguchi.payments import ledger
 from madoguchi.tenancy.models import Municipality
@@ -530,7 +531,7 @@ GROUPS = [
     ("drafts", gettext_lazy("入力中(署名がまだの申請)"), {State.DRAFT}),
     ("unpaid", gettext_lazy("お支払い待ち"), {State.SIGNED, State.AWAITING_PAYMENT}),
     ("active", gettext_lazy("手続き中"), {State.RECEIVED, State.IN_REVIEW, State.APPROVED, State.ISSUED,
-                                          State.MAILED, State.RETURNED}),
+                                          State.MAILED, State.RETURNED, State.UNDELIVERED}),
     ("past", gettext_lazy("これまでの申請"), {State.COMPLETED, State.REJECTED, State.REFUNDED, State.CANCELLED,
                                               State.EXPIRED}),
 ]
@@ -546,6 +547,76 @@ def requests_link_url(request: CertificateRequest) -> str:
 
 def _grant_key(code: str) -> str:
     return f"my_requests:{code}"
+
+
+LIST_LINK_SALT = "madoguchi.web.requests_list_link"
+LIST_LINK_MAX_REQUESTS = 10  # what one LINE message lists; the link stays short enough for a button
+
+
+def _list_key(code: str) -> str:
+    return f"my_requests_list:{code}"
+
+
+def requests_list_url(municipality: Municipality, requests: list[CertificateRequest]) -> str:
+    """A signed link that opens exactly these requests in 「申請の一覧」 for a day (sent by the LINE
+    「申請一覧」 command to the LINE user they are bound to)."""
+    token = signing.dumps({"m": municipality.code, "r": [r.public_id.hex for r in requests[:LIST_LINK_MAX_REQUESTS]]},
+                          salt=LIST_LINK_SALT, compress=True)
+    return settings.SITE_URL + reverse("web:requests_list_link", args=[municipality.code, token])
+
+
+def requests_list_link(http_request, code, token):
+    municipality = _municipality(code)
+    try:
+        data = signing.loads(token[:1000], salt=LIST_LINK_SALT, max_age=REQUESTS_LINK_MAX_AGE)
+        if data["m"] != code or not isinstance(data["r"], list):
+            raise ValueError(code)
+        public_ids = [uuid.UUID(str(value)) for value in data["r"][:LIST_LINK_MAX_REQUESTS]]
+    except (signing.BadSignature, ValueError, KeyError, TypeError):
+        return render(http_request, "web/error.html", {"m": municipality, "message": _(
+            "リンクが正しくないか、有効期限(24時間)が切れています。LINEで「申請一覧」と送ると、新しいリンクが届きます。")},
+            status=400)
+    found = CertificateRequest.objects.filter(municipality=municipality, public_id__in=public_ids)
+    http_request.session.cycle_key()  # a new session for what the link opens (no fixation)
+    grant_requests(http_request, [r.public_id for r in found])
+    http_request.session[_list_key(code)] = True
+    return redirect("web:my_requests", code=code)
+
+
+def _card_grant_key(code: str) -> str:
+    return f"my_requests_card:{code}"
+
+
+CARD_SIGN_IN_LIMIT = 10  # sign-in attempts with the card per client and window, as for the link
+CARD_SIGN_IN_WINDOW = datetime.timedelta(minutes=15)
+
+
+def my_requests_card(http_request, code):
+    """Back from signing in with the card's 利用者証明用電子証明書 (`identity.authentication`): the
+    person the replica links to the certificate's serial sees their requests in this browser."""
+    municipality = _municipality(code)
+    challenge = authentication.claim(http_request, municipality)
+    if challenge is None:
+        messages.error(http_request, authentication.MESSAGES[authentication.CHALLENGE])
+        return redirect("web:my_requests", code=code)
+    http_request.session.cycle_key()  # a new session for what the card opens (no fixation)
+    http_request.session[_card_grant_key(code)] = challenge.resident_id
+    messages.success(http_request, _("マイナンバーカードで本人確認しました。"))
+    return redirect("web:my_requests", code=code)
+
+
+def _start_card_sign_in(http_request, municipality):
+    provider = get_identity_provider()
+    if not provider.supports_authentication:
+        raise Http404
+    if not hit(f"card-sign-in:ip:{ip_bucket(client_ip(http_request))}", CARD_SIGN_IN_LIMIT, CARD_SIGN_IN_WINDOW):
+        messages.error(http_request, _(
+            "サインインの回数が多すぎます。15分ほど時間をおいてから、もう一度お試しください。"))
+        return redirect("web:my_requests", code=municipality.code)
+    challenge = authentication.start(http_request, municipality,
+                                     return_url=reverse("web:my_requests_card", args=[municipality.code]),
+                                     retry_url=reverse("web:my_requests", args=[municipality.code]))
+    return redirect(provider.authentication_url(challenge.nonce))
 
 
 def requests_link(http_request, code, token):
@@ -576,8 +647,12 @@ def my_requests(http_request, code):
     form = forms.RequestsLinkForm(http_request.POST if http_request.POST.get("op") == "send" else None)
     if http_request.method == "POST":
         op = http_request.POST.get("op")
+        if op == "card":
+            return _start_card_sign_in(http_request, municipality)
         if op == "forget":
             http_request.session.pop(_grant_key(code), None)
+            http_request.session.pop(_card_grant_key(code), None)
+            http_request.session.pop(_list_key(code), None)
             grant_requests(http_request, [])
             messages.success(http_request, _("この端末から申請の一覧を閉じました。"))
             return redirect("web:my_requests", code=code)
@@ -599,11 +674,14 @@ def my_requests(http_request, code):
         if op != "send":
             raise Http404
     email = http_request.session.get(_grant_key(code), "")
+    resident_id = http_request.session.get(_card_grant_key(code))
     found = CertificateRequest.objects.filter(municipality=municipality, public_id__in=owned_request_ids(http_request))
     if email:
         found = found | actions.requests_with_address(municipality, email)
+    if isinstance(resident_id, int):
+        found = found | CertificateRequest.objects.filter(municipality=municipality, resident_id=resident_id)
     found = list(found.distinct().order_by("-created_at", "-id")[:MAX_GRANTED_REQUESTS])
-    if email:
+    if email or resident_id:
         grant_requests(http_request, [r.public_id for r in found])
     events_by_request = {}
     for event in RequestEvent.objects.filter(municipality=municipality, request__in=found).order_by("at", "id"):
@@ -615,7 +693,9 @@ def my_requests(http_request, code):
     groups = [{"key": key, "label": label, "items": [i for i in items if i["r"].state in states]}
               for key, label, states in GROUPS]
     return render(http_request, "web/my_requests.html", {
-        "m": municipality, "form": form, "email": email, "groups": groups, "empty": not items},
+        "m": municipality, "form": form, "email": email, "card": bool(resident_id), "groups": groups,
+        "listed": bool(http_request.session.get(_list_key(code))),
+        "empty": not items, "card_sign_in": get_identity_provider().supports_authentication},
         status=400 if http_request.method == "POST" else 200)
 
 

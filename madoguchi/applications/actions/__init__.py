@@ -36,6 +36,7 @@ from .refunds import refund_unissuable_copies
 from .restrictions import register_personal_notice, release_hold, start_personal_notice_registration
 from .review import approve, reject, start_review
 from .signing import SIGNING_WINDOW, record_signature, start_signing
+from .undelivered import record_undelivered, reprint_undelivered
 
 __all__ = [
     "ABANDON_AFTER", "SIGNING_WINDOW", "ActionError", "SignatureRejected", "add_survey_comment", "address_key",
@@ -45,5 +46,6 @@ __all__ = [
     "refund_unissuable_copies", "reject", "reprint", "requests_with_address", "send_back", "send_cancel_code",
     "send_requests_link", "start_cancel_signing", "start_correction_signing", "start_difference_payment",
     "start_payment", "start_review", "start_signing", "submit_correction", "withdraw_before_payment",
-    "register_personal_notice", "release_hold", "start_personal_notice_registration",
+    "register_personal_notice", "release_hold", "start_personal_notice_registration", "record_undelivered",
+    "reprint_undelivered",
 ]

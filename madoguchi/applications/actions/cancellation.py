@@ -42,7 +42,8 @@ CODE_DIGITS = 6
 CODE_TRIES = 5
 CODE_WINDOW = datetime.timedelta(minutes=15)
 CODE_SENDS = 3  # codes sent per request per window (each is a message to the resident)
-STAFF_CANCELLABLE = {State.RECEIVED, State.IN_REVIEW, State.RETURNED}
+# 返戻 too: a certificate that came back and will not be mailed again is cancelled with a refund.
+STAFF_CANCELLABLE = {State.RECEIVED, State.IN_REVIEW, State.RETURNED, State.UNDELIVERED}
 
 
 def _code_hash(request: CertificateRequest, code: str) -> str:

@@ -1,4 +1,5 @@
-"""After approval: the print batch (issued), reprints and mailing (完了 is `completion`)."""
+"""After approval: the print batch (issued), reprints and mailing, also again after a 返戻
+(`undelivered`); 完了 is `completion`."""
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -81,6 +82,12 @@ def mark_mailed(request: CertificateRequest, staff: Staff, tracking_number: str 
     tracking_number = tracking_number.strip()
     if len(tracking_number) > 30:
         raise ActionError(_("お問い合わせ番号が長すぎます。"))
+    if request.state == State.UNDELIVERED:  # 返戻, mailed again: a new envelope, a new number
+        if not tracking_number:
+            raise ActionError(_("再発送のお問い合わせ番号を入力してください。"))
+        if tracking_number == request.tracking_number:
+            raise ActionError(_(
+                "再発送には新しいお問い合わせ番号を入力してください(戻ってきた郵便物の番号と同じです)。"))
     request.tracking_number = tracking_number
     _transition(request, events.mailed(request, staff=staff, tracking_number=tracking_number),
                 fields=("tracking_number",))

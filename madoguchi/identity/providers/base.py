@@ -15,6 +15,13 @@ class IdentityProvider:
     name: str = ""  # set by the registry's decorator
     label: str | Promise = ""  # Japanese, for residents and clerks
 
+    # Whether it can also sign a resident in with the 利用者証明用電子証明書 (`identity.authentication`).
+    supports_authentication: bool = False
+
     def signing_url(self, nonce: str) -> str:
         """Where the resident's browser goes to sign the challenge with this nonce."""
+        raise NotImplementedError
+
+    def authentication_url(self, nonce: str) -> str:
+        """Where the resident's browser goes to answer a sign-in challenge with the card."""
         raise NotImplementedError

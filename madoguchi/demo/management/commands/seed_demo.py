@@ -17,7 +17,7 @@ from django.db import transaction
 
 from madoguchi.demo.replica_files import write_replica_files
 from madoguchi.demo.synthetic import hard_cases
-from madoguchi.identity.contrib.sandbox.card import DEMO_PIN, ensure_authority, issue_card
+from madoguchi.identity.contrib.sandbox.card import DEMO_AUTH_PIN, DEMO_PIN, ensure_authority, issue_card
 from madoguchi.line.models import LineAccount
 from madoguchi.operations.onboarding import create_municipality
 from madoguchi.registry.imports.loader import load
@@ -90,7 +90,8 @@ class Command(BaseCommand):
         self.stdout.write(qr.getvalue(), ending="")
         out(f"  Current code for demo-clerk: {pyotp.TOTP(DEMO_TOTP_SECRETS['clerk']).now()} (changes every 30 s)")
         out("")
-        out(f"Virtual My Number Cards (sandbox): type the card number, signing PIN {DEMO_PIN}")
+        out(f"Virtual My Number Cards (sandbox): type the card number, signing PIN {DEMO_PIN} "
+            f"(sign-in to 申請の一覧 with the user-authentication PIN {DEMO_AUTH_PIN})")
         for label, resident in cases.items():
             out(f"  {resident.person_number}  {resident.name}  ({label})")
         out("  Any resident's 宛名番号 works as a card number; 5 wrong PINs lock the card.")

@@ -12,9 +12,9 @@ from cryptography.x509.oid import NameOID
 from django.db import transaction
 
 from madoguchi.identity import trust
-from madoguchi.identity.jpki import BasicFour, basic_four_other_names
+from madoguchi.identity.jpki import BasicFour, CertificatePurpose, basic_four_other_names
 from madoguchi.identity.models import TrustAnchor
-from madoguchi.registry.models import Resident
+from madoguchi.registry.models import CardCertificateLink, Resident
 
 from .models import SandboxAuthority, SandboxCard
 
@@ -22,6 +22,11 @@ DEMO_PIN = "ABC123"
 # The JPKI signing password locks after 5 wrong tries.
 MAX_PIN_ATTEMPTS = 5
 CA_NAME = "Madoguchi Sandbox JPKI Signing CA"
+# The 利用者証明用電子証明書 has a 4-digit PIN that locks after 3 wrong tries, and a CA of its own.
+DEMO_AUTH_PIN = "1234"
+MAX_AUTH_PIN_ATTEMPTS = 3
+AUTH_CA_NAME = "Madoguchi Sandbox JPKI User Authentication CA"
+CA_NAMES = {CertificatePurpose.SIGNING: CA_NAME, CertificatePurpose.AUTHENTICATION: AUTH_CA_NAME}
 # The sandbox CA publishes an (empty) CRL like the real one, re-issued whenever it nears its end.
 CRL_LIFETIME = datetime.timedelta(days=30)
 
@@ -44,15 +49,16 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def ensure_authority() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """Create the sandbox CA once and register its root as a trust anchor."""
-    authority = SandboxAuthority.objects.order_by("id").first()
+def ensure_authority(purpose: str = CertificatePurpose.SIGNING) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """Create the sandbox CA for `purpose` once and register its root as a trust anchor."""
+    ca_name = CA_NAMES[purpose]
+    authority = SandboxAuthority.objects.filter(purpose=purpose).order_by("id").first()
     if authority is None:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([
             x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Madoguchi Sandbox"),
-            x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME),
+            x509.NameAttribute(NameOID.COMMON_NAME, ca_name),
         ])
         now = _now()
         cert = (
@@ -67,14 +73,16 @@ def ensure_authority() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
         )
         with transaction.atomic():
             authority = SandboxAuthority.objects.create(
+                purpose=purpose,
                 certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
                 private_key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                   serialization.NoEncryption()).decode(),
             )
-            TrustAnchor.objects.create(name=CA_NAME, certificate_der=cert.public_bytes(serialization.Encoding.DER))
+            TrustAnchor.objects.create(name=ca_name, certificate_der=cert.public_bytes(serialization.Encoding.DER),
+                                       purpose=purpose)
     cert = x509.load_pem_x509_certificate(authority.certificate_pem.encode())
     key = serialization.load_pem_private_key(authority.private_key_pem.encode(), password=None)
-    if any(anchor.name == CA_NAME for anchor in trust.stale_anchors()):
+    if any(anchor.name == ca_name for anchor in trust.stale_anchors()):
         publish_crl(cert, key)
     return cert, key
 
@@ -111,6 +119,27 @@ def build_signing_certificate(
     )
 
 
+def build_authentication_certificate(
+    ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey, public_key,
+    not_before: datetime.datetime, not_after: datetime.datetime,
+) -> x509.Certificate:
+    """A user-authentication certificate shaped like JPKI's: no name, address or other personal
+    data anywhere, digitalSignature key usage; the person is known only through its serial."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+            x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(8).upper()),
+        ]))
+        .issuer_name(ca_cert.subject).public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
 def basic_four_of(resident: Resident) -> BasicFour:
     return BasicFour(name=resident.name, date_of_birth=resident.date_of_birth, sex=resident.sex,
                      address=resident.household.address)
@@ -133,6 +162,31 @@ def issue_card(resident: Resident, pin: str = DEMO_PIN) -> SandboxCard:
         certificate_der=cert.public_bytes(serialization.Encoding.DER),
         pin_salt=salt, pin_hash=_pin_hash(salt, pin),
     ))
+    return card
+
+
+def ensure_authentication_certificate(card: SandboxCard, pin: str = DEMO_AUTH_PIN) -> SandboxCard:
+    """The card's 利用者証明用電子証明書, issued beside the signing one on first use. The sandbox also
+    plays the core system's linkage file: the serial is linked to the person in the replica
+    (`CardCertificateLink`), as the municipality's import would do for a real card."""
+    with transaction.atomic():
+        card = SandboxCard.objects.select_for_update().select_related("resident").get(pk=card.pk)
+        if card.auth_certificate_der:
+            return card
+        ca_cert, ca_key = ensure_authority(CertificatePurpose.AUTHENTICATION)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        now = _now()
+        cert = build_authentication_certificate(ca_cert, ca_key, key.public_key(), now - datetime.timedelta(days=1),
+                                                now + datetime.timedelta(days=5 * 365))
+        card.auth_private_key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()).decode()
+        card.auth_certificate_der = cert.public_bytes(serialization.Encoding.DER)
+        card.auth_pin_salt = secrets.token_hex(8)
+        card.auth_pin_hash = _pin_hash(card.auth_pin_salt, pin)
+        card.save(update_fields=["auth_private_key_pem", "auth_certificate_der", "auth_pin_salt", "auth_pin_hash"])
+        CardCertificateLink.objects.update_or_create(
+            municipality_id=card.resident.municipality_id, serial_number=format(cert.serial_number, "x"),
+            defaults={"resident": card.resident, "valid_until": cert.not_valid_after_utc.date()})
     return card
 
 
@@ -166,3 +220,25 @@ def sign(card: SandboxCard, pin: str, content: bytes) -> tuple[bytes, bytes]:
     key = serialization.load_pem_private_key(card.private_key_pem.encode(), password=None,
                                              unsafe_skip_rsa_key_validation=True)
     return bytes(card.certificate_der), key.sign(content, padding.PKCS1v15(), hashes.SHA256())
+
+
+def authenticate(card: SandboxCard, pin: str, challenge: bytes) -> tuple[bytes, bytes]:
+    """Sign a sign-in challenge with the 利用者証明用電子証明書's key after its own PIN check, as the
+    card applet does. Returns (certificate DER, signature)."""
+    card = ensure_authentication_certificate(card)
+    with transaction.atomic():
+        card = SandboxCard.objects.select_for_update().get(pk=card.pk)
+        pin_ok = not card.auth_locked and hmac.compare_digest(card.auth_pin_hash, _pin_hash(card.auth_pin_salt, pin))
+        if not card.auth_locked:
+            card.auth_failed_pin_attempts = 0 if pin_ok else card.auth_failed_pin_attempts + 1
+            card.auth_locked = card.auth_failed_pin_attempts >= MAX_AUTH_PIN_ATTEMPTS
+            card.save(update_fields=["auth_failed_pin_attempts", "auth_locked"])
+    if card.auth_locked:
+        raise CardLocked()
+    if not pin_ok:
+        raise WrongPin(MAX_AUTH_PIN_ATTEMPTS - card.auth_failed_pin_attempts)
+    if any(anchor.name == AUTH_CA_NAME for anchor in trust.stale_anchors()):
+        ensure_authority(CertificatePurpose.AUTHENTICATION)
+    key = serialization.load_pem_private_key(card.auth_private_key_pem.encode(), password=None,
+                                             unsafe_skip_rsa_key_validation=True)
+    return bytes(card.auth_certificate_der), key.sign(challenge, padding.PKCS1v15(), hashes.SHA256())

@@ -10,6 +10,9 @@ from madoguchi.registry.models import Resident
 
 
 class SandboxAuthority(models.Model):
+    """One CA per JPKI certificate: signing, and user authentication (`jpki.CertificatePurpose`)."""
+
+    purpose = models.CharField(max_length=16, default="signing")
     certificate_pem = models.TextField()
     private_key_pem = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -26,3 +29,10 @@ class SandboxCard(models.Model):
     pin_hash = models.CharField(max_length=64)
     failed_pin_attempts = models.PositiveSmallIntegerField(default=0)
     locked = models.BooleanField(default=False)
+    # The 利用者証明用電子証明書 beside it: its own key, certificate and 4-digit PIN (issued on first use).
+    auth_private_key_pem = models.TextField(blank=True)
+    auth_certificate_der = models.BinaryField(null=True, blank=True)
+    auth_pin_salt = models.CharField(max_length=32, blank=True)
+    auth_pin_hash = models.CharField(max_length=64, blank=True)
+    auth_failed_pin_attempts = models.PositiveSmallIntegerField(default=0)
+    auth_locked = models.BooleanField(default=False)

@@ -3,7 +3,7 @@
     jpki verify --cert FILE --signature FILE --content FILE [--cms] [--trust DIR] [--crl FILE]...
                 [--ocsp URL] [--ocsp-response FILE]... [--at ISO8601]
     jpki verify-request (--reception-number N | --request UUID) [--municipality CODE] [--export DIR]
-    jpki load-trust FILE... [--crl-url URL] [--ocsp-url URL]
+    jpki load-trust FILE... [--crl-url URL] [--ocsp-url URL] [--purpose signing|authentication]
     jpki load-crl FILE...
     jpki refresh
 
@@ -102,8 +102,9 @@ class Command(BaseCommand):
         again.add_argument("--municipality", help="the municipality code (needed when the number is "
                                                   "used in more than one municipality)")
         again.add_argument("--export", help="write the evidence as files usable with `jpki verify`")
-        roots = commands.add_parser("load-trust", help="register JPKI signing CA roots")
+        roots = commands.add_parser("load-trust", help="register JPKI CA roots (signing or user authentication)")
         roots.add_argument("files", nargs="+")
+        roots.add_argument("--purpose", choices=["signing", "authentication"], default="signing")
         roots.add_argument("--crl-url", default="")
         roots.add_argument("--ocsp-url", default="")
         crls = commands.add_parser("load-crl", help="load CRLs of registered roots")
@@ -202,7 +203,7 @@ class Command(BaseCommand):
         for path in options["files"]:
             try:
                 anchor, created = trust.load_anchor(read(path), crl_url=options["crl_url"],
-                                                    ocsp_url=options["ocsp_url"])
+                                                    ocsp_url=options["ocsp_url"], purpose=options["purpose"])
             except trust.TrustError as exc:
                 raise CommandError(f"{path}: {exc}") from exc
             self.stdout.write(f"{path}: {'added' if created else 'already present'}: {anchor.name}")
