@@ -164,3 +164,15 @@ def test_the_resident_is_told_by_email_and_line_each_time_an_envelope_comes_back
     actions.record_undelivered(CertificateRequest.objects.get(pk=mailed.pk), clerk, "unclaimed")
     assert Notice.objects.filter(request=mailed, transport="email",
                                  subject="【窓口市】お送りした証明書が戻ってきました").count() == 2
+
+
+def test_a_certificate_withdrawn_after_coming_back_reads_as_invalid_on_the_verification_page(
+        municipality, clerk, mailed):
+    document = mailed.document
+    page = reverse("documents:verify", args=[document.issue_number])
+    answer = Client().post(page, {"verification_code": document.verification_code}).content.decode()
+    assert "次のとおり発行されています" in answer and "無効" not in answer
+    actions.record_undelivered(mailed, clerk, "refused")
+    actions.cancel_by_staff(CertificateRequest.objects.get(pk=mailed.pk), clerk, "受取拒否のため取り消しました。")
+    answer = Client().post(page, {"verification_code": document.verification_code}).content.decode()
+    assert "交付が取り消されたため無効です" in answer and "次のとおり発行されています" not in answer
