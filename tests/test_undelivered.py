@@ -139,3 +139,40 @@ def test_hostile_form_input_on_the_office_page_is_answered(municipality, clerk, 
     assert response.status_code in {302, 400}
     mailed.refresh_from_db()
     assert mailed.state == State.MAILED
+
+
+def test_the_resident_is_told_by_email_and_line_each_time_an_envelope_comes_back(municipality, clerk, mailed):
+    from madoguchi.line.models import LineUser, RequestBinding
+    from madoguchi.notifications.models import Notice
+
+    from .line_helpers import make_channel
+
+    make_channel(municipality)
+    user = LineUser.objects.create(municipality=municipality, user_id="U" + "3" * 32)
+    CertificateRequest.objects.filter(pk=mailed.pk).update(channel="line")
+    RequestBinding.objects.create(municipality=municipality, request=mailed, line_user=user)
+    actions.record_undelivered(mailed, clerk, "moved", "転居届の確認中")
+    subjects = ["undelivered", "【窓口市】お送りした証明書が戻ってきました"]
+    sent = Notice.objects.filter(request=mailed, subject__in=subjects)
+    assert sorted(sent.values_list("transport", flat=True)) == ["email", "line"]
+    for notice in sent:
+        assert "転居先不明" in notice.body and "申請を取り消して返金します" in notice.body
+        assert "転居届の確認中" not in notice.body  # the office's note stays in the office
+    assert "/m/" in sent.get(transport="email").body  # the link to the resident's own page
+    # Mailed again and back again: told again.
+    actions.mark_mailed(CertificateRequest.objects.get(pk=mailed.pk), clerk, "999988887777")
+    actions.record_undelivered(CertificateRequest.objects.get(pk=mailed.pk), clerk, "unclaimed")
+    assert Notice.objects.filter(request=mailed, transport="email",
+                                 subject="【窓口市】お送りした証明書が戻ってきました").count() == 2
+
+
+def test_a_certificate_withdrawn_after_coming_back_reads_as_invalid_on_the_verification_page(
+        municipality, clerk, mailed):
+    document = mailed.document
+    page = reverse("documents:verify", args=[document.issue_number])
+    answer = Client().post(page, {"verification_code": document.verification_code}).content.decode()
+    assert "次のとおり発行されています" in answer and "無効" not in answer
+    actions.record_undelivered(mailed, clerk, "refused")
+    actions.cancel_by_staff(CertificateRequest.objects.get(pk=mailed.pk), clerk, "受取拒否のため取り消しました。")
+    answer = Client().post(page, {"verification_code": document.verification_code}).content.decode()
+    assert "交付が取り消されたため無効です" in answer and "次のとおり発行されています" not in answer

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from madoguchi.applications.models import State
 from madoguchi.catalog.models import CertificateType
 from madoguchi.core.dates import to_wareki
 from madoguchi.core.forms import Form
@@ -86,6 +87,9 @@ def _result(document: IssuedDocument) -> dict:
     municipality = document.municipality
     batch = document.batches.order_by("-created_at", "-id").first()
     return {
+        # Printed, then withdrawn (a returned envelope whose request was cancelled and refunded): the
+        # sheet never reached the resident and must not be relied on by whoever holds it.
+        "withdrawn": document.request.state == State.CANCELLED,
         "issued_on": to_wareki(timezone.localtime(document.created_at).date()),
         "issuer": f"{municipality.full_name}　{municipality.certifier_title}",
         "certificate_type": CertificateType(document.request.certificate_type).label,

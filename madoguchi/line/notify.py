@@ -32,8 +32,8 @@ CONSENT_TEXT = gettext_lazy(
 class LineTransport:
     name = "line"
     repeatable = True  # the push carries X-Line-Retry-Key: LINE answers 409 to a repeat
-    kinds = frozenset({"received", "rejected", "refunded", "partially_refunded", "issued", "mailed", "completed",
-                       "cancelled", "cancel_code", "returned", "resubmitted", "requests_link"})
+    kinds = frozenset({"received", "rejected", "refunded", "partially_refunded", "issued", "mailed", "undelivered",
+                       "completed", "cancelled", "cancel_code", "returned", "resubmitted", "requests_link"})
 
     def recipient(self, request: CertificateRequest) -> str:
         if request.channel != RequestChannel.LINE:

@@ -43,6 +43,7 @@ SUBJECTS = {
     "refunded": _("【{municipality}】手数料を返金しました"),
     "partially_refunded": _("【{municipality}】手数料の一部を返金しました"),
     "mailed": _("【{municipality}】証明書を発送しました"),
+    "undelivered": _("【{municipality}】お送りした証明書が戻ってきました"),
     "completed": _("【{municipality}】お届けが完了しました(アンケートのお願い)"),
     "cancelled": _("【{municipality}】証明書の申請を取り消しました"),
     "cancel_code": _("【{municipality}】申請の取消の確認コード"),

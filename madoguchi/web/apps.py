@@ -10,7 +10,7 @@ class WebConfig(AppConfig):
 
         from .views import requests_link_url, requests_list_url, resident_link_url
 
-        for kind in ("mailed", "completed", "returned"):
+        for kind in ("mailed", "undelivered", "completed", "returned"):
             links.register(kind, resident_link_url)
         links.register("requests_link", requests_link_url)
         links.register_requests_list(requests_list_url)

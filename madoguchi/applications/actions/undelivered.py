@@ -9,10 +9,12 @@ The certificate goes only to the registered address (住民基本台帳法 第12
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from madoguchi.notifications.outbox import enqueue_notice
 from madoguchi.tenancy.models import Staff
 
 from .. import events
-from ..models import CertificateRequest, State, UndeliveredReason
+from ..models import CertificateRequest, EventKind, State, UndeliveredReason
+from ..progress import UNDELIVERED_NEXT
 from ._base import ActionError, _locked, _require_staff, _transition, clean_text
 from .issuing import _signed_batch
 
@@ -33,6 +35,11 @@ def record_undelivered(request: CertificateRequest, staff: Staff, reason_code: s
             number=request.formatted_reception_number, state=request.get_state_display()))
     reason = str(UndeliveredReason(reason_code).label)
     _transition(request, events.undelivered(request, staff=staff, reason_code=reason_code, reason=reason, note=note))
+    # The resident is told, by the notice address or LINE, that the certificate came back and what
+    # to do (an envelope can come back more than once: one notice each time).
+    times = request.events.filter(kind=EventKind.UNDELIVERED).count()
+    enqueue_notice(request, "undelivered", key=f"undelivered:{times}", extra={
+        "reason": reason, "next_step": str(UNDELIVERED_NEXT.get(reason_code, UNDELIVERED_NEXT[""]))})
     return request
 
 
