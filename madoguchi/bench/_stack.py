@@ -247,18 +247,34 @@ class Stack:
                 pids.append(pid)
         return pids
 
+    def busy_worker_pids(self, queue: str) -> list[int]:
+        """The workers of `queue` running a job now: a forking worker has a work horse; a warm one
+        (operations/rq_worker.py, no work horse) says `busy` in its RQ record."""
+        pids = self.worker_pids(queue)
+        busy = [pid for pid in pids if self.children(pid)]
+        if busy:
+            return busy
+        import django_rq
+        from rq import Worker
+
+        try:
+            records = Worker.all(queue=django_rq.get_queue(queue))
+            return [w.pid for w in records if w.pid in pids and w.get_state() == "busy"]
+        except Exception:  # a record half-written by a worker starting or dying
+            return []
+
     def kill_worker(self, queue: str, wait: float = 20.0) -> tuple[int | None, bool]:
         """SIGKILL one worker of `queue` together with the work horse it forked for the job it runs
         (as when the host or container dies); `manage.py workers` starts a new one. Waits up to
-        `wait` seconds for a worker that is running a job (it has a work horse) and kills that one;
-        returns the pid and whether it was mid-job."""
+        `wait` seconds for a worker that is running a job and kills that one; returns the pid and
+        whether it was mid-job."""
         deadline = time.monotonic() + wait
         while True:
             pids = self.worker_pids(queue)
-            busy = [pid for pid in pids if self.children(pid)]
+            busy = self.busy_worker_pids(queue)
             if busy or time.monotonic() > deadline:
                 break
-            time.sleep(0.02)
+            time.sleep(0.005)
         victim = (busy or pids or [None])[0]
         if victim is None:
             return None, False
