@@ -111,6 +111,46 @@ class Recorder:
         return recorded
 
 
+def _pooled_server_class():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.core.servers.basehttp import WSGIServer
+
+    class Pooled(WSGIServer):
+        """The emulator's HTTP server: requests run on a fixed pool of threads, each keeping its
+        database connection. (Django's ThreadedWSGIServer starts a thread and opens and closes a
+        database connection per request, which at 100 LINE answers a second cost the emulator —
+        this process — more CPU than the workers it measures.) One request per connection: Django's
+        handler closes connections of a server that is not a ThreadingMixIn."""
+
+        allow_reuse_address = True
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="emulator")
+
+        def process_request(self, request, client_address):
+            self.pool.submit(self._serve, request, client_address)
+
+        def _serve(self, request, client_address):
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)
+
+        def server_close(self):
+            super().server_close()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    return Pooled
+
+
+def PooledWSGIServer(*args, **kwargs):  # noqa: N802 (a class, built once Django is set up)
+    return _pooled_server_class()(*args, **kwargs)
+
+
 class Stack:
     """`with Stack(...) as stack:` — the database exists, Django is set up in this process against
     it, and gunicorn, the workers, the scheduler and the emulator are running."""
@@ -177,14 +217,13 @@ class Stack:
 
     def _start_emulator(self) -> None:
         from django.core.handlers.wsgi import WSGIHandler
-        from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+        from django.core.servers.basehttp import WSGIRequestHandler
 
         class Quiet(WSGIRequestHandler):
             def log_message(self, *args):
                 pass
 
-        self.emulator = ThreadedWSGIServer(("127.0.0.1", self.emulator_port), Quiet, allow_reuse_address=True)
-        self.emulator.daemon_threads = True
+        self.emulator = PooledWSGIServer(("127.0.0.1", self.emulator_port), Quiet)
         self.emulator.set_app(self.recorder.wrap(WSGIHandler()))
         threading.Thread(target=self.emulator.serve_forever, daemon=True).start()
 
