@@ -381,3 +381,62 @@ def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_queued_again(se
     assert requeue_stale_tasks() >= 1
     assert job_id in queue.get_job_ids()
     queue.empty()
+
+
+def test_the_warm_worker_takes_waiting_line_jobs_along_and_records_each(settings, channel, municipality, monkeypatch):
+    import django_rq
+    from django_tasks_rq.backend import Job
+    from rq.job import JobStatus
+
+    from madoguchi.line.models import WebhookEvent
+    from madoguchi.operations import rq_worker
+
+    _rq_settings(settings)
+    queue = django_rq.get_queue("line", job_class=Job)
+    queue.empty()
+    queue.connection.delete(queue.intermediate_queue_key)
+    users = ["U" + str(n) * 32 for n in range(1, 7)]
+    for user in users:
+        say_hello = event("message", user, message={"type": "text", "id": "1", "text": "こんにちは"})
+        deliver(municipality.code, say_hello)
+    job_ids = queue.get_job_ids()
+    assert len(job_ids) == 6
+    runs = []
+    real = rq_worker.WarmWorker.execute_job
+
+    def execute_job(self, job, queue):
+        runs.append(job.id)
+        return real(self, job, queue)
+
+    monkeypatch.setattr(rq_worker.WarmWorker, "execute_job", execute_job)
+    rq_worker.WarmWorker([queue], connection=queue.connection, job_class=Job).work(burst=True)
+    assert len(runs) < 6  # some jobs ran along with another
+    assert all(queue.fetch_job(i).get_status() == JobStatus.FINISHED for i in job_ids)
+    assert not queue.connection.lrange(queue.intermediate_queue_key, 0, -1)
+    assert not WebhookEvent.objects.filter(processed_at__isnull=True).exists()
+    assert all(PLATFORM.bot_messages(municipality.code, user) for user in users)
+    queue.empty()
+
+
+def test_a_job_taken_along_that_fails_goes_back_to_its_queue(settings):
+    import django_rq
+    from django_tasks_rq.backend import Job
+
+    from madoguchi.operations import rq_worker
+
+    _rq_settings(settings)
+    queue = django_rq.get_queue("line", job_class=Job)
+    queue.empty()
+    queue.connection.delete(queue.intermediate_queue_key)
+    for _n in range(3):
+        process_events.enqueue(999999, ["none"])  # no such account: the task raises
+    first, *others = queue.get_job_ids()
+    worker = rq_worker.WarmWorker([queue], connection=queue.connection, job_class=Job)
+    primary = queue.fetch_job(queue.connection.lpop(queue.key).decode())
+    taken = worker._take_along(primary, queue)
+    assert [j.id for j in taken] == others[:1]  # at most half of those waiting
+    assert queue.connection.lrange(queue.intermediate_queue_key, 0, -1) == [others[0].encode()]
+    worker._perform_taken(taken[0], queue)
+    assert queue.get_job_ids()[0] == others[0]
+    assert not queue.connection.lrange(queue.intermediate_queue_key, 0, -1)
+    queue.empty()
