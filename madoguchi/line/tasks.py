@@ -45,32 +45,38 @@ def process_events(municipality_id: int, event_ids: list[str]) -> int:
     account = LineAccount.objects.select_related("municipality").get(municipality_id=municipality_id)
     handled = 0
     for event_id in event_ids:
-        retried = False
-        with transaction.atomic():
-            event = (WebhookEvent.objects.select_for_update()
-                     .filter(municipality_id=municipality_id, event_id=event_id).first())
-            if event is None:
-                continue
-            if event.processed_at is not None:
-                if event.answer is None:
-                    continue  # a redelivery, or another worker got it first
-                retried = True  # handled by a run that may have died while answering
-            else:
-                try:
-                    with transaction.atomic():
-                        outcome, replies = handle_event(account, event.payload)
-                except Exception:
-                    logger.exception("LINE event %s failed", event_id)
-                    outcome, replies = EventOutcome.FAILED, []
-                event.outcome = outcome
-                event.processed_at = timezone.now()
-                event.answer = pending_answer(event.payload, replies)
-                event.payload = minimised(event.payload)
-                event.save(update_fields=["outcome", "processed_at", "payload", "answer"])
+        try:
+            found = _handle(account, event_id)
+        except Exception:  # the handler's writes are rolled back with its transaction
+            logger.exception("LINE event %s failed", event_id)
+            found = _handle(account, event_id, failed=True)
+        if found is None:
+            continue  # a redelivery, or another worker got it first
+        event, retried = found
         if event.answer is not None:
             send_pending_answer(account, event.pk, retried=retried)
         handled += 1
     return handled
+
+
+def _handle(account: LineAccount, event_id: str, *, failed: bool = False) -> tuple[WebhookEvent, bool] | None:
+    """In one transaction holding the event's row lock: handle it (or, `failed`, record that handling
+    failed), mark it processed and keep the answer on it. Returns the event and whether its answer was
+    kept by an earlier run (which may have died while answering), or None when there is nothing to do."""
+    with transaction.atomic():
+        event = (WebhookEvent.objects.select_for_update()
+                 .filter(municipality_id=account.municipality_id, event_id=event_id).first())
+        if event is None:
+            return None
+        if event.processed_at is not None:
+            return (event, True) if event.answer is not None else None
+        outcome, replies = (EventOutcome.FAILED, []) if failed else handle_event(account, event.payload)
+        event.outcome = outcome
+        event.processed_at = timezone.now()
+        event.answer = pending_answer(event.payload, replies)
+        event.payload = minimised(event.payload)
+        event.save(update_fields=["outcome", "processed_at", "payload", "answer"])
+    return event, False
 
 
 def pending_answer(payload: dict, replies: list[Message]) -> dict | None:
@@ -189,17 +195,17 @@ def answer(account: LineAccount, event_id: str, reply_token: str, user_id: str, 
     return "lost"
 
 
-def _user(account: LineAccount, user_id: str) -> LineUser:
-    """The user row, locked: events of one user are handled one after another across processes. A new
-    user's row is inserted unless another process just did (ON CONFLICT DO NOTHING: no savepoint), then
-    locked; a known user's costs one query."""
+def _user(account: LineAccount, user_id: str) -> tuple[LineUser, bool]:
+    """The user row, locked, and whether it was new: events of one user are handled one after another
+    across processes. A new user's row is inserted unless another process just did (ON CONFLICT DO
+    NOTHING: no savepoint), then locked; a known user's costs one query."""
     rows = LineUser.objects.select_for_update().filter(municipality=account.municipality, user_id=user_id)
     user = rows.first()
-    if user is None:
-        LineUser.objects.bulk_create([LineUser(municipality=account.municipality, user_id=user_id)],
-                                     ignore_conflicts=True)
-        user = rows.get()
-    return user
+    if user is not None:
+        return user, False
+    LineUser.objects.bulk_create([LineUser(municipality=account.municipality, user_id=user_id)],
+                                 ignore_conflicts=True)
+    return rows.get(), True  # (or inserted a moment ago by another process: new all the same)
 
 
 def _count_friend(account: LineAccount, field: str) -> None:
@@ -214,7 +220,7 @@ def handle_event(account: LineAccount, event: dict) -> tuple[str, list[Message]]
     user_id = source.get("userId") if source.get("type") == "user" else None
     if kind not in {"follow", "unfollow", "message", "postback"} or not isinstance(user_id, str) or not user_id:
         return EventOutcome.IGNORED, []
-    user = _user(account, user_id[:40])
+    user, new = _user(account, user_id[:40])
     if kind == "unfollow":
         user.following = False
         user.blocked_at = timezone.now()
@@ -237,13 +243,14 @@ def handle_event(account: LineAccount, event: dict) -> tuple[str, list[Message]]
         given = Input(text=str(message.get("text", ""))[:500])
     else:
         given = Input(data=parse_postback(str((event.get("postback") or {}).get("data", ""))))
-    return EventOutcome.HANDLED, dispatch(account, user, given)
+    return EventOutcome.HANDLED, dispatch(account, user, given, new=new)
 
 
-def dispatch(account: LineAccount, user: LineUser, given: Input) -> list[Message]:
+def dispatch(account: LineAccount, user: LineUser, given: Input, *, new: bool = False) -> list[Message]:
     action = (given.data or {}).get("a", "")
     typed = given.text.strip()
-    pending_comment = Conversation.objects.filter(line_user=user, procedure=SURVEY_COMMENT).first()
+    # A user seen for the first time has no conversation yet.
+    pending_comment = None if new else Conversation.objects.filter(line_user=user, procedure=SURVEY_COMMENT).first()
     if pending_comment is not None:
         pending_comment.delete()
         if typed and not action and typed not in COMMANDS:
