@@ -46,6 +46,13 @@ def _redis():
     return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_timeout=3, socket_connect_timeout=3)
 
 
+def default_worker_counts() -> dict[str, int]:
+    """`manage.py workers`' documented counts per queue."""
+    from madoguchi.operations.management.commands.workers import DEFAULT_COUNTS
+
+    return dict(DEFAULT_COUNTS)
+
+
 def unavailable() -> str:
     """Why the stack cannot run here ('' when PostgreSQL and Redis both answer)."""
     try:
@@ -158,7 +165,7 @@ class Stack:
     def __init__(self, name: str, *, web_workers: int = 2, worker_counts: dict[str, int] | None = None):
         self.name = f"madoguchi_{name}_{secrets.token_hex(4)}"
         self.web_workers = web_workers
-        self.worker_counts = worker_counts or {"line": 2, "notices": 1, "providers": 1, "bulk": 1, "default": 1}
+        self.worker_counts = worker_counts or default_worker_counts()
         self.recorder = Recorder()
         self.processes: dict[str, subprocess.Popen] = {}
         self.tmp = Path(tempfile.mkdtemp(prefix=f"{name}-"))
