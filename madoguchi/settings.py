@@ -188,7 +188,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 # queue's lease belonged to a worker that died and is run again (operations/queues.py); every task
 # is idempotent. The database backend is the default; MADOGUCHI_TASK_BACKEND=rq selects Redis (RQ).
 TASK_QUEUES = {"line": 60, "notices": 120, "providers": 300, "bulk": 1800, "default": 300}  # lease, seconds
-_TASK_BACKENDS = {"db": "django_tasks_db.DatabaseBackend", "rq": "django_tasks_rq.RQBackend"}
+_TASK_BACKENDS = {"db": "django_tasks_db.DatabaseBackend", "rq": "madoguchi.operations.tasks_backend.RQBackend"}
 TASK_BACKEND = os.environ.get("MADOGUCHI_TASK_BACKEND", "db")
 TASKS = {
     "default": {
@@ -200,7 +200,7 @@ REDIS_URL = os.environ.get("MADOGUCHI_REDIS_URL", "redis://127.0.0.1:6379/0")
 # RQ kills a job at its queue's lease and re-queues jobs of dead workers (operations/queues.py).
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": lease} for name, lease in TASK_QUEUES.items()}
 RQ = {"JOB_CLASS": "django_tasks_rq.backend.Job"}  # rqworker runs django-tasks jobs
-if TASKS["default"]["BACKEND"] == _TASK_BACKENDS["rq"]:
+if TASKS["default"]["BACKEND"] in {_TASK_BACKENDS["rq"], "django_tasks_rq.RQBackend"}:
     INSTALLED_APPS.append("django_rq")
 
 EMAIL_BACKEND = os.environ.get(

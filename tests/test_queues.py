@@ -223,3 +223,220 @@ def test_the_scheduler_runs_each_job_once_per_period_across_processes(settings, 
     call_command("scheduler", "--once", stdout=second)
     assert "housekeeping:" in first.getvalue()
     assert "housekeeping:" not in second.getvalue()
+
+
+def _pending_event(channel, municipality, monkeypatch):
+    """A LINE event handled by a run that died before its answer went out (killed worker)."""
+    from madoguchi.line import tasks as line_tasks
+    from madoguchi.line.models import WebhookEvent
+
+    def killed(*args, **kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(line_tasks, "send_pending_answer", killed)
+    fresh = event("message", ALICE, message={"type": "text", "id": "1", "text": "証明書の申請"})
+    deliver(municipality.code, fresh)  # the task fails (the immediate backend records it)
+    monkeypatch.undo()
+    stored = WebhookEvent.objects.get(event_id=fresh["webhookEventId"])
+    return fresh, stored
+
+
+def test_a_worker_killed_between_handling_and_answering_loses_no_answer(channel, municipality, monkeypatch):
+    fresh, stored = _pending_event(channel, municipality, monkeypatch)
+    assert stored.processed_at is not None and stored.answer is not None
+    assert "replyToken" not in stored.payload  # minimised all the same; the answer keeps what it needs
+    assert not PLATFORM.bot_messages(municipality.code, ALICE)
+    # The job runs again (re-queued after its lease, or LINE redelivers): the kept answer goes out once,
+    # as the reply it was meant to be (the token still lives), and the conversation is not advanced twice.
+    assert process_events.call(municipality.pk, [fresh["webhookEventId"]]) == 1
+    assert len(PLATFORM.bot_messages(municipality.code, ALICE)) == 2  # the greeting and the first question
+    assert not PLATFORM.retry_keys
+    stored.refresh_from_db()
+    assert stored.answer is None
+    assert process_events.call(municipality.pk, [fresh["webhookEventId"]]) == 0
+    assert len(PLATFORM.bot_messages(municipality.code, ALICE)) == 2
+
+
+def test_a_worker_killed_after_its_reply_arrived_does_not_answer_twice(channel, municipality, monkeypatch):
+    from madoguchi.line import tasks as line_tasks
+    from madoguchi.line.models import WebhookEvent
+
+    fresh, stored = _pending_event(channel, municipality, monkeypatch)
+    kept = stored.answer
+    # This time the reply reached LINE and the worker died before recording it.
+    assert line_tasks.send_pending_answer(channel, stored.pk, retried=False) == "replied"
+    WebhookEvent.objects.filter(pk=stored.pk).update(answer=kept)
+    sent = len(PLATFORM.bot_messages(municipality.code, ALICE))
+    assert process_events.call(municipality.pk, [fresh["webhookEventId"]]) == 1
+    # LINE refused the used token: the answer had arrived, so nothing is pushed.
+    assert len(PLATFORM.bot_messages(municipality.code, ALICE)) == sent and not PLATFORM.retry_keys
+    stored.refresh_from_db()
+    assert stored.answer is None
+
+
+def test_housekeeping_sends_an_answer_left_behind(channel, municipality, monkeypatch):
+    from madoguchi.line.models import WebhookEvent
+
+    fresh, stored = _pending_event(channel, municipality, monkeypatch)
+    WebhookEvent.objects.filter(pk=stored.pk).update(received_at=timezone.now() - datetime.timedelta(minutes=5))
+    call_command("housekeeping", stdout=io.StringIO())
+    stored.refresh_from_db()
+    assert stored.answer is None and PLATFORM.bot_messages(municipality.code, ALICE)
+
+
+def _rq_settings(settings):
+    settings.TASKS = {"default": {"BACKEND": "madoguchi.operations.tasks_backend.RQBackend",
+                                  "QUEUES": ["line", "notices", "providers", "bulk", "default"]}}
+
+
+def test_workers_run_the_line_queue_warm_and_the_others_forking(settings):
+    from madoguchi.operations.management.commands.workers import Command
+
+    _rq_settings(settings)
+    command = Command()
+    line, notices = command.command("line", 0, 0.2), command.command("notices", 0, 0.2)
+    assert line[-1] == "line" and "madoguchi.operations.rq_worker.WarmWorker" in line
+    assert notices[-1] == "notices" and "--worker-class" not in notices
+    settings.TASKS = DB_BACKEND
+    assert "db_worker" in command.command("line", 0, 0.2)
+
+
+def test_the_warm_worker_answers_line_events_in_its_own_process_with_a_short_lease(
+        settings, channel, municipality, monkeypatch):
+    import os
+
+    import django_rq
+    from django_tasks_rq.backend import Job
+    from rq.registry import StartedJobRegistry
+
+    from madoguchi.line.models import WebhookEvent
+    from madoguchi.operations import rq_worker
+
+    _rq_settings(settings)
+    queue = django_rq.get_queue("line")
+    queue.empty()
+    fresh = event("message", ALICE, message={"type": "text", "id": "1", "text": "証明書の申請"})
+    deliver(municipality.code, fresh)
+    assert queue.count == 1 and not PLATFORM.bot_messages(municipality.code, ALICE)
+    seen = {}
+    real = rq_worker.WarmWorker.perform_job
+
+    def perform_job(self, job, queue, execution):
+        seen["pid"] = os.getpid()
+        seen["lease"] = StartedJobRegistry(queue=queue).connection.zscore(
+            StartedJobRegistry(queue=queue).key, execution.composite_key)
+        return real(self, job, queue, execution)
+
+    monkeypatch.setattr(rq_worker.WarmWorker, "perform_job", perform_job)
+    worker = rq_worker.WarmWorker([queue], connection=queue.connection, job_class=Job)
+    started = timezone.now().timestamp()
+    worker.work(burst=True)
+    assert seen["pid"] == os.getpid()  # no work horse
+    assert seen["lease"] <= started + rq_worker.LEASE_TTL + 5  # given up soon after its worker dies
+    assert WebhookEvent.objects.get(event_id=fresh["webhookEventId"]).answer is None
+    assert PLATFORM.bot_messages(municipality.code, ALICE)
+
+
+def test_a_task_enqueued_in_a_transaction_reaches_redis_when_it_commits(settings):
+    import django_rq
+    from django.db import transaction
+
+    _rq_settings(settings)
+    queue = django_rq.get_queue("line")
+    queue.empty()
+    with transaction.atomic():
+        result = process_events.enqueue(999999, ["not-yet-committed"])
+        assert queue.count == 0  # a warm worker would find the event rows not there yet
+    assert queue.get_job_ids() == [result.id]
+    with transaction.atomic():
+        process_events.enqueue(999999, ["rolled-back"])
+        transaction.set_rollback(True)
+    assert queue.count == 1
+    queue.empty()
+
+
+def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_queued_again(settings):
+    import django_rq
+    from django_tasks_rq.backend import Job
+    from rq.executions import Execution
+    from rq.registry import StartedJobRegistry
+
+    from madoguchi.operations.queues import requeue_stale_tasks
+
+    _rq_settings(settings)
+    queue = django_rq.get_queue("line", job_class=Job)
+    queue.empty()
+    process_events.enqueue(999999, ["gone"])
+    job_id = queue.get_job_ids()[0]
+    job = queue.fetch_job(job_id)
+    # The worker took it off the queue and registered the execution, then was SIGKILLed before the
+    # job was marked started; its lease has run out.
+    queue.connection.lrem(queue.key, 1, job_id)
+    with queue.connection.pipeline() as pipe:
+        execution = Execution.create(job, ttl=1, pipeline=pipe, worker_name="killed")
+        pipe.execute()
+    registry = StartedJobRegistry(queue=queue)
+    queue.connection.zadd(registry.key, {execution.composite_key: timezone.now().timestamp() - 10})
+    assert queue.count == 0
+    assert requeue_stale_tasks() >= 1
+    assert job_id in queue.get_job_ids()
+    queue.empty()
+
+
+def test_the_warm_worker_takes_waiting_line_jobs_along_and_records_each(settings, channel, municipality, monkeypatch):
+    import django_rq
+    from django_tasks_rq.backend import Job
+    from rq.job import JobStatus
+
+    from madoguchi.line.models import WebhookEvent
+    from madoguchi.operations import rq_worker
+
+    _rq_settings(settings)
+    queue = django_rq.get_queue("line", job_class=Job)
+    queue.empty()
+    queue.connection.delete(queue.intermediate_queue_key)
+    users = ["U" + str(n) * 32 for n in range(1, 7)]
+    for user in users:
+        say_hello = event("message", user, message={"type": "text", "id": "1", "text": "こんにちは"})
+        deliver(municipality.code, say_hello)
+    job_ids = queue.get_job_ids()
+    assert len(job_ids) == 6
+    runs = []
+    real = rq_worker.WarmWorker.execute_job
+
+    def execute_job(self, job, queue):
+        runs.append(job.id)
+        return real(self, job, queue)
+
+    monkeypatch.setattr(rq_worker.WarmWorker, "execute_job", execute_job)
+    rq_worker.WarmWorker([queue], connection=queue.connection, job_class=Job).work(burst=True)
+    assert len(runs) < 6  # some jobs ran along with another
+    assert all(queue.fetch_job(i).get_status() == JobStatus.FINISHED for i in job_ids)
+    assert not queue.connection.lrange(queue.intermediate_queue_key, 0, -1)
+    assert not WebhookEvent.objects.filter(processed_at__isnull=True).exists()
+    assert all(PLATFORM.bot_messages(municipality.code, user) for user in users)
+    queue.empty()
+
+
+def test_a_job_taken_along_that_fails_goes_back_to_its_queue(settings):
+    import django_rq
+    from django_tasks_rq.backend import Job
+
+    from madoguchi.operations import rq_worker
+
+    _rq_settings(settings)
+    queue = django_rq.get_queue("line", job_class=Job)
+    queue.empty()
+    queue.connection.delete(queue.intermediate_queue_key)
+    for _n in range(3):
+        process_events.enqueue(999999, ["none"])  # no such account: the task raises
+    first, *others = queue.get_job_ids()
+    worker = rq_worker.WarmWorker([queue], connection=queue.connection, job_class=Job)
+    primary = queue.fetch_job(queue.connection.lpop(queue.key).decode())
+    taken = worker._take_along(primary, queue)
+    assert [j.id for j in taken] == others[:1]  # at most half of those waiting
+    assert queue.connection.lrange(queue.intermediate_queue_key, 0, -1) == [others[0].encode()]
+    worker._perform_taken(taken[0], queue)
+    assert queue.get_job_ids()[0] == others[0]
+    assert not queue.connection.lrange(queue.intermediate_queue_key, 0, -1)
+    queue.empty()

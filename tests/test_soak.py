@@ -4,7 +4,7 @@ worker SIGKILLed, then nothing lost or duplicated.
 It runs the production shape in processes of its own (a scratch PostgreSQL database, Redis with
 django-tasks-rq, gunicorn, `manage.py workers`, the scheduler), so it runs in the PostgreSQL pass of
 the suite only, and only when Redis answers on 127.0.0.1:6379. The worker is killed while it runs a
-job, and RQ gives the job up only after its heartbeat lapses (60-90 s), so the drain takes most of
+job; the warm line worker's lease lets the job go after 15 s, yet the drain may still take most of
 the time: 4 minutes 15 s on the shared development machine, test database creation included.
 """
 

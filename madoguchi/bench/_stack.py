@@ -46,6 +46,13 @@ def _redis():
     return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_timeout=3, socket_connect_timeout=3)
 
 
+def default_worker_counts() -> dict[str, int]:
+    """`manage.py workers`' documented counts per queue."""
+    from madoguchi.operations.management.commands.workers import DEFAULT_COUNTS
+
+    return dict(DEFAULT_COUNTS)
+
+
 def unavailable() -> str:
     """Why the stack cannot run here ('' when PostgreSQL and Redis both answer)."""
     try:
@@ -111,6 +118,46 @@ class Recorder:
         return recorded
 
 
+def _pooled_server_class():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.core.servers.basehttp import WSGIServer
+
+    class Pooled(WSGIServer):
+        """The emulator's HTTP server: requests run on a fixed pool of threads, each keeping its
+        database connection. (Django's ThreadedWSGIServer starts a thread and opens and closes a
+        database connection per request, which at 100 LINE answers a second cost the emulator —
+        this process — more CPU than the workers it measures.) One request per connection: Django's
+        handler closes connections of a server that is not a ThreadingMixIn."""
+
+        allow_reuse_address = True
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="emulator")
+
+        def process_request(self, request, client_address):
+            self.pool.submit(self._serve, request, client_address)
+
+        def _serve(self, request, client_address):
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)
+
+        def server_close(self):
+            super().server_close()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    return Pooled
+
+
+def PooledWSGIServer(*args, **kwargs):  # noqa: N802 (a class, built once Django is set up)
+    return _pooled_server_class()(*args, **kwargs)
+
+
 class Stack:
     """`with Stack(...) as stack:` — the database exists, Django is set up in this process against
     it, and gunicorn, the workers, the scheduler and the emulator are running."""
@@ -118,7 +165,7 @@ class Stack:
     def __init__(self, name: str, *, web_workers: int = 2, worker_counts: dict[str, int] | None = None):
         self.name = f"madoguchi_{name}_{secrets.token_hex(4)}"
         self.web_workers = web_workers
-        self.worker_counts = worker_counts or {"line": 2, "notices": 1, "providers": 1, "bulk": 1, "default": 1}
+        self.worker_counts = worker_counts or default_worker_counts()
         self.recorder = Recorder()
         self.processes: dict[str, subprocess.Popen] = {}
         self.tmp = Path(tempfile.mkdtemp(prefix=f"{name}-"))
@@ -177,14 +224,13 @@ class Stack:
 
     def _start_emulator(self) -> None:
         from django.core.handlers.wsgi import WSGIHandler
-        from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+        from django.core.servers.basehttp import WSGIRequestHandler
 
         class Quiet(WSGIRequestHandler):
             def log_message(self, *args):
                 pass
 
-        self.emulator = ThreadedWSGIServer(("127.0.0.1", self.emulator_port), Quiet, allow_reuse_address=True)
-        self.emulator.daemon_threads = True
+        self.emulator = PooledWSGIServer(("127.0.0.1", self.emulator_port), Quiet)
         self.emulator.set_app(self.recorder.wrap(WSGIHandler()))
         threading.Thread(target=self.emulator.serve_forever, daemon=True).start()
 
@@ -247,18 +293,34 @@ class Stack:
                 pids.append(pid)
         return pids
 
+    def busy_worker_pids(self, queue: str) -> list[int]:
+        """The workers of `queue` running a job now: a forking worker has a work horse; a warm one
+        (operations/rq_worker.py, no work horse) says `busy` in its RQ record."""
+        pids = self.worker_pids(queue)
+        busy = [pid for pid in pids if self.children(pid)]
+        if busy:
+            return busy
+        import django_rq
+        from rq import Worker
+
+        try:
+            records = Worker.all(queue=django_rq.get_queue(queue))
+            return [w.pid for w in records if w.pid in pids and w.get_state() == "busy"]
+        except Exception:  # a record half-written by a worker starting or dying
+            return []
+
     def kill_worker(self, queue: str, wait: float = 20.0) -> tuple[int | None, bool]:
         """SIGKILL one worker of `queue` together with the work horse it forked for the job it runs
         (as when the host or container dies); `manage.py workers` starts a new one. Waits up to
-        `wait` seconds for a worker that is running a job (it has a work horse) and kills that one;
-        returns the pid and whether it was mid-job."""
+        `wait` seconds for a worker that is running a job and kills that one; returns the pid and
+        whether it was mid-job."""
         deadline = time.monotonic() + wait
         while True:
             pids = self.worker_pids(queue)
-            busy = [pid for pid in pids if self.children(pid)]
+            busy = self.busy_worker_pids(queue)
             if busy or time.monotonic() > deadline:
                 break
-            time.sleep(0.02)
+            time.sleep(0.005)
         victim = (busy or pids or [None])[0]
         if victim is None:
             return None, False

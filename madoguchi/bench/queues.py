@@ -39,8 +39,8 @@ def main() -> int:
 
     from madoguchi.bench.soak import Load, open_loop, settle
 
-    line_workers = int(os.environ.get("BENCH_LINE_WORKERS", "2"))
-    counts = {"line": line_workers, "notices": 1, "providers": 1, "bulk": 1, "default": 1}
+    counts = _stack.default_worker_counts()
+    counts["line"] = line_workers = int(os.environ.get("BENCH_LINE_WORKERS", counts["line"]))
     with _stack.Stack("queues", worker_counts=counts) as stack:
         load = Load(stack)
         load.prepare()

@@ -20,7 +20,7 @@ ones were answered; rates in RATES, each overridable with SOAK_RATE_<NAME>):
 - clerk actions: a paid request is approved (the certificate is rendered) or rejected (which refunds),
   through the workflow actions the back office calls.
 During the run one worker of the `line`, `notices` and `providers` queues is SIGKILLed (with the
-work horse running its job) and one gunicorn worker is SIGKILLed; `manage.py workers` and the
+work horse running its job, if it forked one) and one gunicorn worker is SIGKILLed; `manage.py workers` and the
 gunicorn master start new ones.
 
 After the load stops the harness waits until the queues are empty and every request, refund, notice
@@ -419,11 +419,11 @@ def _answered_users(load: Load) -> dict[str, int]:
     return count
 
 
-# RQ gives a killed job up when its heartbeat lapses (60-90 s) and the scheduler's sweep re-queues
-# it. A job whose worker died after taking it but before its work horse marked it started appears
-# to be dropped by RQ's clean-up instead (seen once: its LINE event stayed pending); housekeeping
-# (the scheduler runs it every 5 minutes) is the safety net
-# for those: LINE events pending for 2 minutes, due notices, stuck refunds. Once the queues are
+# RQ gives a killed job up when its lease lapses (a forking worker's heartbeat, 60-90 s; a warm line
+# worker's lease, 15 s) and the scheduler's sweep re-queues it, as it does a job the worker took but
+# had not started (operations/queues.py). Housekeeping (the scheduler runs it every 5 minutes) is the
+# safety net for anything else: LINE events pending for 2 minutes or with their answer unsent, due
+# notices, stuck refunds. Once the queues are
 # idle past SAFETY_NET_AFTER with something still open, the harness runs that housekeeping at once
 # rather than waiting up to 5 minutes for the scheduler's turn, and says so.
 SAFETY_NET_AFTER = 130.0

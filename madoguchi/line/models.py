@@ -49,6 +49,9 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=EventOutcome.choices, default=EventOutcome.PENDING)
+    # The answer decided when the event was handled and not yet taken by LINE (messages, reply token,
+    # user id): kept only until sent, so a worker that dies in between does not lose it (tasks.py).
+    answer = models.JSONField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
 

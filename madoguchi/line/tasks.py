@@ -6,7 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
@@ -34,33 +34,83 @@ logger = logging.getLogger(__name__)
 
 @task(queue_name="line")
 def process_events(municipality_id: int, event_ids: list[str]) -> int:
+    """Handle each event once and answer it at least once.
+
+    Two transactions per event: the first handles it, marks it processed and keeps the answer to send
+    on the event (`answer`); the second, holding the event's row lock, sends that answer and clears
+    it. A run that dies between the two (a killed worker) leaves the answer on the event, and the next
+    run of this task for it (the job re-queued after its lease, LINE's redelivery, housekeeping's
+    process_stale) sends it: by reply while the token lives, which LINE refuses when the first attempt
+    had arrived (a reply token is used once), else by push with a retry key derived from the event."""
     account = LineAccount.objects.select_related("municipality").get(municipality_id=municipality_id)
     handled = 0
     for event_id in event_ids:
-        replies: list[Message] = []
-        reply_token, user_id, sent_at_ms = "", "", 0
-        with transaction.atomic():
-            event = (WebhookEvent.objects.select_for_update()
-                     .filter(municipality_id=municipality_id, event_id=event_id).first())
-            if event is None or event.processed_at is not None:
-                continue  # a redelivery, or another worker got it first
-            try:
-                with transaction.atomic():
-                    outcome, replies = handle_event(account, event.payload)
-            except Exception:
-                logger.exception("LINE event %s failed", event_id)
-                outcome, replies = EventOutcome.FAILED, []
-            reply_token = str(event.payload.get("replyToken", ""))
-            user_id = str((event.payload.get("source") or {}).get("userId", ""))
-            sent_at_ms = event.payload.get("timestamp") if isinstance(event.payload.get("timestamp"), int) else 0
-            event.outcome = outcome
-            event.processed_at = timezone.now()
-            event.payload = minimised(event.payload)
-            event.save(update_fields=["outcome", "processed_at", "payload"])
-        if replies:
-            answer(account, event_id, reply_token, user_id, sent_at_ms, replies)
+        try:
+            found = _handle(account, event_id)
+        except Exception:  # the handler's writes are rolled back with its transaction
+            logger.exception("LINE event %s failed", event_id)
+            found = _handle(account, event_id, failed=True)
+        if found is None:
+            continue  # a redelivery, or another worker got it first
+        event, retried = found
+        if event.answer is not None:
+            send_pending_answer(account, event.pk, retried=retried)
         handled += 1
     return handled
+
+
+def _handle(account: LineAccount, event_id: str, *, failed: bool = False) -> tuple[WebhookEvent, bool] | None:
+    """In one transaction holding the event's row lock: handle it (or, `failed`, record that handling
+    failed), mark it processed and keep the answer on it. Returns the event and whether its answer was
+    kept by an earlier run (which may have died while answering), or None when there is nothing to do."""
+    with transaction.atomic():
+        event = (WebhookEvent.objects.select_for_update()
+                 .filter(municipality_id=account.municipality_id, event_id=event_id).first())
+        if event is None:
+            return None
+        if event.processed_at is not None:
+            return (event, True) if event.answer is not None else None
+        outcome, replies = (EventOutcome.FAILED, []) if failed else handle_event(account, event.payload)
+        event.outcome = outcome
+        event.processed_at = timezone.now()
+        event.answer = pending_answer(event.payload, replies)
+        event.payload = minimised(event.payload)
+        event.save(update_fields=["outcome", "processed_at", "payload", "answer"])
+    return event, False
+
+
+def pending_answer(payload: dict, replies: list[Message]) -> dict | None:
+    """What answering needs once the payload is minimised: kept only until LINE has the answer."""
+    if not replies:
+        return None
+    sent_at_ms = payload.get("timestamp")
+    return {"reply_token": str(payload.get("replyToken", "")),
+            "to": str((payload.get("source") or {}).get("userId", "")),
+            "sent_at_ms": sent_at_ms if isinstance(sent_at_ms, int) and not isinstance(sent_at_ms, bool) else 0,
+            "messages": [m.to_dict() for m in replies]}
+
+
+def send_pending_answer(account: LineAccount, event_pk: int, *, retried: bool) -> str:
+    """Send the answer kept on the event under its row lock (so two runs never send it at once), then
+    clear it. Returns how it went (see `answer`), or "" when another run had already sent it."""
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_pk).first()
+        if event is None or event.answer is None:
+            return ""
+        kept = event.answer
+        try:
+            messages = [Message.from_dict(m) for m in kept.get("messages") or []]
+        except Exception:  # not what pending_answer wrote: nothing sendable
+            logger.exception("LINE answer to event %s unreadable", event.event_id)
+            messages = []
+        how = "lost"
+        if messages:
+            how = answer(account, event.event_id, str(kept.get("reply_token", "")), str(kept.get("to", "")),
+                         kept.get("sent_at_ms") if isinstance(kept.get("sent_at_ms"), int) else 0, messages,
+                         retried=retried)
+        event.answer = None
+        event.save(update_fields=["answer"])
+    return how
 
 
 # What stays of an event once handled: enough to recognise a redelivery and count event types; not
@@ -82,9 +132,11 @@ def purge_events() -> int:
 
 def process_stale(older_than: datetime.timedelta = datetime.timedelta(minutes=2), limit: int = 500) -> int:
     """Safety net run by housekeeping: events still pending after `older_than` (a lost task, a worker
-    that died mid-way) are handled now; handling is idempotent per event."""
+    that died mid-way), or handled with their answer not yet sent, are handled or answered now;
+    handling is idempotent per event."""
     cutoff = timezone.now() - older_than
-    pending = (WebhookEvent.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+    pending = (WebhookEvent.objects.filter(Q(processed_at__isnull=True) | Q(answer__isnull=False),
+                                           received_at__lt=cutoff)
                .order_by("id").values_list("municipality_id", "event_id")[:limit])
     by_municipality: dict[int, list[str]] = {}
     for municipality_id, event_id in pending:
@@ -99,17 +151,24 @@ REPLY_RETRY_NAMESPACE = uuid.UUID("0f4b5c1e-7a44-4b8e-8f65-7265706c7921")
 
 
 def answer(account: LineAccount, event_id: str, reply_token: str, user_id: str, sent_at_ms: int,
-           messages: list[Message]) -> str:
+           messages: list[Message], *, retried: bool = False) -> str:
     """Reply while the token lives; otherwise, or if LINE refuses the token, push the same messages
     with an X-Line-Retry-Key derived from the event, so a repeat of this task cannot deliver them
-    twice. Returns how the answer went: replied, pushed, duplicate or lost."""
-    age = timezone.now() - datetime.datetime.fromtimestamp(sent_at_ms / 1000, tz=datetime.UTC)
+    twice. `retried`: an earlier run may have sent this reply already; LINE then refuses the token
+    (used once), and that refusal means the answer arrived, so nothing is pushed. Returns how the
+    answer went: replied, pushed, duplicate or lost."""
+    try:
+        age = timezone.now() - datetime.datetime.fromtimestamp(sent_at_ms / 1000, tz=datetime.UTC)
+    except (OverflowError, OSError, ValueError):  # a timestamp no calendar holds
+        age = REPLY_TOKEN_LIFE
     if reply_token and sent_at_ms and age < REPLY_TOKEN_LIFE:
         try:
             with messaging_api(account) as api:
                 api.reply_message(ReplyMessageRequest(replyToken=reply_token, messages=messages[:5]))
             return "replied"
         except ApiException as exc:
+            if exc.status == 400 and retried:
+                return "duplicate"  # the token was used: by the earlier run's reply
             if exc.status != 400:  # 400: the token expired or was used; anything else: push too
                 logger.warning("LINE reply failed for %s: HTTP %s", account.municipality.code, exc.status)
         except Exception as exc:
@@ -136,10 +195,17 @@ def answer(account: LineAccount, event_id: str, reply_token: str, user_id: str, 
     return "lost"
 
 
-def _user(account: LineAccount, user_id: str) -> LineUser:
-    """The user row, locked: events of one user are handled one after another across processes."""
-    user, _created = LineUser.objects.get_or_create(municipality=account.municipality, user_id=user_id)
-    return LineUser.objects.select_for_update().get(pk=user.pk)
+def _user(account: LineAccount, user_id: str) -> tuple[LineUser, bool]:
+    """The user row, locked, and whether it was new: events of one user are handled one after another
+    across processes. A new user's row is inserted unless another process just did (ON CONFLICT DO
+    NOTHING: no savepoint), then locked; a known user's costs one query."""
+    rows = LineUser.objects.select_for_update().filter(municipality=account.municipality, user_id=user_id)
+    user = rows.first()
+    if user is not None:
+        return user, False
+    LineUser.objects.bulk_create([LineUser(municipality=account.municipality, user_id=user_id)],
+                                 ignore_conflicts=True)
+    return rows.get(), True  # (or inserted a moment ago by another process: new all the same)
 
 
 def _count_friend(account: LineAccount, field: str) -> None:
@@ -154,7 +220,7 @@ def handle_event(account: LineAccount, event: dict) -> tuple[str, list[Message]]
     user_id = source.get("userId") if source.get("type") == "user" else None
     if kind not in {"follow", "unfollow", "message", "postback"} or not isinstance(user_id, str) or not user_id:
         return EventOutcome.IGNORED, []
-    user = _user(account, user_id[:40])
+    user, new = _user(account, user_id[:40])
     if kind == "unfollow":
         user.following = False
         user.blocked_at = timezone.now()
@@ -177,13 +243,14 @@ def handle_event(account: LineAccount, event: dict) -> tuple[str, list[Message]]
         given = Input(text=str(message.get("text", ""))[:500])
     else:
         given = Input(data=parse_postback(str((event.get("postback") or {}).get("data", ""))))
-    return EventOutcome.HANDLED, dispatch(account, user, given)
+    return EventOutcome.HANDLED, dispatch(account, user, given, new=new)
 
 
-def dispatch(account: LineAccount, user: LineUser, given: Input) -> list[Message]:
+def dispatch(account: LineAccount, user: LineUser, given: Input, *, new: bool = False) -> list[Message]:
     action = (given.data or {}).get("a", "")
     typed = given.text.strip()
-    pending_comment = Conversation.objects.filter(line_user=user, procedure=SURVEY_COMMENT).first()
+    # A user seen for the first time has no conversation yet.
+    pending_comment = None if new else Conversation.objects.filter(line_user=user, procedure=SURVEY_COMMENT).first()
     if pending_comment is not None:
         pending_comment.delete()
         if typed and not action and typed not in COMMANDS:

@@ -4,8 +4,9 @@ django-tasks-db marks a task RUNNING when a worker claims it and has no heartbea
 mid-task leaves it RUNNING for ever. A task RUNNING longer than its queue's lease
 (settings.TASK_QUEUES) is made READY again and run by another worker; every task is idempotent
 (LINE events by their processed mark, notices by their claim, refunds by their idempotency key).
-With RQ, a job of a dead worker is failed as abandoned once its timeout (the same lease) passes;
-such jobs are re-queued the same way.
+With RQ, a job of a dead worker is failed as abandoned once its lease passes (the forking worker's
+heartbeat, 60-90 s; the warm worker's renewed lease, operations/rq_worker.py); such jobs are re-queued
+the same way, and so are jobs a worker took and died with before it started them.
 """
 
 import datetime
@@ -18,8 +19,10 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 
-def _uses_rq() -> bool:
-    return settings.TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend"
+def uses_rq() -> bool:
+    from .tasks_backend import RQ_BACKENDS
+
+    return settings.TASKS["default"]["BACKEND"] in RQ_BACKENDS
 
 
 def _uses_db() -> bool:
@@ -41,24 +44,62 @@ def requeue_stale_tasks() -> int:
         if requeued:
             logger.warning("re-queued %s tasks of stopped workers", requeued)
         return requeued
-    if _uses_rq():
+    if uses_rq():
         return _requeue_abandoned_rq_jobs()
     return 0
 
 
 def _requeue_abandoned_rq_jobs() -> int:
     import django_rq
+    from rq.job import JobStatus
     from rq.registry import FailedJobRegistry, StartedJobRegistry
 
     requeued = 0
     for queue_name in settings.TASK_QUEUES:
         queue = django_rq.get_queue(queue_name)
-        StartedJobRegistry(queue=queue).cleanup()  # moves jobs of dead workers past their timeout to failed
+        started = StartedJobRegistry(queue=queue)
+        # A worker killed after taking a job but before marking it started leaves an entry whose job is
+        # still `queued` yet on no queue; RQ's clean-up below would drop that entry and the job with it.
+        waiting = set(queue.get_job_ids())
+        for job_id in set(started.get_expired_job_ids()):
+            job = queue.fetch_job(job_id)
+            if job is not None and job.get_status() == JobStatus.QUEUED and job_id not in waiting:
+                queue.enqueue_job(job)
+                requeued += 1
+        requeued += _requeue_stuck_in_intermediate(queue, started, waiting)
+        started.cleanup()  # moves jobs of dead workers past their lease to failed, as abandoned
         failed = FailedJobRegistry(queue=queue)
         for job_id in failed.get_job_ids():
             job = queue.fetch_job(job_id)
-            if job is not None and "AbandonedJobError" in (job.exc_info or ""):
+            if job is not None and any(why in (job.exc_info or "") for why in ABANDONED):
                 failed.requeue(job_id)
+                requeued += 1
+    return requeued
+
+
+# How RQ records a job given up because its worker died (its lease ran out), or taken off the queue
+# by a worker that died before starting it.
+ABANDONED = ("AbandonedJobError", "stuck in intermediate queue")
+
+
+def _requeue_stuck_in_intermediate(queue, started, waiting: set[str]) -> int:
+    """RQ moves a job it takes to the queue's intermediate list first; a worker killed right then
+    leaves it there, in no registry. Such a job seen on two sweeps (over a minute apart, RQ's own
+    rule) is put back on its queue."""
+    from rq.job import JobStatus
+
+    intermediate, requeued = queue.intermediate_queue, 0
+    running = {job_id for job_id, _execution in started.get_job_and_execution_ids(cleanup=False)}
+    for job_id in intermediate.get_job_ids():
+        if job_id in running or job_id in waiting:
+            continue
+        job = queue.fetch_job(job_id)
+        if job is None:
+            intermediate.remove(job_id)
+        elif not intermediate.set_first_seen(job_id) and intermediate.should_be_cleaned_up(job_id):
+            intermediate.remove(job_id)
+            if job.get_status() == JobStatus.QUEUED:
+                queue.enqueue_job(job)
                 requeued += 1
     return requeued
 
@@ -90,7 +131,7 @@ def backlog() -> list[Backlog]:
         return [Backlog(q, rows.get(q, empty)["waiting"],
                         max((now - rows[q]["oldest"]).total_seconds(), 0.0) if rows.get(q, empty)["oldest"] else 0.0,
                         rows.get(q, empty)["running"]) for q in settings.TASK_QUEUES]
-    if _uses_rq():
+    if uses_rq():
         import django_rq
         from rq.registry import StartedJobRegistry
 

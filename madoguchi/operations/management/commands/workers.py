@@ -1,10 +1,12 @@
 """`manage.py workers`: several workers per queue, each its own process, restarted when it dies.
 
-    manage.py workers --line 2 --notices 1 --providers 1 --bulk 1 --default 1
+    manage.py workers --line 3 --notices 1 --providers 1 --bulk 1 --default 1
 
 Each child is `db_worker --queue-name <queue>` with the database backend, or `rqworker <queue>` with
-RQ. A child that exits or is killed is started again after a second; SIGTERM stops them all. One
-`workers` per host; run more hosts for more capacity (queues are shared through the database or Redis).
+RQ; with RQ the queues in WARM_QUEUES (`line`) run `WarmWorker` (operations/rq_worker.py: no fork
+per job, a short lease renewed while the job runs), the others RQ's forking worker. A child that
+exits or is killed is started again after a second; SIGTERM stops them all. One `workers` per host;
+run more hosts for more capacity (queues are shared through the database or Redis).
 """
 
 import os
@@ -17,7 +19,15 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-DEFAULT_COUNTS = {"line": 2, "notices": 1, "providers": 1, "bulk": 1, "default": 1}
+from madoguchi.operations.queues import uses_rq
+
+# Three line workers: a warm line worker spends about half its time waiting for the database and
+# LINE, so three keep two cores busy during a burst.
+DEFAULT_COUNTS = {"line": 3, "notices": 1, "providers": 1, "bulk": 1, "default": 1}
+# Queues whose jobs are many and short (a LINE answer is due within seconds): a warm process runs them.
+# The others keep RQ's work horse per job, which isolates the memory of long jobs (PDFs, CRLs).
+WARM_QUEUES = {"line"}
+WARM_WORKER = "madoguchi.operations.rq_worker.WarmWorker"
 
 
 class Command(BaseCommand):
@@ -30,8 +40,9 @@ class Command(BaseCommand):
 
     def command(self, queue: str, index: int, interval: float) -> list[str]:
         manage = [sys.executable, os.path.join(settings.BASE_DIR, "manage.py")]
-        if settings.TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
-            return [*manage, "rqworker", queue]
+        if uses_rq():
+            warm = ["--worker-class", WARM_WORKER] if queue in WARM_QUEUES else []
+            return [*manage, "rqworker", *warm, queue]
         worker_id = f"{socket.gethostname()}-{os.getpid()}-{queue}-{index}"[:64]
         return [*manage, "db_worker", "--queue-name", queue, "--interval", str(interval), "--worker-id", worker_id]
 
