@@ -10,7 +10,8 @@ Appending locks the chain's head row (`select_for_update`), so two writers in th
 take turns and never fork the chain; the unique (municipality, seq) constraint backs this up.
 On PostgreSQL the database recomputes every hash in one pass (sha256, json_build_array, window
 functions) and returns only the rows that fail; elsewhere the rows are read in keyset batches and
-hashed here. Both implement the same serialisation, and the tests hold them to it.
+hashed here, a long chain in an SQLite file by one process a core (`_verify_in_segments`). Both
+implement the same serialisation, and the tests hold them to it.
 """
 
 import datetime
