@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,7 +269,9 @@ _FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
 
 
 def _parallel_workers() -> int:
-    if "fork" not in multiprocessing.get_all_start_methods():
+    """One process a core, from a process that may fork: a command or the scheduler's own run, not
+    a threaded server or worker (a child forked from one may inherit a lock another thread held)."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(cores, MAX_WORKERS)
@@ -384,7 +387,7 @@ def verify_chain(log: str, municipality_id: int | None, *, in_python: bool = Fal
     added behind the writers' back, show there). Head and rows are read in one snapshot.
     `in_python` hashes here even on PostgreSQL (the tests compare both ways). A chain of
     PARALLEL_MIN_ROWS or more in an SQLite file is hashed by `workers` processes (default: one a
-    core), see `_verify_in_segments`."""
+    core in a single-threaded process, else 1), see `_verify_in_segments`."""
     spec = CHAINS[log]
     report = ChainReport(log, municipality_id)
     outermost = not connection.in_atomic_block
