@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from madoguchi.operations import audit, checkpoint, tsa, tsa_local
+from madoguchi.operations import audit, chain, checkpoint, tsa, tsa_local
 from madoguchi.operations.chain import AUDIT, row_hash, serialise, verify_chain
 from madoguchi.operations.models import AccessLog, AuditAction, AuditEvent, ChainHead, Checkpoint, Log
 from madoguchi.tenancy.models import Role, Staff
@@ -293,6 +293,100 @@ def test_verify_command_reports_tampering_and_bad_arguments(municipality, manage
     for code in ["12345", "123456", "13999\x00", "x" * 10_000]:
         with pytest.raises(CommandError):
             call_command("audit", "verify", "--municipality", code)
+
+
+# --- reading in batches and in parallel segments -----------------------------------------------
+
+def _tamperings(municipality):
+    """Each way of breaking a 13-row chain, with the rows it touches at batch and segment joins."""
+    def delete(seq):
+        return lambda: AuditEvent.objects.filter(municipality=municipality, seq=seq).delete()
+
+    def alter(seq):
+        return lambda: AuditEvent.objects.filter(municipality=municipality, seq=seq).update(actor_name="forged")
+
+    def reorder():
+        a, b = (AuditEvent.objects.get(municipality=municipality, seq=s) for s in (4, 5))
+        AuditEvent.objects.filter(pk=a.pk).update(seq=1000)
+        AuditEvent.objects.filter(pk=b.pk).update(seq=4)
+        AuditEvent.objects.filter(pk=a.pk).update(seq=5)
+
+    def insert():  # a forged row in place of #5, hashed consistently with its own content
+        row = AuditEvent.objects.get(municipality=municipality, seq=5)
+        row.actor_name = "inserted"
+        digest = row_hash("f" * 64, serialise(AUDIT, [getattr(row, c) for c in AUDIT.columns]))
+        AuditEvent.objects.filter(pk=row.pk).update(actor_name="inserted", prev_hash="f" * 64, hash=digest)
+
+    return {"clean": lambda: None, "delete_4": delete(4), "delete_5": delete(5), "delete_1": delete(1),
+            "alter_4": alter(4), "alter_9": alter(9), "reorder": reorder, "insert": insert}
+
+
+@pytest.mark.parametrize("case", ["clean", "delete_4", "delete_5", "delete_1", "alter_4", "alter_9", "reorder",
+                                  "insert"])
+def test_batch_boundaries_do_not_change_the_verdict(municipality, manager, case):
+    """Rows are read in keyset batches: every batch size, joins falling on the tampered rows or
+    not, names the same first bad row as one batch."""
+    _events(manager, 13)
+    _tamperings(municipality)[case]()
+    whole = verify_chain(Log.AUDIT, municipality.pk, in_python=True, batch=1000)
+    for batch in (1, 2, 3, 4, 5, 12, 13):
+        report = verify_chain(Log.AUDIT, municipality.pk, in_python=True, batch=batch)
+        assert (_codes(report), report.rows, report.last_seq, report.last_hash) == (
+            _codes(whole), whole.rows, whole.last_seq, whole.last_hash), batch
+    assert whole.ok == (case == "clean")
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="segments are walked in parallel on SQLite files")
+@pytest.mark.parametrize("case", ["clean", "delete_4", "delete_5", "delete_1", "alter_4", "alter_9", "reorder",
+                                  "insert"])
+def test_parallel_segments_verify_as_one_pass(municipality, manager, case, tmp_path, monkeypatch):
+    """The chain cut into ranges walked by worker processes on a copy of the database file: a clean
+    chain verifies with the same count and last hash; any tampering, at a join or inside a range,
+    fails there and `verify_chain` reports exactly what one pass in its own snapshot reports."""
+    import sqlite3
+
+    _events(manager, 13)
+    _tamperings(municipality)[case]()
+    one_pass = verify_chain(Log.AUDIT, municipality.pk, workers=1)
+    copy = tmp_path / "copy.sqlite3"
+    target = sqlite3.connect(copy)
+    connection.ensure_connection()
+    connection.connection.backup(target)
+    target.close()
+    head = ChainHead.objects.get(municipality=municipality, log=Log.AUDIT)
+    for workers, batch in ((2, 1000), (3, 2), (4, 1)):
+        report = chain.ChainReport(Log.AUDIT, municipality.pk)
+        verified = chain._verify_in_segments(AUDIT, municipality.pk, head, report, workers=workers, batch=batch,
+                                             database=str(copy))
+        assert verified == (case == "clean"), (workers, batch)
+        if verified:
+            assert (report.rows, report.last_seq, report.last_hash, report.problems) == (
+                one_pass.rows, one_pass.last_seq, one_pass.last_hash, [])
+    monkeypatch.setattr(chain, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(chain, "_database_file", lambda: str(copy))
+    report = verify_chain(Log.AUDIT, municipality.pk, workers=3, batch=2)
+    assert (_codes(report), report.rows, report.last_seq, report.last_hash) == (
+        _codes(one_pass), one_pass.rows, one_pass.last_seq, one_pass.last_hash)
+    assert one_pass.ok == (case == "clean")
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="segments are walked in parallel on SQLite files")
+def test_rows_after_the_head_are_walked_in_the_snapshot(municipality, manager, tmp_path, monkeypatch):
+    """Rows added behind the writers' back (beyond the head) still fail the parallel verification."""
+    import sqlite3
+
+    _events(manager, 8)
+    ChainHead.objects.filter(municipality=municipality, log=Log.AUDIT).update(
+        seq=6, hash=AuditEvent.objects.get(municipality=municipality, seq=6).hash)
+    copy = tmp_path / "copy.sqlite3"
+    target = sqlite3.connect(copy)
+    connection.ensure_connection()
+    connection.connection.backup(target)
+    target.close()
+    monkeypatch.setattr(chain, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(chain, "_database_file", lambda: str(copy))
+    report = verify_chain(Log.AUDIT, municipality.pk, workers=2, batch=3)
+    assert _codes(report) == [(8, "head_mismatch")] and report.rows == 8
 
 
 # --- retention -----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from madoguchi.registry.characters import issuance_blockers
 from .drawing import render_content
 from .fonts import MissingGlyph, describe
 from .kinds import NotEligible, PersonSelectionError, get_kind, is_kind
+from .kinds._memo import one_render
 from .kinds._rules import Finding, resident_message
 from .layout import RenderedDocument
 from .models import IssuedDocument, PrintBatch
@@ -38,7 +39,8 @@ def can_render(certificate_type: str) -> bool:
 def assess(request: CertificateRequest) -> list[Finding]:
     """The restriction rules' findings for the request (entitlement, eligibility, 支援措置, 発行停止):
     the kind's `entitlement` table and the protections every kind shares (docs/restrictions.md)."""
-    return get_kind(request.certificate_type).assess(request)
+    with one_render():
+        return get_kind(request.certificate_type).assess(request)
 
 
 def persons_shown(request: CertificateRequest) -> list:
@@ -60,18 +62,23 @@ def new_verification_code() -> str:
 def render_certificate(request: CertificateRequest, issue_number: str, verification_code: str,
                        issued_on: datetime.date) -> RenderedDocument:
     """One copy of the certificate `request` asks for (copies are repeated by the print batch).
-    Raises PersonSelectionError (NotEligible included) or MissingGlyph: nothing is issued."""
-    if request.resident is not None and (blockers := issuance_blockers(request.resident)):
-        raise PersonSelectionError(blockers[0])
-    kind = get_kind(request.certificate_type)
-    kind.check_eligibility(request)
-    return render_content(request.municipality, kind.content(request), issue_number, verification_code, issued_on)
+    Raises PersonSelectionError (NotEligible included) or MissingGlyph: nothing is issued.
+    The 外字 stop and every restriction rule are checked here, on every rendering; the replica rows
+    that the checks and the content share are read once (`kinds._memo.one_render`)."""
+    with one_render():
+        if request.resident is not None and (blockers := issuance_blockers(request.resident)):
+            raise PersonSelectionError(blockers[0])
+        kind = get_kind(request.certificate_type)
+        kind.check_eligibility(request)
+        return render_content(request.municipality, kind.content(request), issue_number, verification_code,
+                              issued_on)
 
 
 def issue_document(request: CertificateRequest) -> IssuedDocument:
     issue_number, code = new_issue_number(request), new_verification_code()
-    rendered = render_certificate(request, issue_number, code, timezone.localdate())
-    persons = get_kind(request.certificate_type).persons(request)
+    with one_render():
+        rendered = render_certificate(request, issue_number, code, timezone.localdate())
+        persons = get_kind(request.certificate_type).persons(request)
     return IssuedDocument.objects.create(municipality=request.municipality, request=request,
                                          issue_number=issue_number, verification_code=code,
                                          pdf=rendered.pdf, pages=rendered.pages,

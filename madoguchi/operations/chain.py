@@ -10,14 +10,23 @@ Appending locks the chain's head row (`select_for_update`), so two writers in th
 take turns and never fork the chain; the unique (municipality, seq) constraint backs this up.
 On PostgreSQL the database recomputes every hash in one pass (sha256, json_build_array, window
 functions) and returns only the rows that fail; elsewhere the rows are read in keyset batches and
-hashed here. Both implement the same serialisation, and the tests hold them to it.
+hashed here, a long chain in an SQLite file by one process a core (`_verify_in_segments`). Both
+implement the same serialisation, and the tests hold them to it.
 """
 
 import datetime
+import gc
 import hashlib
+import itertools
 import json
+import multiprocessing
+import os
+import re
+import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db import IntegrityError, connection, transaction
 
@@ -148,25 +157,54 @@ def verify_rows(spec: ChainSpec, rows: Iterable[tuple], base_seq: int, base_hash
     a deleted row, a seq out of order a reordering, a hash that does not match the content an
     altered row, and a prev_hash that does not name the previous row's hash a row replaced,
     inserted or moved."""
-    expected, prev = base_seq + 1, base_hash
+    segment = _walk(spec, rows, base_seq + 1, base_hash, report.add)
+    report.rows = segment.rows
+    report.first_seq = base_seq + 1
+    report.last_seq = segment.last_seq if segment.rows else base_seq
+    report.last_hash = segment.last_hash if segment.rows else base_hash
+
+
+@dataclass
+class Segment:
+    """What walking a run of rows found: its first row's seq and prev_hash (checked against the run
+    before it by whoever joins the runs), its last row's seq and hash, and the problems."""
+
+    rows: int = 0
+    first_seq: int = 0
+    first_prev: str = ""
+    last_seq: int = 0
+    last_hash: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _walk(spec: ChainSpec, rows: Iterable[tuple], expected: int | None, prev: str | None, add) -> Segment:
+    """The checks of `verify_rows` over `rows`. With `expected` and `prev` None the first row's
+    position and link are left to the caller (a segment verified apart, `_verify_in_segments`);
+    every other row is checked against the row before it, and every row's hash against its content."""
     seq_index = spec.columns.index("seq") + 2
     lead = (FORMAT_VERSION, spec.log)
     encode, sha256 = _encode, hashlib.sha256
+    segment = Segment()
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return segment
+    segment.first_seq, segment.first_prev = first[seq_index], first[0]
+    if expected is None:
+        expected, prev = first[seq_index], first[0]
     count = 0
-    for row in rows:
+    for row in itertools.chain((first,), rows):
         count += 1
         seq = row[seq_index]
         if seq != expected:
-            report.add(expected if seq > expected else seq, "missing" if seq > expected else "reordered")
+            add(expected if seq > expected else seq, "missing" if seq > expected else "reordered")
         if row[0] != prev:
-            report.add(seq, "broken_link")
+            add(seq, "broken_link")
         if sha256(f"{row[0]}\n{encode(lead + row[2:])}".encode()).hexdigest() != row[1]:
-            report.add(seq, "altered")
+            add(seq, "altered")
         prev, expected = row[1], seq + 1
-    report.rows = count
-    report.first_seq = base_seq + 1
-    report.last_seq = expected - 1
-    report.last_hash = prev
+    segment.rows, segment.last_seq, segment.last_hash = count, expected - 1, prev
+    return segment
 
 
 def _epoch_microseconds_sql(column: str) -> str:
@@ -180,27 +218,130 @@ def _epoch_microseconds_sql(column: str) -> str:
             f"+ CAST(substr({column} || '.000000', 21, 6) AS INTEGER))")
 
 
-def _batches(spec: ChainSpec, municipality_id: int | None, batch: int) -> Iterable[tuple]:
-    """The chain's rows in seq order, in keyset-paginated batches straight from the cursor (the
-    ORM's per-row conversions would cost more than the hashing)."""
+def _select_sql(spec: ChainSpec, municipality_id: int | None, batch: int, *, bounded: bool = False) -> str:
+    """One keyset batch of the chain's rows in seq order: parameters (the municipality unless
+    None), the seq to start after and, `bounded`, the last seq to include."""
     quote = connection.ops.quote_name
     columns = ", ".join(_epoch_microseconds_sql(quote(c)) if c == "at" else quote(c)
                         for c in ("prev_hash", "hash", *spec.columns))
     scope = "municipality_id IS NULL" if municipality_id is None else "municipality_id = %s"
-    sql = (f"SELECT {columns} FROM {quote(spec.model._meta.db_table)} WHERE {scope} AND seq > %s "
-           f"ORDER BY seq LIMIT {int(batch)}")
+    upper = " AND seq <= %s" if bounded else ""
+    return (f"SELECT {columns} FROM {quote(spec.model._meta.db_table)} WHERE {scope} AND seq > %s{upper} "
+            f"ORDER BY seq LIMIT {int(batch)}")
+
+
+def _keyset(cursor, sql: str, spec: ChainSpec, municipality_id: int | None, batch: int, after: int = -1,
+            through: int | None = None) -> Iterable[tuple]:
+    """The rows `_select_sql` selects, batch after batch straight from the cursor (the ORM's per-row
+    conversions would cost more than the hashing)."""
+    scope = [] if municipality_id is None else [municipality_id]
+    bound = [] if through is None else [through]
     seq_index = spec.columns.index("seq") + 2
-    last = -1
+    last = after
+    while True:
+        cursor.execute(sql, [*scope, last, *bound])
+        rows = cursor.fetchall()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][seq_index]
+        if len(rows) < batch:
+            return
+
+
+def _batches(spec: ChainSpec, municipality_id: int | None, batch: int) -> Iterable[tuple]:
+    """The chain's rows in seq order, in keyset-paginated batches."""
     with connection.cursor() as cursor:
-        while True:
-            cursor.execute(sql, ([] if municipality_id is None else [municipality_id]) + [last])
-            rows = cursor.fetchall()
-            if not rows:
-                return
-            yield from rows
-            last = rows[-1][seq_index]
-            if len(rows) < batch:
-                return
+        yield from _keyset(cursor, _select_sql(spec, municipality_id, batch), spec, municipality_id, batch)
+
+
+# --- verifying in parallel (SQLite) ----------------------------------------------------------------
+# On the embedded database the rows are hashed here, one core's worth. A long chain is cut into seq
+# ranges up to the head, each walked by a process of its own on its own read-only connection; the
+# joins (each range's first row against the last row of the range before it) are checked here and
+# the rows after the head are walked here, in this snapshot. The processes read the database a
+# moment after this snapshot, so anything they or the joins find makes the whole chain be walked
+# again here: every problem reported was seen in the one snapshot, as `verify_chain` promises.
+
+PARALLEL_MIN_ROWS = 200_000
+MAX_WORKERS = 8
+_FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
+
+
+def _parallel_workers() -> int:
+    """One process a core, from a process that may fork: a command or the scheduler's own run, not
+    a threaded server or worker (a child forked from one may inherit a lock another thread held)."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores, MAX_WORKERS)
+
+
+def _database_file() -> str | None:
+    """The SQLite file other processes can open, or None (another database, or one in memory)."""
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+        return None
+    return str(connection.settings_dict["NAME"])
+
+
+def _walk_range(job: tuple) -> Segment:
+    """In a worker process: walk the rows with seq in (after, through] of one chain."""
+    database, log, sql, municipality_id, after, through, batch = job
+    spec = CHAINS[log]
+    # The rows are acyclic: no collection is needed in this short-lived process, and one would touch
+    # (and so copy) every page inherited from the parent.
+    gc.disable()
+    problems: list[Problem] = []
+
+    def add(seq: int, code: str) -> None:
+        if len(problems) < MAX_PROBLEMS:
+            problems.append(Problem(seq, code))
+
+    db = sqlite3.connect(f"{Path(database).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = _keyset(db.cursor(), sql, spec, municipality_id, batch, after, through)
+        segment = _walk(spec, rows, None, None, add)
+    finally:
+        db.close()
+    segment.problems = problems
+    return segment
+
+
+def _verify_in_segments(spec: ChainSpec, municipality_id: int | None, head: ChainHead, report: ChainReport,
+                        *, workers: int, batch: int, database: str) -> bool:
+    """Fill `report` from `workers` processes and the rows after the head; False (and `report` left
+    to be refilled) when anything did not verify."""
+    base, last = head.base_seq, head.seq
+    edges = [base + (last - base) * i // workers for i in range(workers + 1)]
+    edges[0] = -1  # rows below the base, if any, are the first range's (and fail its join)
+    # The worker's connection takes qmark parameters and a literal % (Django's cursor takes %s and %%).
+    sql = _FORMAT_PLACEHOLDER.sub("?", _select_sql(spec, municipality_id, batch, bounded=True)).replace("%%", "%")
+    jobs = [(database, spec.log, sql, municipality_id, after, through, batch)
+            for after, through in zip(edges, edges[1:], strict=False)]
+    gc.freeze()  # the parent's objects out of the children's collections (copy-on-write stays shared)
+    try:
+        pool = multiprocessing.get_context("fork").Pool(len(jobs))
+    finally:
+        gc.unfreeze()
+    with pool:
+        segments = pool.map(_walk_range, jobs, chunksize=1)
+    expected, prev, rows = base + 1, head.base_hash, 0
+    for segment in segments:
+        if not segment.rows:
+            continue  # a range emptied: the next join, or the head, fails
+        if segment.problems or segment.first_seq != expected or segment.first_prev != prev:
+            return False
+        expected, prev, rows = segment.last_seq + 1, segment.last_hash, rows + segment.rows
+    with connection.cursor() as cursor:
+        tail_rows = _keyset(cursor, _select_sql(spec, municipality_id, batch), spec, municipality_id, batch, last)
+        tail = _walk(spec, tail_rows, expected, prev, report.add)
+    if report.problems:
+        return False
+    report.rows = rows + tail.rows
+    report.first_seq = base + 1
+    report.last_seq = tail.last_seq if tail.rows else expected - 1
+    report.last_hash = tail.last_hash if tail.rows else prev
+    return True
 
 
 def _verify_in_database(spec: ChainSpec, municipality_id: int | None, base_seq: int, base_hash: str,
@@ -241,10 +382,12 @@ def _verify_in_database(spec: ChainSpec, municipality_id: int | None, base_seq: 
 
 
 def verify_chain(log: str, municipality_id: int | None, *, in_python: bool = False,
-                 batch: int = 20_000) -> ChainReport:
+                 batch: int = 20_000, workers: int | None = None) -> ChainReport:
     """Verify one chain, and that its head names its last row (rows cut from the end, or rows
     added behind the writers' back, show there). Head and rows are read in one snapshot.
-    `in_python` hashes here even on PostgreSQL (the tests compare both ways)."""
+    `in_python` hashes here even on PostgreSQL (the tests compare both ways). A chain of
+    PARALLEL_MIN_ROWS or more in an SQLite file is hashed by `workers` processes (default: one a
+    core in a single-threaded process, else 1), see `_verify_in_segments`."""
     spec = CHAINS[log]
     report = ChainReport(log, municipality_id)
     outermost = not connection.in_atomic_block
@@ -259,7 +402,13 @@ def verify_chain(log: str, municipality_id: int | None, *, in_python: bool = Fal
         if postgresql and not in_python:
             _verify_in_database(spec, municipality_id, head.base_seq, head.base_hash, report)
         else:
-            verify_rows(spec, _batches(spec, municipality_id, batch), head.base_seq, head.base_hash, report)
+            workers = _parallel_workers() if workers is None else workers
+            database = _database_file()
+            if not (workers > 1 and database and head.seq - head.base_seq >= PARALLEL_MIN_ROWS
+                    and _verify_in_segments(spec, municipality_id, head, report, workers=workers, batch=batch,
+                                            database=database)):
+                report = ChainReport(log, municipality_id)
+                verify_rows(spec, _batches(spec, municipality_id, batch), head.base_seq, head.base_hash, report)
     if (head.seq, head.hash) != (report.last_seq, report.last_hash):
         report.add(max(head.seq, report.last_seq), "head_mismatch")
     return report

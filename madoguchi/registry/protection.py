@@ -10,6 +10,7 @@ Each answer joins what the core system sent in the replica (`SupportMeasure`, `I
 import datetime
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Q
 
 from .matching import normalize_name
@@ -25,6 +26,22 @@ class Protection:
     perpetrators: tuple[dict, ...]
 
 
+def _with_rows(models: tuple, municipality_id: int, resident_ids: list[int]) -> list:
+    """Those of `models` that hold any row of these residents, asked in one statement. Each caller's
+    own query adds conditions to (municipality, resident), so a model without such rows would give
+    nothing anyway: most people have no 支援措置 and no 発行停止, and every rendering asks."""
+    quote = connection.ops.quote_name
+    marks = ", ".join(["%s"] * len(resident_ids))
+    probes = [f"SELECT {i} FROM {quote(model._meta.db_table)} "
+              f"WHERE {quote(model._meta.get_field('municipality').column)} = %s "
+              f"AND {quote(model._meta.get_field('resident').column)} IN ({marks})"
+              for i, model in enumerate(models)]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ".join(probes), [v for _m in models for v in (municipality_id, *resident_ids)])
+        found = {i for (i,) in cursor.fetchall()}
+    return [model for i, model in enumerate(models) if i in found]
+
+
 def protections(residents: list[Resident], on: datetime.date) -> list[Protection]:
     """The running 支援措置 of any of `residents`. The register's flag alone (no 申出 row with the
     相手方) still protects the person: the 相手方 are then unknown."""
@@ -33,7 +50,8 @@ def protections(residents: list[Resident], on: datetime.date) -> list[Protection
     by_pk = {r.pk: r for r in residents}
     found: dict[int, list[dict]] = {}
     municipality = residents[0].municipality_id
-    for model in (SupportMeasure, SupportMeasureRecord):  # the replica's, then those recorded here
+    # The replica's, then those recorded here.
+    for model in _with_rows((SupportMeasure, SupportMeasureRecord), municipality, list(by_pk)):
         for row in model.objects.filter(municipality=municipality, resident_id__in=by_pk):
             if row.is_active(on):
                 found.setdefault(row.resident_id, []).extend(row.perpetrators)
@@ -59,11 +77,17 @@ def active_stops(residents: list[Resident], on: datetime.date) -> list[IssuanceS
     """発行停止 running on any of `residents`: placed by a manager here, or recorded in the core system."""
     if not residents:
         return []
-    municipality, pks = residents[0].municipality_id, [r.pk for r in residents]
-    placed = IssuanceStopOrder.objects.filter(municipality=municipality, resident_id__in=pks, lifted_at__isnull=True)
-    recorded = IssuanceStop.objects.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on), municipality=municipality,
-                                           resident_id__in=pks, starts_on__lte=on)
-    return [row for row in placed if row.is_active(on)] + list(recorded)
+    municipality, pks = residents[0].municipality_id, list(dict.fromkeys(r.pk for r in residents))
+    stops: list[IssuanceStopOrder | IssuanceStop] = []
+    holding = _with_rows((IssuanceStopOrder, IssuanceStop), municipality, pks)
+    if IssuanceStopOrder in holding:
+        placed = IssuanceStopOrder.objects.filter(municipality=municipality, resident_id__in=pks,
+                                                  lifted_at__isnull=True)
+        stops += [row for row in placed if row.is_active(on)]
+    if IssuanceStop in holding:
+        stops += IssuanceStop.objects.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on), municipality=municipality,
+                                             resident_id__in=pks, starts_on__lte=on)
+    return stops
 
 
 def deceased(resident: Resident) -> bool:

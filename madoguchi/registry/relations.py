@@ -90,9 +90,9 @@ class Kin:
 class _Register:
     """The 戸籍 entries of a municipality, loaded by 戸籍 and by resident as the walk needs them."""
 
-    def __init__(self, municipality):
+    def __init__(self, municipality, known: dict[int, list[KosekiMember]] | None = None):
         self.municipality = municipality
-        self._by_koseki: dict[int, list[KosekiMember]] = {}
+        self._by_koseki: dict[int, list[KosekiMember]] = dict(known or {})
 
     def members(self, koseki_id: int) -> list[KosekiMember]:
         if koseki_id not in self._by_koseki:
@@ -131,8 +131,9 @@ def _walk(register: _Register, start: list[KosekiMember], step) -> tuple[set[int
     return entries, residents, names
 
 
-def kin_of(resident: Resident) -> Kin:
-    register = _Register(resident.municipality_id)
+def kin_of(resident: Resident, known: dict[int, list[KosekiMember]] | None = None) -> Kin:
+    """`known`: the members of 戸籍 the caller has already read, by 戸籍 id."""
+    register = _Register(resident.municipality_id, known)
     own = register.entries_of([resident.pk])
     kin = Kin(own_entries={e.pk for e in own})
     for entry in own:
@@ -153,7 +154,7 @@ def relation_to_koseki(resident: Resident, koseki: Koseki) -> str:
     """RECORDED, SPOUSE, LINEAL, UNPROVEN or NONE: the requester's closest relation to anyone
     recorded in `koseki` (those removed from it included)."""
     members = list(KosekiMember.objects.filter(municipality=koseki.municipality_id, koseki=koseki))
-    kin = kin_of(resident)
+    kin = kin_of(resident, {koseki.pk: members})
     ids = {m.pk for m in members}
     residents = {m.resident_id for m in members if m.resident_id}
     # The spouse of someone *in* the 戸籍: a spouse removed from it by marriage does not make their

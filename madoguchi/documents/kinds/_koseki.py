@@ -34,6 +34,7 @@ from ..fonts import certificate_font
 from ..layout import DocumentContent, Entry, Field, Heading, Table, layout_table
 from . import CertificateKind, PersonSelectionError
 from ._common import applicant
+from ._memo import remembered
 from ._rules import ALLOWED, Rule
 
 _EVENT_DATE_LABELS = {"出生": "出生日", "婚姻": "婚姻日", "死亡": "死亡日", "戸籍編製": "編製日"}
@@ -53,6 +54,10 @@ def koseki_date(iso: str) -> str:
 def requested_koseki(request: CertificateRequest) -> Koseki:
     honseki = (request.options.get("honseki") or "").strip()
     head = (request.options.get("koseki_head") or "").strip()
+    return remembered(("koseki", request.municipality_id, honseki, head), lambda: _find_koseki(request, honseki, head))
+
+
+def _find_koseki(request: CertificateRequest, honseki: str, head: str) -> Koseki:
     koseki = find_koseki(request.municipality, honseki, head)
     if koseki is None:
         raise PersonSelectionError(_(
@@ -152,12 +157,17 @@ class KosekiKind(CertificateKind):
     def members(self, koseki: Koseki, request: CertificateRequest) -> list[KosekiMember]:
         return list(koseki.members.all())
 
+    def members_shown(self, koseki: Koseki, request: CertificateRequest) -> list[KosekiMember]:
+        """`members`, read once per rendering (`_memo.one_render`): persons and content both ask."""
+        return list(remembered(("koseki_members", self.code, koseki.pk, request.resident_id),
+                               lambda: self.members(koseki, request)))
+
     def persons(self, request: CertificateRequest) -> list[KosekiMember]:
-        return self.members(requested_koseki(request), request)
+        return self.members_shown(requested_koseki(request), request)
 
     def content(self, request: CertificateRequest) -> DocumentContent:
         koseki = requested_koseki(request)
-        members = self.members(koseki, request)
+        members = self.members_shown(koseki, request)
         head = next((m for m in members if m.name == koseki.head_name), None) \
             or koseki.members.filter(name=koseki.head_name).first()
         return DocumentContent(self.title, self.attestation, _koseki_header(koseki, head),

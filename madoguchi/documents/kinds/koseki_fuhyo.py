@@ -48,7 +48,7 @@ class KosekiFuhyo(KosekiKind):
         koseki = requested_koseki(request)
         font = certificate_font()
         entries: list[Entry] = []
-        for member in self.members(koseki, request):
+        for member in self.members_shown(koseki, request):
             rows = [[Field("氏名", member.name, 60 * mm), Field("生年月日", to_wareki(member.date_of_birth), 38 * mm),
                      Field("性別", member.get_sex_display())]]
             for moved in sorted(member.address_history, key=_since):

@@ -24,6 +24,7 @@ from ..fonts import certificate_font
 from ..layout import DocumentContent, Field, Impression, layout_table
 from . import CertificateKind, PersonSelectionError, register
 from ._common import applicant, birth_date_text
+from ._memo import remembered
 from ._rules import ALLOWED, Finding, Rule
 
 # 印鑑登録証明事務処理要領: a seal that fits an 8 mm square or does not fit a 25 mm one is not registered.
@@ -31,8 +32,16 @@ SMALLEST_SEAL_MM = 8.0
 LARGEST_SEAL_MM = 25.0
 
 
-def _registration(resident: Resident) -> SealRegistration:
-    registration = SealRegistration.objects.filter(resident=resident).first()
+def _registered(request: CertificateRequest) -> SealRegistration | None:
+    """The applicant's registration, read once per rendering (eligibility and content both ask)."""
+    resident = applicant(request)
+    return remembered(("seal_registration", request.municipality_id, resident.pk),
+                      lambda: SealRegistration.objects.filter(municipality=request.municipality_id,
+                                                              resident=resident).first())
+
+
+def _registration(request: CertificateRequest) -> SealRegistration:
+    registration = _registered(request)
     if registration is None:
         raise PersonSelectionError(_("申請者の印鑑登録が副本にありません(未登録または廃止)。"))
     return registration
@@ -83,8 +92,7 @@ class SealCertificate(CertificateKind):
         return Relation.SELF
 
     def eligibility(self, request: CertificateRequest) -> list[Finding]:
-        if not SealRegistration.objects.filter(municipality=request.municipality_id,
-                                               resident=request.resident).exists():
+        if _registered(request) is None:
             return [Finding(ReasonCode.SEAL_NOT_REGISTERED, Outcome.REFUSE, "印鑑条例",
                             _("申請者の印鑑登録が副本にありません(未登録または廃止)。"))]
         return []
@@ -94,7 +102,7 @@ class SealCertificate(CertificateKind):
 
     def content(self, request: CertificateRequest) -> DocumentContent:
         resident = applicant(request)
-        registration = _registration(resident)
+        registration = _registration(request)
         font = certificate_font()
         name = [Field("氏名", resident.name)]
         if resident.former_surname:

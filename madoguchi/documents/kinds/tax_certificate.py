@@ -29,6 +29,7 @@ from ..fonts import certificate_font
 from ..layout import DocumentContent, Field, Heading, layout_table
 from . import CertificateKind, PersonSelectionError, register
 from ._common import SubjectFields, applicant, birth_date_text, named_subject
+from ._memo import remembered
 from ._rules import ALLOWED, Finding, Rule
 
 CERTIFICATE_FORMS = [("both", gettext_lazy("所得・課税証明書(所得と税額の両方)")),
@@ -108,8 +109,9 @@ class TaxCertificate(CertificateKind):
             fiscal_year = int(request.options.get("fiscal_year"))
         except (TypeError, ValueError):
             raise PersonSelectionError(_("年度の指定が正しくありません。")) from None
-        record = TaxRecord.objects.filter(municipality=request.municipality_id, resident=resident,
-                                          fiscal_year=fiscal_year).first()
+        record = remembered(("tax_record", request.municipality_id, resident.pk, fiscal_year),
+                            lambda: TaxRecord.objects.filter(municipality=request.municipality_id, resident=resident,
+                                                             fiscal_year=fiscal_year).first())
         if record is None:
             raise PersonSelectionError(_("{year}年度の課税情報が副本にありません。").format(year=fiscal_year))
         return record
