@@ -15,6 +15,11 @@ os.environ.setdefault("MADOGUCHI_SITE_URL", "http://127.0.0.1:9")
 os.environ.setdefault("MADOGUCHI_DOCUMENT_CA_DIR",
                       os.path.join(tempfile.gettempdir(), f"madoguchi-test-document-ca-{os.getuid()}"))
 
+# Each xdist worker its own Redis database (1-7; 0 is the default, the soak takes 8): the queue tests
+# empty and inspect the queues, and two workers sharing the keys took each other's jobs.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+os.environ.setdefault("MADOGUCHI_REDIS_URL", f"redis://127.0.0.1:6379/{1 + int(_worker or 0) % 7}")
+
 from madoguchi.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production

@@ -24,9 +24,7 @@ from .flow import received
 from .line_helpers import deliver, event, make_channel, post
 from .test_backoffice import make_staff, signed_in
 
-# One Redis server, one set of queue keys: these tests empty and inspect the queues, so they run
-# one after another on one xdist worker (`--dist loadgroup`), never beside each other.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("redis-queues")]
+pytestmark = pytest.mark.django_db(transaction=True)
 ALICE = "U" + "a" * 32
 DB_BACKEND = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend",
                           "QUEUES": ["line", "notices", "providers", "bulk", "default"]}}
