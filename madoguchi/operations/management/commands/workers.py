@@ -1,6 +1,6 @@
 """`manage.py workers`: several workers per queue, each its own process, restarted when it dies.
 
-    manage.py workers --line 3 --notices 1 --providers 1 --bulk 1 --default 1
+    manage.py workers --line 4 --notices 1 --providers 1 --bulk 1 --default 1
 
 Each child is `db_worker --queue-name <queue>` with the database backend, or `rqworker <queue>` with
 RQ; with RQ the queues in WARM_QUEUES (`line`) run `WarmWorker` (operations/rq_worker.py: no fork
@@ -21,9 +21,10 @@ from django.core.management.base import BaseCommand
 
 from madoguchi.operations.queues import uses_rq
 
-# Three line workers: a warm line worker spends about half its time waiting for the database and
-# LINE, so three keep two cores busy during a burst.
-DEFAULT_COUNTS = {"line": 3, "notices": 1, "providers": 1, "bulk": 1, "default": 1}
+# Four line workers: a warm line worker spends about half its time waiting for the database and
+# LINE; on two cores at 100 LINE events/s four answered with a p99 of 0.7-2.1 s, three with 5.0 s
+# (docs/operations.md, Measured).
+DEFAULT_COUNTS = {"line": 4, "notices": 1, "providers": 1, "bulk": 1, "default": 1}
 # Queues whose jobs are many and short (a LINE answer is due within seconds): a warm process runs them.
 # The others keep RQ's work horse per job, which isolates the memory of long jobs (PDFs, CRLs).
 WARM_QUEUES = {"line"}
