@@ -17,29 +17,18 @@ costs only its own work, and keeps what the forking worker gave:
 - database connections checked before and after each job, as Django does around a request, so a
   connection the database dropped is not reused and CONN_MAX_AGE applies.
 
-**Taking jobs along.** RQ's own bookkeeping of a job (taking it, registries, heartbeats, result,
-django-tasks' callbacks: some twenty Redis round trips) costs as much CPU as answering a LINE event.
-When jobs of a function in TAKE_ALONG wait behind the one this worker took, it takes up to
-TAKE_ALONG_MAX more of them at once (never more than half of those waiting, so other workers get
-their share) and runs them right after it, each with its own timeout, recording each as finished.
-A taken job waits in RQ's intermediate list meanwhile, where the sweep finds it if this worker dies
-(operations/queues.py); one that fails goes back to its queue and runs on its own with RQ's usual
-failure handling. Jobs taken along do not send django-tasks' started/finished signals (nothing in
-Madoguchi listens to them).
+Jobs are not taken along in batches: an attempt that moved waiting jobs to RQ's intermediate list
+and ran them after the one taken lost jobs under load (their events waited for housekeeping's
+safety net), so each job goes through RQ's own bookkeeping.
 """
 
 import threading
 
 from django.db import close_old_connections
-from rq.job import JobStatus
-from rq.timeouts import JobTimeoutException
 from rq.worker import SimpleWorker, WorkerStatus
 
 LEASE_TTL = 15  # seconds a job stays claimed without a renewal
 LEASE_RENEW = 5  # seconds between renewals
-# Functions whose jobs are short and many; each is idempotent and independent of the others.
-TAKE_ALONG = {"madoguchi.line.tasks.process_events"}
-TAKE_ALONG_MAX = 9
 
 
 class WarmWorker(SimpleWorker):
@@ -54,10 +43,7 @@ class WarmWorker(SimpleWorker):
                                    name=f"lease-{job.id}")
         renewer.start()
         try:
-            taken = self._take_along(job, queue)
             self.perform_job(job, queue, execution)
-            for other in taken:
-                self._perform_taken(other, queue)
         finally:
             done.set()
             renewer.join()
@@ -70,54 +56,3 @@ class WarmWorker(SimpleWorker):
                 self.maintain_heartbeats(job, execution)
             except Exception:  # Redis briefly unreachable: the next renewal tries again
                 self.log.warning("lease renewal of job %s failed", job.id, exc_info=True)
-
-    # --- taking jobs along ------------------------------------------------------------------------
-
-    def _take_along(self, job, queue) -> list:
-        """Move up to TAKE_ALONG_MAX waiting jobs of the same function from the head of the queue to
-        its intermediate list (as RQ does when it takes one), and return them. A job of another
-        function met at the head goes back where it was."""
-        if job.func_name not in TAKE_ALONG:
-            return []
-        want = min(TAKE_ALONG_MAX, queue.count // 2)
-        connection, intermediate = queue.connection, queue.intermediate_queue_key
-        taken = []
-        while len(taken) < want:
-            raw = connection.lmove(queue.key, intermediate, "LEFT", "RIGHT")
-            if raw is None:
-                break
-            job_id = raw.decode() if isinstance(raw, bytes) else raw
-            other = queue.fetch_job(job_id)
-            if other is None:  # deleted while waiting
-                connection.lrem(intermediate, 1, job_id)
-                continue
-            if other.func_name != job.func_name or other.get_status() != JobStatus.QUEUED:
-                with connection.pipeline() as pipe:
-                    pipe.lrem(intermediate, 1, job_id)
-                    pipe.lpush(queue.key, job_id)
-                    pipe.execute()
-                break
-            taken.append(other)
-        return taken
-
-    def _perform_taken(self, job, queue) -> None:
-        connection, intermediate = queue.connection, queue.intermediate_queue_key
-        try:
-            with self.death_penalty_class(job.timeout or queue.DEFAULT_TIMEOUT, JobTimeoutException, job_id=job.id):
-                task = job.func  # a django-tasks Task (django_tasks_rq's Job checks it is one)
-                task.call(*job.args, **job.kwargs)
-        except Exception:
-            self.log.warning("job %s taken along failed; back to its queue", job.id, exc_info=True)
-            with connection.pipeline() as pipe:
-                pipe.lrem(intermediate, 1, job.id)
-                pipe.lpush(queue.key, job.id)
-                pipe.execute()
-            return
-        ttl = job.get_result_ttl(self.default_result_ttl)
-        with connection.pipeline() as pipe:
-            job.set_status(JobStatus.FINISHED, pipeline=pipe)
-            if ttl != 0:
-                queue.finished_job_registry.add(job, ttl, pipeline=pipe)
-            job.cleanup(ttl, pipeline=pipe, remove_from_queue=False)
-            pipe.lrem(intermediate, 1, job.id)
-            pipe.execute()

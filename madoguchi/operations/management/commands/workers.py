@@ -22,8 +22,7 @@ from django.core.management.base import BaseCommand
 from madoguchi.operations.queues import uses_rq
 
 # Four line workers: a warm line worker spends about half its time waiting for the database and
-# LINE; on two cores at 100 LINE events/s four answered with a p99 of 0.7-2.1 s, three with 5.0 s
-# (docs/operations.md, Measured).
+# LINE; on two cores at 100 LINE events/s four kept up best (docs/operations.md, Measured).
 DEFAULT_COUNTS = {"line": 4, "notices": 1, "providers": 1, "bulk": 1, "default": 1}
 # Queues whose jobs are many and short (a LINE answer is due within seconds): a warm process runs them.
 # The others keep RQ's work horse per job, which isolates the memory of long jobs (PDFs, CRLs).
