@@ -161,6 +161,8 @@ def test_the_resident_is_told_by_email_and_line_each_time_an_envelope_comes_back
     assert "/m/" in sent.get(transport="email").body  # the link to the resident's own page
     # Mailed again and back again: told again.
     actions.mark_mailed(CertificateRequest.objects.get(pk=mailed.pk), clerk, "999988887777")
+    mailed_again = Notice.objects.filter(request=mailed, transport="email", subject="【窓口市】証明書を発送しました")
+    assert mailed_again.count() == 2 and "999988887777" in mailed_again.latest("id").body  # the new envelope
     actions.record_undelivered(CertificateRequest.objects.get(pk=mailed.pk), clerk, "unclaimed")
     assert Notice.objects.filter(request=mailed, transport="email",
                                  subject="【窓口市】お送りした証明書が戻ってきました").count() == 2

@@ -43,7 +43,11 @@ def _transition(request: CertificateRequest, event: RequestEvent, *, fields: tup
     request.state = event.to_state
     request.save(update_fields=["state", "updated_at", *fields])
     if request.state in NOTICE_ON:
-        enqueue_notice(request, NOTICE_ON[request.state])
+        kind = NOTICE_ON[request.state]
+        # Mailed again after 返戻: a new envelope with a new tracking number, so a notice of its own
+        # (the first one of a kind keeps the key it always had).
+        again = event.from_state == State.UNDELIVERED
+        enqueue_notice(request, kind, key=f"{kind}:event-{event.pk}" if again else "")
 
 
 def clean_text(value: str, *, field: str, limit: int = 500) -> str:
