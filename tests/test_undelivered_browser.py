@@ -3,31 +3,21 @@ mailed by the clerk (office PC), comes back, and is recorded as 返戻; the resi
 chat and finds it in 「申請一覧」; the clerk reprints it with a reason and mails it again with a new
 tracking number, and the chat says so."""
 
-import os
-
-import pytest
 from playwright.sync_api import expect
 
 from madoguchi.applications.models import CertificateRequest, EventKind, State
 from madoguchi.documents.models import PrintBatch
 
-from .test_browser import CHROMIUM, browser  # noqa: F401 (fixture)
-from .test_lifecycle_browser import (  # noqa: F401 (town is a fixture)
+from .test_browser import browser  # noqa: F401 (fixture)
+from .test_lifecycle_browser import (  # noqa: F401 (town is a fixture; pytestmark: the same browser marks)
     apply_in_chat,
     approve_print_and_mail,
     phone,
+    pytestmark,
     quick,
     sign_in,
     town,
 )
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                       reason="Debian chromium is not installed (CI installs it)"),
-]
 
 
 def test_a_returned_envelope_from_the_office_to_the_chat_and_mailed_again(town, browser):  # noqa: F811

@@ -200,45 +200,47 @@ def find_card(municipality, card_code: str) -> SandboxCard | None:
     return issue_card(resident) if resident else None
 
 
-def sign(card: SandboxCard, pin: str, content: bytes) -> tuple[bytes, bytes]:
-    """Check the PIN like the card applet does, then sign. Returns (certificate DER, signature)."""
+def _unlock(card: SandboxCard, pin: str, *, prefix: str, max_attempts: int) -> SandboxCard:
+    """The card applet's PIN check for one of its two certificates (`prefix` "" for signing, "auth_"
+    for user authentication): each has its own PIN, attempt counter and lock."""
+    fields = {name: f"{prefix}{name}" for name in ("locked", "pin_hash", "pin_salt", "failed_pin_attempts")}
     # The attempt counter must be committed before we raise, or a wrong PIN would not count.
     with transaction.atomic():
         card = SandboxCard.objects.select_for_update().get(pk=card.pk)
-        pin_ok = not card.locked and hmac.compare_digest(card.pin_hash, _pin_hash(card.pin_salt, pin))
-        if not card.locked:
-            card.failed_pin_attempts = 0 if pin_ok else card.failed_pin_attempts + 1
-            card.locked = card.failed_pin_attempts >= MAX_PIN_ATTEMPTS
-            card.save(update_fields=["failed_pin_attempts", "locked"])
-    if card.locked:
+        locked = getattr(card, fields["locked"])
+        pin_ok = not locked and hmac.compare_digest(
+            getattr(card, fields["pin_hash"]), _pin_hash(getattr(card, fields["pin_salt"]), pin))
+        if not locked:
+            attempts = 0 if pin_ok else getattr(card, fields["failed_pin_attempts"]) + 1
+            setattr(card, fields["failed_pin_attempts"], attempts)
+            setattr(card, fields["locked"], attempts >= max_attempts)
+            card.save(update_fields=[fields["failed_pin_attempts"], fields["locked"]])
+    if getattr(card, fields["locked"]):
         raise CardLocked()
     if not pin_ok:
-        raise WrongPin(MAX_PIN_ATTEMPTS - card.failed_pin_attempts)
+        raise WrongPin(max_attempts - getattr(card, fields["failed_pin_attempts"]))
+    return card
+
+
+def _sign_with(private_key_pem: str, content: bytes) -> bytes:
+    # The key was generated here; re-validating its RSA parameters on every load costs ~30 ms.
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None,
+                                             unsafe_skip_rsa_key_validation=True)
+    return key.sign(content, padding.PKCS1v15(), hashes.SHA256())
+
+
+def sign(card: SandboxCard, pin: str, content: bytes) -> tuple[bytes, bytes]:
+    """Check the PIN like the card applet does, then sign. Returns (certificate DER, signature)."""
+    card = _unlock(card, pin, prefix="", max_attempts=MAX_PIN_ATTEMPTS)
     if any(anchor.name == CA_NAME for anchor in trust.stale_anchors()):
         ensure_authority()  # re-issues the CRL, or every signature would be refused as crl_stale
-    # The key was generated here; re-validating its RSA parameters on every load costs ~30 ms.
-    key = serialization.load_pem_private_key(card.private_key_pem.encode(), password=None,
-                                             unsafe_skip_rsa_key_validation=True)
-    return bytes(card.certificate_der), key.sign(content, padding.PKCS1v15(), hashes.SHA256())
+    return bytes(card.certificate_der), _sign_with(card.private_key_pem, content)
 
 
 def authenticate(card: SandboxCard, pin: str, challenge: bytes) -> tuple[bytes, bytes]:
     """Sign a sign-in challenge with the 利用者証明用電子証明書's key after its own PIN check, as the
     card applet does. Returns (certificate DER, signature)."""
-    card = ensure_authentication_certificate(card)
-    with transaction.atomic():
-        card = SandboxCard.objects.select_for_update().get(pk=card.pk)
-        pin_ok = not card.auth_locked and hmac.compare_digest(card.auth_pin_hash, _pin_hash(card.auth_pin_salt, pin))
-        if not card.auth_locked:
-            card.auth_failed_pin_attempts = 0 if pin_ok else card.auth_failed_pin_attempts + 1
-            card.auth_locked = card.auth_failed_pin_attempts >= MAX_AUTH_PIN_ATTEMPTS
-            card.save(update_fields=["auth_failed_pin_attempts", "auth_locked"])
-    if card.auth_locked:
-        raise CardLocked()
-    if not pin_ok:
-        raise WrongPin(MAX_AUTH_PIN_ATTEMPTS - card.auth_failed_pin_attempts)
+    card = _unlock(ensure_authentication_certificate(card), pin, prefix="auth_", max_attempts=MAX_AUTH_PIN_ATTEMPTS)
     if any(anchor.name == AUTH_CA_NAME for anchor in trust.stale_anchors()):
         ensure_authority(CertificatePurpose.AUTHENTICATION)
-    key = serialization.load_pem_private_key(card.auth_private_key_pem.encode(), password=None,
-                                             unsafe_skip_rsa_key_validation=True)
-    return bytes(card.auth_certificate_der), key.sign(challenge, padding.PKCS1v15(), hashes.SHA256())
+    return bytes(card.auth_certificate_der), _sign_with(card.auth_private_key_pem, challenge)
