@@ -97,12 +97,10 @@ def publish_crl(ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey) -> None:
     trust.store_crl(crl.public_bytes(serialization.Encoding.DER))
 
 
-def build_signing_certificate(
-    ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey, public_key, basic_four: BasicFour,
-    not_before: datetime.datetime, not_after: datetime.datetime,
-) -> x509.Certificate:
-    """A signing certificate shaped like JPKI's: no personal data in the subject DN,
-    the basic four in subjectAltName otherName entries, non-repudiation key usage."""
+def _card_certificate(ca_cert: x509.Certificate, public_key, not_before: datetime.datetime,
+                      not_after: datetime.datetime) -> x509.CertificateBuilder:
+    """What both certificates on a card share: a random subject with no personal data, the CA as
+    issuer, a random serial, the validity, and no CA rights."""
     return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([
@@ -113,6 +111,17 @@ def build_signing_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before).not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+
+
+def build_signing_certificate(
+    ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey, public_key, basic_four: BasicFour,
+    not_before: datetime.datetime, not_after: datetime.datetime,
+) -> x509.Certificate:
+    """A signing certificate shaped like JPKI's: no personal data in the subject DN,
+    the basic four in subjectAltName otherName entries, non-repudiation key usage."""
+    return (
+        _card_certificate(ca_cert, public_key, not_before, not_after)
         .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
         .add_extension(x509.SubjectAlternativeName(basic_four_other_names(basic_four)), critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -126,15 +135,7 @@ def build_authentication_certificate(
     """A user-authentication certificate shaped like JPKI's: no name, address or other personal
     data anywhere, digitalSignature key usage; the person is known only through its serial."""
     return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(8).upper()),
-        ]))
-        .issuer_name(ca_cert.subject).public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before).not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        _card_certificate(ca_cert, public_key, not_before, not_after)
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
