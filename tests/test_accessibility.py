@@ -130,7 +130,9 @@ def test_every_resident_page_and_error_state_passes_axe(live_server, settings, b
         check()
     page.goto(f"{base}/apply/")
     page.get_by_role("button", name="次へ").click()
-    assert page.evaluate("document.activeElement.id") == "error-summary"  # focus moved to the summary
+    # Focus moves to the summary once the answered page has loaded (evaluated mid-navigation there is no
+    # active element yet); waits up to Playwright's timeout, then fails.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'")
     check()
     page.get_by_label("戸籍全部事項証明書").check()
     page.get_by_role("button", name="次へ").click()
@@ -138,7 +140,7 @@ def test_every_resident_page_and_error_state_passes_axe(live_server, settings, b
     page.locator("details.help summary").first.click()
     check()
     page.get_by_role("link", name="「本籍」を入力してください。").click()
-    assert page.evaluate("document.activeElement.name") == "honseki"
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'honseki'")
     page.goto(f"{base}/apply/")
     page.get_by_label("住民票の写し").check()
     page.get_by_role("button", name="次へ").click()

@@ -233,7 +233,7 @@ def _pending_event(channel, municipality, monkeypatch):
     def killed(*args, **kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(line_tasks, "send_pending_answer", killed)
+    monkeypatch.setattr(line_tasks, "send_pending_answers", killed)
     fresh = event("message", ALICE, message={"type": "text", "id": "1", "text": "証明書の申請"})
     deliver(municipality.code, fresh)  # the task fails (the immediate backend records it)
     monkeypatch.undo()
@@ -264,7 +264,7 @@ def test_a_worker_killed_after_its_reply_arrived_does_not_answer_twice(channel, 
     fresh, stored = _pending_event(channel, municipality, monkeypatch)
     kept = stored.answer
     # This time the reply reached LINE and the worker died before recording it.
-    assert line_tasks.send_pending_answer(channel, stored.pk, retried=False) == "replied"
+    assert line_tasks.send_pending_answers(channel, [stored.pk], retried=False) == ["replied"]
     WebhookEvent.objects.filter(pk=stored.pk).update(answer=kept)
     sent = len(PLATFORM.bot_messages(municipality.code, ALICE))
     assert process_events.call(municipality.pk, [fresh["webhookEventId"]]) == 1

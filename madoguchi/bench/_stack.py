@@ -85,7 +85,17 @@ class Recorder:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wrap(self, app):
+        """The emulator's app, recording each reply and push. Those two go straight to the emulator's
+        views (madoguchi/line/emulator/views.py: the same token, retry-key and message checks) without
+        Django's middleware and URL resolution: at 100 answers a second that stack cost this process,
+        which also drives the load, more than the answers themselves; LINE's own servers are not on
+        the host under test."""
+        import io
         import json
+
+        from django.core.handlers.wsgi import WSGIRequest
+
+        from madoguchi.line.emulator import views
 
         def recorded(environ, start_response):
             path = environ.get("PATH_INFO", "")
@@ -94,54 +104,55 @@ class Recorder:
                 return app(environ, start_response)
             length = int(environ.get("CONTENT_LENGTH") or 0)
             raw = environ["wsgi.input"].read(length)
-            import io
-
             environ["wsgi.input"] = io.BytesIO(raw)
-            captured = {}
-
-            def start(status, headers, exc_info=None):
-                captured["status"] = int(status.split()[0])
-                return start_response(status, headers, exc_info)
-
-            result = app(environ, start)
+            response = (views.reply if kind == "reply" else views.push)(WSGIRequest(environ))
+            start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
             try:
                 body = json.loads(raw)
             except ValueError:
                 body = {}
             with self.lock:
                 self.deliveries.append(Delivery(
-                    at=time.monotonic(), kind=kind, status=captured.get("status", 0),
+                    at=time.monotonic(), kind=kind, status=response.status_code,
                     token=str(body.get("replyToken", "")), to=str(body.get("to", "")),
                     retry_key=environ.get("HTTP_X_LINE_RETRY_KEY", "")))
-            return result
+            return [response.content]
 
         return recorded
 
 
 def _pooled_server_class():
+    import socketserver
     from concurrent.futures import ThreadPoolExecutor
 
     from django.core.servers.basehttp import WSGIServer
 
-    class Pooled(WSGIServer):
-        """The emulator's HTTP server: requests run on a fixed pool of threads, each keeping its
-        database connection. (Django's ThreadedWSGIServer starts a thread and opens and closes a
-        database connection per request, which at 100 LINE answers a second cost the emulator —
-        this process — more CPU than the workers it measures.) One request per connection: Django's
-        handler closes connections of a server that is not a ThreadingMixIn."""
+    class Pooled(socketserver.ThreadingMixIn, WSGIServer):
+        """The emulator's HTTP server: connections are served on a fixed pool of threads, each keeping
+        its database connection, and kept alive between requests as LINE's servers do (Django keeps a
+        connection alive only for a ThreadingMixIn server; `process_request` below replaces its thread
+        per connection with the pool). Django's ThreadedWSGIServer starts a thread and opens and closes a
+        database connection per request, which at 100 LINE answers a second cost the emulator — this
+        process — more CPU than the workers it measures. An idle kept connection is dropped after
+        `KEEP_ALIVE` seconds so it does not hold a thread for ever."""
 
         allow_reuse_address = True
+        daemon_threads = True
+        block_on_close = False
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="emulator")
+            self.pool = ThreadPoolExecutor(max_workers=EMULATOR_THREADS, thread_name_prefix="emulator")
 
         def process_request(self, request, client_address):
+            request.settimeout(KEEP_ALIVE)
             self.pool.submit(self._serve, request, client_address)
 
         def _serve(self, request, client_address):
             try:
                 self.finish_request(request, client_address)
+            except (TimeoutError, ConnectionError):
+                pass  # an idle kept connection timed out, or the client went away
             except Exception:
                 self.handle_error(request, client_address)
             finally:
@@ -152,6 +163,12 @@ def _pooled_server_class():
             self.pool.shutdown(wait=False, cancel_futures=True)
 
     return Pooled
+
+
+KEEP_ALIVE = 15  # seconds an idle emulator connection is kept
+# A kept connection holds its thread: enough for every client connection of the workers (each line
+# worker keeps up to 10, one per answer sent side by side) and the rest.
+EMULATOR_THREADS = 128
 
 
 def PooledWSGIServer(*args, **kwargs):  # noqa: N802 (a class, built once Django is set up)

@@ -2,6 +2,8 @@
 
 import hashlib
 import hmac
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,20 +42,36 @@ def credentials(municipality_code: str) -> Credentials:
     return Credentials(secret, token)
 
 
+# Seconds to connect to LINE and to wait for its answer: a LINE that hangs must not hold a worker (and
+# the event's row lock) until the job's lease runs out.
+REQUEST_TIMEOUT = (3.05, 10)
+
+_clients: dict[tuple[int, str, str], tuple[str, ApiClient]] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(host: str, account: LineAccount) -> ApiClient:
+    """One SDK client per process, API host and municipality, kept: building one sets the SDK's logger
+    level, which empties the cache of every logger in the process (a cost on each LINE answer), and a
+    kept client keeps its HTTPS connections to LINE alive between calls. A rotated access token gets a
+    new client; a forked child never uses its parent's (the process id is part of the key)."""
+    code = account.municipality.code
+    token, key = credentials(code).access_token, (os.getpid(), host, code)
+    with _clients_lock:
+        kept = _clients.get(key)
+        if kept is None or kept[0] != token:
+            kept = _clients[key] = (token, ApiClient(Configuration(host=host, access_token=token)))
+        return kept[1]
+
+
 @contextmanager
 def messaging_api(account: LineAccount) -> Iterator[MessagingApi]:
-    configuration = Configuration(host=settings.LINE_API_BASE_URL,
-                                  access_token=credentials(account.municipality.code).access_token)
-    with ApiClient(configuration) as client:
-        yield MessagingApi(client)
+    yield MessagingApi(_client(settings.LINE_API_BASE_URL, account))
 
 
 @contextmanager
 def messaging_blob_api(account: LineAccount) -> Iterator[MessagingApiBlob]:
-    configuration = Configuration(host=settings.LINE_API_DATA_BASE_URL,
-                                  access_token=credentials(account.municipality.code).access_token)
-    with ApiClient(configuration) as client:
-        yield MessagingApiBlob(client)
+    yield MessagingApiBlob(_client(settings.LINE_API_DATA_BASE_URL, account))
 
 
 def check_connection(municipality) -> str:

@@ -57,6 +57,9 @@ class WebhookEvent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "event_id"], name="line_event_once")]
+        # The drain's claim (tasks.drain_inbox): the oldest pending event of a municipality.
+        indexes = [models.Index(fields=["municipality", "id"], condition=models.Q(processed_at__isnull=True),
+                                name="line_event_pending")]
 
 
 class LineUser(models.Model):

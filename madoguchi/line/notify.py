@@ -17,7 +17,7 @@ from madoguchi.notifications import links
 from madoguchi.notifications.models import Notice
 from madoguchi.notifications.transports import Undeliverable
 
-from .account import messaging_api
+from .account import REQUEST_TIMEOUT, messaging_api
 from .conversation import correction_button, postback, text
 from .models import LineAccount, LineUser, RequestBinding
 
@@ -73,7 +73,7 @@ class LineTransport:
         try:
             with messaging_api(account) as api:
                 api.push_message(PushMessageRequest(to=notice.recipient, messages=self.messages(notice, user)),
-                                 x_line_retry_key=retry_key)
+                                 x_line_retry_key=retry_key, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:
             if exc.status == 409:
                 return  # LINE already accepted this retry key: the notice was delivered

@@ -2,7 +2,10 @@
 
 import datetime
 import logging
+import os
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import transaction
@@ -10,14 +13,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
-from linebot.v3.messaging import ApiException, Message, PushMessageRequest, ReplyMessageRequest
+from linebot.v3.messaging import ApiException, Message, MessagingApi, PushMessageRequest, ReplyMessageRequest
 
 from madoguchi.applications import actions
 from madoguchi.applications.models import RESIDENT_CANCELLABLE, RequestChannel, State
 from madoguchi.core.throttle import tally
+from madoguchi.operations import queues
 
 from . import conversation
-from .account import messaging_api
+from .account import REQUEST_TIMEOUT, messaging_api
 from .conversation import Input, parse_postback, postback, text
 from .models import (
     Conversation,
@@ -34,29 +38,117 @@ logger = logging.getLogger(__name__)
 
 @task(queue_name="line")
 def process_events(municipality_id: int, event_ids: list[str]) -> int:
-    """Handle each event once and answer it at least once.
-
-    Two transactions per event: the first handles it, marks it processed and keeps the answer to send
-    on the event (`answer`); the second, holding the event's row lock, sends that answer and clears
-    it. A run that dies between the two (a killed worker) leaves the answer on the event, and the next
-    run of this task for it (the job re-queued after its lease, LINE's redelivery, housekeeping's
-    process_stale) sends it: by reply while the token lives, which LINE refuses when the first attempt
-    had arrived (a reply token is used once), else by push with a retry key derived from the event."""
+    """Handle these events (housekeeping's process_stale names them); see `_process`."""
     account = LineAccount.objects.select_related("municipality").get(municipality_id=municipality_id)
-    handled = 0
-    for event_id in event_ids:
-        try:
-            found = _handle(account, event_id)
-        except Exception:  # the handler's writes are rolled back with its transaction
-            logger.exception("LINE event %s failed", event_id)
-            found = _handle(account, event_id, failed=True)
-        if found is None:
-            continue  # a redelivery, or another worker got it first
-        event, retried = found
-        if event.answer is not None:
-            send_pending_answer(account, event.pk, retried=retried)
-        handled += 1
+    return sum(1 for event_id in event_ids if _process(account, event_id) is not None)
+
+
+# A drain takes pending events in batches of DRAIN_BATCH, and stops after DRAIN_EVENTS events or
+# DRAIN_SECONDS, waking another run if events are left, so one job stays far inside the line queue's
+# lease (settings.TASK_QUEUES) and other municipalities get a turn.
+DRAIN_BATCH, DRAIN_EVENTS, DRAIN_SECONDS = 10, 200, 10.0
+
+
+def wake_key(municipality_id: int) -> str:
+    return f"line-inbox:{municipality_id}"
+
+
+def wake_drain(municipality_id: int) -> None:
+    """After the webhook recorded events (once its transaction commits): a drain of the inbox."""
+    queues.wake(drain_inbox, wake_key(municipality_id), municipality_id)
+
+
+@task(queue_name="line")
+def drain_inbox(municipality_id: int) -> int:
+    """Handle the municipality's pending events, oldest first, in batches claimed with SKIP LOCKED so
+    several workers drain side by side (`_drain_batch`). Enqueued through `queues.wake`: under a burst
+    one job handles many events instead of one job per delivery."""
+    queues.woken(drain_inbox, wake_key(municipality_id))
+    account = (LineAccount.objects.select_related("municipality")
+               .filter(municipality_id=municipality_id).first())
+    if account is None:
+        return 0
+    handled, deadline = 0, time.monotonic() + DRAIN_SECONDS
+    while handled < DRAIN_EVENTS and time.monotonic() < deadline:
+        done = _drain_batch(account)
+        if not done:
+            return handled
+        handled += done
+    wake_drain(municipality_id)  # stopped with events perhaps left
     return handled
+
+
+def _drain_batch(account: LineAccount) -> int:
+    """Claim up to DRAIN_BATCH pending events no other worker holds, handle them in order in one
+    transaction, then send their answers (`send_pending_answers`); returns how many were claimed.
+
+    One transaction for the batch instead of one per event: a LINE event costs a handful of statements,
+    and the round trips of a transaction per event (begin, claim, mark, commit) were as many again. If
+    any handler fails — or the database breaks a deadlock between two batches waiting for each other's
+    users — the whole batch is rolled back and its events are handled one by one (`_process`), so only
+    the failing one is marked failed."""
+    claimed: list[str] = []
+    try:
+        with transaction.atomic():
+            events = list(WebhookEvent.objects.select_for_update(skip_locked=True)
+                          .filter(municipality_id=account.municipality_id, processed_at=None)
+                          .order_by("id")[:DRAIN_BATCH])
+            claimed.extend(event.event_id for event in events)
+            _lock_users(account, events)
+            now = timezone.now()
+            for event in events:
+                event.outcome, replies = handle_event(account, event.payload)
+                event.processed_at = now
+                event.answer = pending_answer(event.payload, replies)
+                event.payload = minimised(event.payload)
+            WebhookEvent.objects.bulk_update(events, ["outcome", "processed_at", "payload", "answer"])
+    except Exception:  # every handler's writes are rolled back with the transaction
+        if not claimed:
+            raise  # nothing claimed (the database is gone): the events stay pending
+        logger.warning("LINE batch of %s events failed; handling them one by one", len(claimed), exc_info=True)
+        for event_id in claimed:
+            _process(account, event_id)
+        return len(claimed)
+    send_pending_answers(account, [event.pk for event in events if event.answer is not None], retried=False)
+    return len(events)
+
+
+def _lock_users(account: LineAccount, events: list[WebhookEvent]) -> None:
+    """Lock the known users of a batch before handling it, in one order: a later event of one of them,
+    claimed by another worker meanwhile, then waits for this batch instead of overtaking the earlier
+    one still waiting its turn in it, and two batches never lock the same users in opposite orders."""
+    users = sorted({user[:40] for event in events if isinstance(user := _source_user(event.payload), str) and user})
+    if users:
+        list(LineUser.objects.select_for_update().filter(municipality_id=account.municipality_id, user_id__in=users)
+             .order_by("user_id").values_list("id", flat=True))
+
+
+def _source_user(payload: dict):
+    source = payload.get("source") or {}
+    return source.get("userId") if isinstance(source, dict) and source.get("type") == "user" else None
+
+
+def _process(account: LineAccount, event_id: str) -> str | None:
+    """Handle one event once and answer it at least once. Returns its id, or None when there was
+    nothing to do (a redelivery, another worker got it first).
+
+    Two transactions: the first handles the event, marks it processed and keeps the answer to send on
+    it (`answer`); the second, holding the event's row lock, sends that answer and clears it. A run that
+    dies between the two (a killed worker) leaves the answer on the event, and the next run for it (the
+    job re-queued after its lease, housekeeping's process_stale) sends it: by reply while the token
+    lives, which LINE refuses when the first attempt had arrived (a reply token is used once), else by
+    push with a retry key derived from the event. (A batch of `_drain_batch` goes the same way.)"""
+    try:
+        found = _handle(account, event_id)
+    except Exception:  # the handler's writes are rolled back with its transaction
+        logger.exception("LINE event %s failed", event_id)
+        found = _handle(account, event_id, failed=True)
+    if found is None:
+        return None
+    event, retried = found
+    if event.answer is not None:
+        send_pending_answers(account, [event.pk], retried=retried)
+    return event.event_id
 
 
 def _handle(account: LineAccount, event_id: str, *, failed: bool = False) -> tuple[WebhookEvent, bool] | None:
@@ -90,27 +182,62 @@ def pending_answer(payload: dict, replies: list[Message]) -> dict | None:
             "messages": [m.to_dict() for m in replies]}
 
 
-def send_pending_answer(account: LineAccount, event_pk: int, *, retried: bool) -> str:
-    """Send the answer kept on the event under its row lock (so two runs never send it at once), then
-    clear it. Returns how it went (see `answer`), or "" when another run had already sent it."""
+def send_pending_answers(account: LineAccount, event_pks: list[int], *, retried: bool) -> list[str]:
+    """Send the answers kept on these events under their row locks (so two runs never send one at
+    once), then clear them. Returns how each went (see `answer`), in event order; an event whose answer
+    another run had already sent is left out.
+
+    Answers to different users go out side by side (`SENDERS` at a time), each user's in order: LINE
+    answers a call in tens of milliseconds from a Japanese cloud region, so a worker sending a batch's
+    answers one after another could not keep up with a burst however fast it handled the events."""
+    if not event_pks:
+        return []
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().filter(pk=event_pk).first()
-        if event is None or event.answer is None:
-            return ""
-        kept = event.answer
-        try:
-            messages = [Message.from_dict(m) for m in kept.get("messages") or []]
-        except Exception:  # not what pending_answer wrote: nothing sendable
-            logger.exception("LINE answer to event %s unreadable", event.event_id)
-            messages = []
-        how = "lost"
-        if messages:
-            how = answer(account, event.event_id, str(kept.get("reply_token", "")), str(kept.get("to", "")),
-                         kept.get("sent_at_ms") if isinstance(kept.get("sent_at_ms"), int) else 0, messages,
-                         retried=retried)
-        event.answer = None
-        event.save(update_fields=["answer"])
-    return how
+        events = list(WebhookEvent.objects.select_for_update().filter(pk__in=event_pks, answer__isnull=False)
+                      .order_by("id").only("id", "event_id", "answer"))
+        by_user: dict[str, list[WebhookEvent]] = {}
+        for event in events:
+            by_user.setdefault(str(event.answer.get("to", "")) or f"event:{event.pk}", []).append(event)
+        with messaging_api(account) as api:
+            def send_all(own: list[WebhookEvent]) -> list[tuple[int, str]]:
+                return [(event.pk, _send_kept(api, account, event, retried)) for event in own]
+
+            if len(by_user) == 1:
+                sent = dict(send_all(events))
+            else:
+                sent = dict(pair for pairs in _senders().map(send_all, by_user.values()) for pair in pairs)
+        WebhookEvent.objects.filter(pk__in=[event.pk for event in events]).update(answer=None)
+    hows = [sent[event.pk] for event in events]
+    for how in hows:
+        if how in {"pushed", "lost"}:
+            tally(f"line:answer_{how}")
+    return hows
+
+
+SENDERS = 8
+_sender_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _senders() -> ThreadPoolExecutor:
+    """This process's threads for LINE calls (a forked child gets its own). They never touch the
+    database: the client and everything an answer needs are read before."""
+    pool = _sender_pools.get(os.getpid())
+    if pool is None:
+        pool = _sender_pools[os.getpid()] = ThreadPoolExecutor(SENDERS, thread_name_prefix="line-answer")
+    return pool
+
+
+def _send_kept(api: MessagingApi, account: LineAccount, event: WebhookEvent, retried: bool) -> str:
+    kept = event.answer
+    try:
+        messages = [Message.from_dict(m) for m in kept.get("messages") or []]
+    except Exception:  # not what pending_answer wrote: nothing sendable
+        logger.exception("LINE answer to event %s unreadable", event.event_id)
+        return "lost"
+    if not messages:
+        return "lost"
+    return _send(api, account, event.event_id, str(kept.get("reply_token", "")), str(kept.get("to", "")),
+                 kept.get("sent_at_ms") if isinstance(kept.get("sent_at_ms"), int) else 0, messages, retried=retried)
 
 
 # What stays of an event once handled: enough to recognise a redelivery and count event types; not
@@ -152,19 +279,29 @@ REPLY_RETRY_NAMESPACE = uuid.UUID("0f4b5c1e-7a44-4b8e-8f65-7265706c7921")
 
 def answer(account: LineAccount, event_id: str, reply_token: str, user_id: str, sent_at_ms: int,
            messages: list[Message], *, retried: bool = False) -> str:
+    """Send one answer (see `_send`) and count pushes and losses."""
+    with messaging_api(account) as api:
+        how = _send(api, account, event_id, reply_token, user_id, sent_at_ms, messages, retried=retried)
+    if how in {"pushed", "lost"}:
+        tally(f"line:answer_{how}")
+    return how
+
+
+def _send(api: MessagingApi, account: LineAccount, event_id: str, reply_token: str, user_id: str,
+          sent_at_ms: int, messages: list[Message], *, retried: bool = False) -> str:
     """Reply while the token lives; otherwise, or if LINE refuses the token, push the same messages
     with an X-Line-Retry-Key derived from the event, so a repeat of this task cannot deliver them
     twice. `retried`: an earlier run may have sent this reply already; LINE then refuses the token
     (used once), and that refusal means the answer arrived, so nothing is pushed. Returns how the
-    answer went: replied, pushed, duplicate or lost."""
+    answer went: replied, pushed, duplicate or lost. Makes HTTP calls only (no database)."""
     try:
         age = timezone.now() - datetime.datetime.fromtimestamp(sent_at_ms / 1000, tz=datetime.UTC)
     except (OverflowError, OSError, ValueError):  # a timestamp no calendar holds
         age = REPLY_TOKEN_LIFE
     if reply_token and sent_at_ms and age < REPLY_TOKEN_LIFE:
         try:
-            with messaging_api(account) as api:
-                api.reply_message(ReplyMessageRequest(replyToken=reply_token, messages=messages[:5]))
+            api.reply_message(ReplyMessageRequest(replyToken=reply_token, messages=messages[:5]),
+                              _request_timeout=REQUEST_TIMEOUT)
             return "replied"
         except ApiException as exc:
             if exc.status == 400 and retried:
@@ -174,14 +311,12 @@ def answer(account: LineAccount, event_id: str, reply_token: str, user_id: str, 
         except Exception as exc:
             logger.warning("LINE reply failed for %s: %s", account.municipality.code, exc.__class__.__name__)
     if not user_id:
-        tally("line:answer_lost")
         return "lost"
     retry_key = str(uuid.uuid5(REPLY_RETRY_NAMESPACE, f"{account.municipality_id}:{event_id}"))
     for _attempt in range(3):
         try:
-            with messaging_api(account) as api:
-                api.push_message(PushMessageRequest(to=user_id, messages=messages[:5]), x_line_retry_key=retry_key)
-            tally("line:answer_pushed")
+            api.push_message(PushMessageRequest(to=user_id, messages=messages[:5]), x_line_retry_key=retry_key,
+                             _request_timeout=REQUEST_TIMEOUT)
             return "pushed"
         except ApiException as exc:
             if exc.status == 409:
@@ -191,7 +326,6 @@ def answer(account: LineAccount, event_id: str, reply_token: str, user_id: str, 
         except Exception as exc:
             logger.warning("LINE push failed for %s: %s", account.municipality.code, exc.__class__.__name__)
     logger.warning("LINE answer to event %s lost", event_id)
-    tally("line:answer_lost")
     return "lost"
 
 
@@ -216,8 +350,7 @@ def _count_friend(account: LineAccount, field: str) -> None:
 
 def handle_event(account: LineAccount, event: dict) -> tuple[str, list[Message]]:
     kind = event.get("type")
-    source = event.get("source") or {}
-    user_id = source.get("userId") if source.get("type") == "user" else None
+    user_id = _source_user(event)
     if kind not in {"follow", "unfollow", "message", "postback"} or not isinstance(user_id, str) or not user_id:
         return EventOutcome.IGNORED, []
     user, new = _user(account, user_id[:40])

@@ -24,7 +24,7 @@ from madoguchi.core.inputs import loads
 from . import liff
 from .account import credentials
 from .models import LineAccount, RequestBinding, WebhookEvent
-from .tasks import process_events
+from .tasks import wake_drain
 
 MAX_EVENTS = 100
 
@@ -73,14 +73,15 @@ def webhook(http_request, code):
         return _refuse(400, "malformed body")
     if events:
         # The inbox rows and the task row (database task backend) commit in one transaction: neither
-        # exists without the other, and one write transaction per delivery keeps the ack fast.
+        # exists without the other, and one write transaction per delivery keeps the ack fast. With
+        # Redis a drain is woken once the rows are committed (tasks.drain_inbox).
         with transaction.atomic():
             WebhookEvent.objects.bulk_create([
                 WebhookEvent(municipality_id=municipality_id, event_id=e["webhookEventId"],
                              event_type=e["type"][:40], payload=e,
                              redelivery=bool((e.get("deliveryContext") or {}).get("isRedelivery")))
                 for e in events], ignore_conflicts=True)
-            process_events.enqueue(municipality_id, [e["webhookEventId"] for e in events])
+            wake_drain(municipality_id)
     return HttpResponse(status=200)
 
 

@@ -43,8 +43,10 @@ class OperationsConfig(AppConfig):
 
         from . import housekeeping
         from .queues import requeue_stale_tasks
+        from .tasks_backend import share_redis_clients
 
         post_save.connect(_on_request_event, sender=RequestEvent, dispatch_uid="operations.request_event")
         post_save.connect(_on_issuance_stop, sender=IssuanceStopOrder, dispatch_uid="operations.issuance_stop")
         housekeeping.register("requeue_stale_tasks", "re-queued {n} tasks of stopped workers", requeue_stale_tasks)
         housekeeping.register("expire_counters", "deleted {n} idle rate-limit counters", expire)
+        share_redis_clients()  # for whenever RQ is selected (settings, or a test switching to it)

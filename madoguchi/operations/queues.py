@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,51 @@ def uses_rq() -> bool:
     from .tasks_backend import RQ_BACKENDS
 
     return settings.TASKS["default"]["BACKEND"] in RQ_BACKENDS
+
+
+# A wake-up stays pending this long at most: if the job it enqueued is lost (the process died between
+# the two steps), the next wake-up after this enqueues again.
+WAKE_TTL = 15
+
+
+def _wake_key(key: str) -> str:
+    return f"madoguchi:waiting:{key}"
+
+
+def wake(task, key: str, *args) -> None:
+    """Enqueue `task(*args)`, with RQ only if no job enqueued for `key` is still waiting.
+
+    For a task that drains a table of work (LINE's inbox): one waiting job serves every wake-up until
+    a worker starts it, and the job calls `woken(key)` before it reads the table, so work committed
+    before a wake-up that found a job waiting is seen by that job. The check runs after the caller's
+    transaction commits (before it, the job could start, clear the key and read the table before the
+    caller's rows were visible). Under a burst, jobs are then as many as workers can start, not one per
+    delivery, and RQ's bookkeeping (about 60 Redis commands a job) is paid per batch. With the database
+    backend the task row commits with the work (nothing can run early) and one is enqueued per call."""
+    if not uses_rq():
+        task.enqueue(*args)
+        return
+
+    def ring() -> None:
+        import django_rq
+
+        redis = django_rq.get_connection(task.queue_name)
+        if redis.set(_wake_key(key), "1", nx=True, ex=WAKE_TTL):
+            try:
+                task.enqueue(*args)
+            except BaseException:
+                redis.delete(_wake_key(key))
+                raise
+
+    transaction.on_commit(ring)  # at once when no transaction is open
+
+
+def woken(task, key: str) -> None:
+    """Called by a job of `wake` as it starts, before reading its table: later wake-ups enqueue again."""
+    if uses_rq():
+        import django_rq
+
+        django_rq.get_connection(task.queue_name).delete(_wake_key(key))
 
 
 def _uses_db() -> bool:

@@ -1,5 +1,4 @@
-"""The RQ worker of the latency-sensitive queues (`line`): warm, with a short lease, taking waiting
-jobs along when a backlog builds.
+"""The RQ worker of the latency-sensitive queues (`line`): warm, with a short lease.
 
 RQ's default worker forks a work horse for every job, and the fork plus Django's first queries cost
 about 0.1 s (more on a loaded host), which capped two LINE workers at about 9 events per second.
@@ -19,7 +18,8 @@ costs only its own work, and keeps what the forking worker gave:
 
 Jobs are not taken along in batches: an attempt that moved waiting jobs to RQ's intermediate list
 and ran them after the one taken lost jobs under load (their events waited for housekeeping's
-safety net), so each job goes through RQ's own bookkeeping.
+safety net), so each job goes through RQ's own bookkeeping. Batching happens in the task instead:
+one LINE drain job handles the events of many deliveries (line/tasks.py, operations.queues.wake).
 """
 
 import threading
