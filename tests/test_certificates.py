@@ -61,7 +61,8 @@ def render(request: CertificateRequest):
 @pytest.fixture
 def replica(municipality):
     residents = generate_replica(municipality, count=150)
-    return Resident.objects.filter(pk__in=[r.pk for r in residents]).select_related("household")
+    # Ordered: without it PostgreSQL may return the rows in another order and pick other samples.
+    return Resident.objects.filter(pk__in=[r.pk for r in residents]).select_related("household").order_by("id")
 
 
 def koseki_with_family(municipality) -> Koseki:

@@ -63,7 +63,8 @@ class Command(BaseCommand):
         ensure_authority()
         LineAccount.objects.get_or_create(municipality=municipality, defaults=dict(
             channel_id="2000000001", login_channel_id="2000000002", liff_id="2000000002-demo"))
-        cases = hard_cases(list(Resident.objects.for_municipality(municipality).select_related("household")))
+        cases = hard_cases(list(Resident.objects.for_municipality(municipality)
+                                      .select_related("household").order_by("id")))
         for resident in cases.values():
             issue_card(resident)
         self.report(municipality, cases)
