@@ -66,12 +66,16 @@ def _timestamps_from_the_sandbox_tsa(settings, timestamp_authority):
 
 @pytest.fixture(autouse=True)
 def _secrets_read_afresh():
-    """A secret a test set is rolled back with its transaction; this process must not keep it."""
+    """A secret (or LINE account) a test set is rolled back with its transaction; this process must not
+    keep it."""
+    from madoguchi.line.account import forget_accounts
     from madoguchi.tenancy import vault
 
     vault.forget()
+    forget_accounts()
     yield
     vault.forget()
+    forget_accounts()
 
 
 @pytest.fixture

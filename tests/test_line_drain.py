@@ -87,10 +87,10 @@ def test_a_failing_event_is_marked_failed_and_the_rest_of_its_batch_is_handled(c
     settings.TASKS = DB_BACKEND  # the task is recorded, not run: the test drains by hand
     real = line_tasks.handle_event
 
-    def handle_event(account, payload):
+    def handle_event(account, payload, users=None):
         if (payload.get("message") or {}).get("text") == "壊れた":
             raise RuntimeError("a bug in one handler")
-        return real(account, payload)
+        return real(account, payload, users)
 
     monkeypatch.setattr(line_tasks, "handle_event", handle_event)
     sent = [event("message", USERS[n], message={"type": "text", "id": str(n), "text": "壊れた" if n == 2 else "申請"})
@@ -193,11 +193,11 @@ def test_a_batch_holds_its_known_users_so_their_later_events_wait_for_it(channel
     handling, release = threading.Event(), threading.Event()
     real = line_tasks.handle_event
 
-    def handle_event(account, payload):
+    def handle_event(account, payload, users=None):
         if payload.get("source", {}).get("userId") == USERS[0]:
             handling.set()
             release.wait(10)  # the batch is busy with its first event
-        return real(account, payload)
+        return real(account, payload, users)
 
     monkeypatch.setattr(line_tasks, "handle_event", handle_event)
     drain = threading.Thread(target=lambda: (line_tasks.drain_inbox.call(municipality.pk), connections.close_all()))
@@ -210,3 +210,91 @@ def test_a_batch_holds_its_known_users_so_their_later_events_wait_for_it(channel
         release.set()
         drain.join(10)
     assert not WebhookEvent.objects.filter(processed_at=None).exists()
+
+
+def test_a_batch_costs_a_fixed_number_of_statements_however_many_new_users_it_holds(channel, municipality,
+                                                                                      settings, monkeypatch):
+    """Users, their conversations and the municipality's offering are read once per batch: handling
+    ten greetings from new users takes no more statements than handling two. (The answers are taken
+    at the door: on SQLite the emulator's own statements would count here too.)"""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from madoguchi.line.models import LineUser
+
+    settings.TASKS = DB_BACKEND
+    answered = []
+    monkeypatch.setattr(line_tasks, "_send", lambda api, account, event_id, *args, **kwargs: (
+        answered.append(event_id), "replied")[1])
+
+    def drain(users: list[str]) -> int:
+        deliver(municipality.code, *[event("message", user, message={"type": "text", "id": "1", "text": "こんにちは"})
+                                     for user in users])
+        with CaptureQueriesContext(connection) as queries:
+            assert line_tasks.drain_inbox.call(municipality.pk) == len(users)
+        return len(queries)
+
+    few = drain(["U" + "1" * 31 + c for c in "ab"])
+    many = drain(["U" + "2" * 31 + c for c in "abcdefghij"])
+    assert many == few
+    assert LineUser.objects.filter(municipality=municipality).count() == len(answered) == 12
+    assert not WebhookEvent.objects.filter(answer__isnull=False).exists()
+
+
+def test_a_new_users_second_event_in_a_batch_finds_what_the_first_one_did(channel, municipality, settings):
+    """Two events of one new user in one batch: the first starts an application, the second answers its
+    first question (the user is new for the first event only)."""
+    from madoguchi.line.models import Conversation, LineUser
+
+    settings.TASKS = DB_BACKEND
+    user = USERS[0]
+    deliver(municipality.code,
+            event("follow", user),
+            event("message", user, message={"type": "text", "id": "1", "text": "証明書の申請"}),
+            event("message", user, message={"type": "text", "id": "2", "text": "住民票の写し"}))
+    assert line_tasks.drain_inbox.call(municipality.pk) == 3
+    line_user = LineUser.objects.get(municipality=municipality, user_id=user)
+    assert line_user.following
+    conversation = Conversation.objects.get(line_user=line_user)
+    assert conversation.answers.get("certificate_type") == "residence_certificate"
+    said = [m.get("text", "") for m in PLATFORM.bot_messages(municipality.code, user)]
+    assert said[0].startswith(f"{municipality.full_name}の公式アカウント") and any("始めます" in s for s in said)
+
+
+def test_the_offering_is_read_once_per_batch_and_afresh_for_the_next(channel, municipality, settings):
+    """The LINE channel closed by a manager between two batches is closed for the next batch."""
+    from madoguchi.catalog.models import CatalogSettings, RequestChannelOffered
+
+    settings.TASKS = DB_BACKEND
+    deliver(municipality.code, event("message", USERS[0], message={"type": "text", "id": "1", "text": "申請"}))
+    line_tasks.drain_inbox.call(municipality.pk)
+    assert "始めます" in PLATFORM.bot_messages(municipality.code, USERS[0])[0]["text"]
+    CatalogSettings.objects.update_or_create(municipality=municipality,
+                                             defaults={"request_channels": [RequestChannelOffered.WEB]})
+    deliver(municipality.code, event("message", USERS[1], message={"type": "text", "id": "2", "text": "申請"}))
+    line_tasks.drain_inbox.call(municipality.pk)
+    assert "受け付けていません" in PLATFORM.bot_messages(municipality.code, USERS[1])[0]["text"]
+
+
+def test_the_webhooks_account_lookup_is_kept_briefly_and_forgotten_when_the_account_changes(channel, municipality,
+                                                                                             settings):
+    """Which municipality a code belongs to is kept per process for a few seconds; a deactivated account
+    is refused at once in the process that saved it, and made-up codes are never kept."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from madoguchi.line import account as line_account
+
+    settings.TASKS = DB_BACKEND
+    greeting = event("message", USERS[0], message={"type": "text", "id": "1", "text": "申請"})
+    assert deliver(municipality.code, greeting).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert line_account.active_account_municipality(municipality.code) == municipality.pk
+    assert not any("line_lineaccount" in q["sql"] for q in queries)
+    channel.active = False
+    channel.save(update_fields=["active"])
+    assert deliver(municipality.code, event("message", USERS[1], message={"type": "text", "id": "2", "text": "申請"})
+                   ).status_code == 404
+    for n in range(50):
+        assert deliver(f"99{n:04d}", event("follow", USERS[2])).status_code == 404
+    assert set(line_account._accounts) <= {municipality.code}

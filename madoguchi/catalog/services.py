@@ -1,6 +1,9 @@
 """Fees and postage: the amount shown to the resident is computed here and charged as shown."""
 
 import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db.models import F, Q
@@ -57,10 +60,30 @@ class CatalogError(Exception):
     pass
 
 
+_remembered: ContextVar[dict[int, CatalogSettings] | None] = ContextVar("catalog_settings_remembered", default=None)
+
+
+@contextmanager
+def settings_remembered() -> Iterator[None]:
+    """Within this block each municipality's offering is read once: for a batch of work that asks
+    for it again and again (the LINE worker's batch of events, in one transaction)."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def catalog_settings(municipality: Municipality) -> CatalogSettings:
     """The municipality's offering (an unsaved default offering everything when never chosen)."""
-    found = CatalogSettings.objects.for_municipality(municipality).first()
-    return found or CatalogSettings(municipality=municipality)
+    remembered = _remembered.get()
+    if remembered is not None and municipality.pk in remembered:
+        return remembered[municipality.pk]
+    found = CatalogSettings.objects.for_municipality(municipality).first() or CatalogSettings(
+        municipality=municipality)
+    if remembered is not None:
+        remembered[municipality.pk] = found
+    return found
 
 
 def offered_types(municipality: Municipality, settings: CatalogSettings | None = None) -> list[str]:

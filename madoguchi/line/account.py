@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,32 @@ def credentials(municipality_code: str) -> Credentials:
         secret = secret or _development_value("secret", municipality_code)[:32]
         token = token or _development_value("token", municipality_code)
     return Credentials(secret, token)
+
+
+# The webhook asks which municipality an account code belongs to on every delivery; the answer is kept
+# per process for this long (a deactivated account stops being found within it, and at once in the
+# process that saved it: `forget_accounts` runs on every save). Only accounts found are kept, so
+# made-up codes cannot grow the table.
+ACCOUNT_KEEP_SECONDS = 5.0
+_accounts: dict[str, tuple[float, int]] = {}
+
+
+def active_account_municipality(code: str) -> int | None:
+    """The id of the municipality whose active LINE account has this code, or None."""
+    kept = _accounts.get(code)
+    if kept is not None and time.monotonic() - kept[0] < ACCOUNT_KEEP_SECONDS:
+        return kept[1]
+    found = (LineAccount.objects.filter(municipality__code=code, active=True)
+             .values_list("municipality_id", flat=True)[:1])
+    if not found:
+        _accounts.pop(code, None)
+        return None
+    _accounts[code] = (time.monotonic(), found[0])
+    return found[0]
+
+
+def forget_accounts(**_signal) -> None:
+    _accounts.clear()
 
 
 # Seconds to connect to LINE and to wait for its answer: a LINE that hangs must not hold a worker (and

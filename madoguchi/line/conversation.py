@@ -161,14 +161,19 @@ def _controls() -> list[tuple[str, str]]:
     return [(str(RESTART), postback("restart")), (str(QUIT), postback("quit"))]
 
 
+UNREAD = object()
+
+
 class Engine:
     """Runs one user's input against their conversation. The caller holds the LineUser row lock."""
 
-    def __init__(self, account: LineAccount, user: LineUser):
+    def __init__(self, account: LineAccount, user: LineUser, conversation: Conversation | None | object = UNREAD):
+        """`conversation`: the user's, when the caller has read it already (None: they have none)."""
         self.account = account
         self.municipality = account.municipality
         self.user = user
-        self.conversation = Conversation.objects.filter(line_user=user).first()
+        self.conversation = (Conversation.objects.filter(line_user=user).first() if conversation is UNREAD
+                             else conversation)
 
     # --- entry ------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +17,7 @@ from linebot.v3.messaging import ApiException, Message, MessagingApi, PushMessag
 
 from madoguchi.applications import actions
 from madoguchi.applications.models import RESIDENT_CANCELLABLE, RequestChannel, State
+from madoguchi.catalog import services as catalog
 from madoguchi.core.throttle import tally
 from madoguchi.operations import queues
 
@@ -94,14 +95,15 @@ def _drain_batch(account: LineAccount) -> int:
                           .filter(municipality_id=account.municipality_id, processed_at=None)
                           .order_by("id")[:DRAIN_BATCH])
             claimed.extend(event.event_id for event in events)
-            _lock_users(account, events)
+            users = _batch_users(account, events)
             now = timezone.now()
-            for event in events:
-                event.outcome, replies = handle_event(account, event.payload)
-                event.processed_at = now
-                event.answer = pending_answer(event.payload, replies)
-                event.payload = minimised(event.payload)
-            WebhookEvent.objects.bulk_update(events, ["outcome", "processed_at", "payload", "answer"])
+            with catalog.settings_remembered():
+                for event in events:
+                    event.outcome, replies = handle_event(account, event.payload, users)
+                    event.processed_at = now
+                    event.answer = pending_answer(event.payload, replies)
+                    event.payload = minimised(event.payload)
+            _save_handled(events)
     except Exception:  # every handler's writes are rolled back with the transaction
         if not claimed:
             raise  # nothing claimed (the database is gone): the events stay pending
@@ -113,14 +115,42 @@ def _drain_batch(account: LineAccount) -> int:
     return len(events)
 
 
-def _lock_users(account: LineAccount, events: list[WebhookEvent]) -> None:
-    """Lock the known users of a batch before handling it, in one order: a later event of one of them,
-    claimed by another worker meanwhile, then waits for this batch instead of overtaking the earlier
-    one still waiting its turn in it, and two batches never lock the same users in opposite orders."""
-    users = sorted({user[:40] for event in events if isinstance(user := _source_user(event.payload), str) and user})
-    if users:
-        list(LineUser.objects.select_for_update().filter(municipality_id=account.municipality_id, user_id__in=users)
-             .order_by("user_id").values_list("id", flat=True))
+HANDLED_FIELDS = ("outcome", "processed_at", "payload", "answer")
+
+
+def _save_handled(events: list[WebhookEvent]) -> None:
+    """Write a handled batch back: one UPDATE per event, sent together (executemany; psycopg pipelines
+    them). Django's bulk_update builds a CASE per field and row, which cost the worker more CPU than
+    handling the events themselves."""
+    if not events:
+        return
+    fields = [WebhookEvent._meta.get_field(name) for name in HANDLED_FIELDS]
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    rows = [[field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields] + [event.pk]
+            for event in events]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {quote(WebhookEvent._meta.db_table)} SET {sets} WHERE {quote('id')} = %s", rows)
+
+
+def _batch_users(account: LineAccount, events: list[WebhookEvent]) -> dict[str, list]:
+    """The users of a batch, locked, as `_user` gives them one by one, in three statements for the
+    batch instead of up to three per event: the known ones are locked first, in one order, so a later
+    event of one of them claimed by another worker meanwhile waits for this batch instead of
+    overtaking the earlier one still waiting its turn in it, and two batches never lock the same users
+    in opposite orders; the new ones are inserted (ON CONFLICT DO NOTHING, in the same order) and
+    locked. Maps a user id to [user, new]; `handle_event` clears `new` after the user's first event."""
+    ids = sorted({user[:40] for event in events if isinstance(user := _source_user(event.payload), str) and user})
+    if not ids:
+        return {}
+    rows = LineUser.objects.select_for_update().filter(municipality_id=account.municipality_id)
+    users = {user.user_id: [user, False] for user in rows.filter(user_id__in=ids).order_by("user_id")}
+    missing = [user_id for user_id in ids if user_id not in users]
+    if missing:
+        LineUser.objects.bulk_create([LineUser(municipality_id=account.municipality_id, user_id=user_id)
+                                      for user_id in missing], ignore_conflicts=True)
+        users.update((user.user_id, [user, True]) for user in rows.filter(user_id__in=missing).order_by("user_id"))
+    return users
 
 
 def _source_user(payload: dict):
@@ -208,10 +238,15 @@ def send_pending_answers(account: LineAccount, event_pks: list[int], *, retried:
                 sent = dict(pair for pairs in _senders().map(send_all, by_user.values()) for pair in pairs)
         WebhookEvent.objects.filter(pk__in=[event.pk for event in events]).update(answer=None)
     hows = [sent[event.pk] for event in events]
+    _count(hows)
+    return hows
+
+
+def _count(hows: list[str]) -> None:
+    """Answers that could not go as a reply are counted (the LINE figures of /metrics)."""
     for how in hows:
         if how in {"pushed", "lost"}:
             tally(f"line:answer_{how}")
-    return hows
 
 
 SENDERS = 8
@@ -282,8 +317,7 @@ def answer(account: LineAccount, event_id: str, reply_token: str, user_id: str, 
     """Send one answer (see `_send`) and count pushes and losses."""
     with messaging_api(account) as api:
         how = _send(api, account, event_id, reply_token, user_id, sent_at_ms, messages, retried=retried)
-    if how in {"pushed", "lost"}:
-        tally(f"line:answer_{how}")
+    _count([how])
     return how
 
 
@@ -348,12 +382,17 @@ def _count_friend(account: LineAccount, field: str) -> None:
     FriendDaily.objects.filter(municipality=account.municipality, day=day).update(**{field: F(field) + 1})
 
 
-def handle_event(account: LineAccount, event: dict) -> tuple[str, list[Message]]:
+def handle_event(account: LineAccount, event: dict, users: dict[str, list] | None = None) -> tuple[str, list[Message]]:
+    """Handle one event; `users`: its batch's users, locked (`_batch_users`)."""
     kind = event.get("type")
     user_id = _source_user(event)
     if kind not in {"follow", "unfollow", "message", "postback"} or not isinstance(user_id, str) or not user_id:
         return EventOutcome.IGNORED, []
-    user, new = _user(account, user_id[:40])
+    known = (users or {}).get(user_id[:40])
+    if known is None:
+        user, new = _user(account, user_id[:40])
+    else:
+        (user, new), known[1] = known, False  # the user's next event in the batch finds them known
     if kind == "unfollow":
         user.following = False
         user.blocked_at = timezone.now()
@@ -382,12 +421,13 @@ def handle_event(account: LineAccount, event: dict) -> tuple[str, list[Message]]
 def dispatch(account: LineAccount, user: LineUser, given: Input, *, new: bool = False) -> list[Message]:
     action = (given.data or {}).get("a", "")
     typed = given.text.strip()
-    # A user seen for the first time has no conversation yet.
-    pending_comment = None if new else Conversation.objects.filter(line_user=user, procedure=SURVEY_COMMENT).first()
-    if pending_comment is not None:
-        pending_comment.delete()
+    # A user seen for the first time has no conversation yet; a user has at most one.
+    current = None if new else Conversation.objects.filter(line_user=user).first()
+    if current is not None and current.procedure == SURVEY_COMMENT:
+        current.delete()
         if typed and not action and typed not in COMMANDS:
-            return survey_comment(user, pending_comment.answers, typed)
+            return survey_comment(user, current.answers, typed)
+        current = None
     if action == "nocomment":
         return [text(_("ご回答ありがとうございました。"))]
     if action == "survey":
@@ -404,7 +444,7 @@ def dispatch(account: LineAccount, user: LineUser, given: Input, *, new: bool = 
         return conversation.status_messages(account, user)
     if typed in {"申請一覧", "申請の一覧"} or action == "list":
         return conversation.list_messages(account, user)
-    return conversation.Engine(account, user).handle(given)
+    return conversation.Engine(account, user, current).handle(given)
 
 
 # Words that are commands, never a survey comment.

@@ -22,7 +22,7 @@ from madoguchi.core.http import remember_request
 from madoguchi.core.inputs import loads
 
 from . import liff
-from .account import credentials
+from .account import active_account_municipality, credentials
 from .models import LineAccount, RequestBinding, WebhookEvent
 from .tasks import wake_drain
 
@@ -57,8 +57,7 @@ def webhook(http_request, code):
         return _refuse(400, "invalid content length")
     if length > settings.LINE_WEBHOOK_MAX_BODY:
         return _refuse(413, "body too large")
-    municipality_id = (LineAccount.objects.filter(municipality__code=code, active=True)
-                       .values_list("municipality_id", flat=True).first())
+    municipality_id = active_account_municipality(code)
     if municipality_id is None:
         return _refuse(404, "unknown channel")
     try:
