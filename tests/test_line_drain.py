@@ -298,3 +298,59 @@ def test_the_webhooks_account_lookup_is_kept_briefly_and_forgotten_when_the_acco
     for n in range(50):
         assert deliver(f"99{n:04d}", event("follow", USERS[2])).status_code == 404
     assert set(line_account._accounts) <= {municipality.code}
+
+
+def test_a_users_next_event_claimed_by_another_worker_waits_for_the_earlier_one(channel, municipality,
+                                                                                  monkeypatch, settings):
+    """A new user's two quick events land in two batches of two workers. The second worker may not
+    handle the later event before the first worker, which claimed the earlier one, has handled it:
+    the answer to 住民票の写し needs the application that 証明書の申請 starts (PostgreSQL; SQLite
+    runs one writer at a time)."""
+    import threading
+    import time
+
+    from django.db import connection, connections
+
+    from madoguchi.line.models import Conversation, LineUser
+
+    if connection.vendor != "postgresql":
+        pytest.skip("two workers side by side need PostgreSQL")
+    settings.TASKS = DB_BACKEND
+    monkeypatch.setattr(line_tasks, "DRAIN_BATCH", 1)
+    user = USERS[0]
+    first = event("message", user, message={"type": "text", "id": "1", "text": "証明書の申請"})
+    deliver(municipality.code, first)
+    deliver(municipality.code, event("message", user, message={"type": "text", "id": "2", "text": "住民票の写し"}))
+    claimed_first, release = threading.Event(), threading.Event()
+    real = line_tasks._batch_users
+
+    def batch_users(account, events):
+        if any(e.event_id == first["webhookEventId"] for e in events):
+            claimed_first.set()
+            release.wait(10)  # the first worker stops between its claim and locking the user
+        return real(account, events)
+
+    monkeypatch.setattr(line_tasks, "_batch_users", batch_users)
+
+    def drain():
+        try:
+            line_tasks.drain_inbox.call(municipality.pk)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=drain)]
+    workers[0].start()
+    try:
+        assert claimed_first.wait(10)
+        workers.append(threading.Thread(target=drain))
+        workers[1].start()
+        time.sleep(0.5)  # room for the second worker to overtake, were it able to
+    finally:
+        release.set()
+        for worker in workers:
+            worker.join(20)
+    assert not WebhookEvent.objects.filter(processed_at=None).exists()
+    conversation = Conversation.objects.get(line_user=LineUser.objects.get(municipality=municipality, user_id=user))
+    assert conversation.answers.get("certificate_type") == "residence_certificate"
+    said = [m.get("text", "") for m in PLATFORM.bot_messages(municipality.code, user)]
+    assert "始めます" in said[0]

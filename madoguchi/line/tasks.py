@@ -8,7 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -89,13 +89,17 @@ def _drain_batch(account: LineAccount) -> int:
     users — the whole batch is rolled back and its events are handled one by one (`_process`), so only
     the failing one is marked failed."""
     claimed: list[str] = []
+    claiming = False
     try:
         with transaction.atomic():
+            claiming = _claim_lock(account, take=True)
             events = list(WebhookEvent.objects.select_for_update(skip_locked=True)
                           .filter(municipality_id=account.municipality_id, processed_at=None)
                           .order_by("id")[:DRAIN_BATCH])
             claimed.extend(event.event_id for event in events)
             users = _batch_users(account, events)
+            if claiming:
+                claiming = _claim_lock(account, take=False)
             now = timezone.now()
             with catalog.settings_remembered():
                 for event in events:
@@ -105,14 +109,46 @@ def _drain_batch(account: LineAccount) -> int:
                     event.payload = minimised(event.payload)
             _save_handled(events)
     except Exception:  # every handler's writes are rolled back with the transaction
+        if claiming:
+            claiming = _claim_lock(account, take=False)
         if not claimed:
             raise  # nothing claimed (the database is gone): the events stay pending
         logger.warning("LINE batch of %s events failed; handling them one by one", len(claimed), exc_info=True)
         for event_id in claimed:
             _process(account, event_id)
         return len(claimed)
+    finally:
+        if claiming:  # interrupted between the claim and its users: the transaction is gone, the lock is not
+            _claim_lock(account, take=False)
     send_pending_answers(account, [event.pk for event in events if event.answer is not None], retried=False)
     return len(events)
+
+
+# pg_advisory_lock(CLAIM_LOCK, municipality id): see _claim_lock. The first key says "LINE".
+CLAIM_LOCK = 0x4C494E45
+
+
+def _claim_lock(account: LineAccount, *, take: bool) -> bool:
+    """Take (or give back) the municipality's claim lock; returns whether it is now held.
+
+    A batch claims its events and then locks their users, two statements apart; without this lock a
+    second worker could claim a user's next event and lock the user in between, and handle that event
+    before the first one (a resident's two quick taps answered in the wrong order). Held from the
+    claim until the users are locked, so whoever claims earlier events also locks their users first,
+    and a later event of the same user waits for the earlier batch (a new user's row too: the second
+    insert waits for the first one's commit). A session lock (not a transaction lock), so the rest of
+    the batch runs beside other workers' claims. PostgreSQL only: SQLite runs one writer at a time."""
+    if connection.vendor != "postgresql":
+        return False
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)" if take else "SELECT pg_advisory_unlock(%s, %s)",
+                           [CLAIM_LOCK, account.municipality_id])
+    except DatabaseError:
+        if take:
+            raise
+        logger.warning("LINE claim lock of municipality %s not given back", account.municipality_id)
+    return take
 
 
 HANDLED_FIELDS = ("outcome", "processed_at", "payload", "answer")
@@ -147,10 +183,20 @@ def _batch_users(account: LineAccount, events: list[WebhookEvent]) -> dict[str, 
     users = {user.user_id: [user, False] for user in rows.filter(user_id__in=ids).order_by("user_id")}
     missing = [user_id for user_id in ids if user_id not in users]
     if missing:
-        LineUser.objects.bulk_create([LineUser(municipality_id=account.municipality_id, user_id=user_id)
-                                      for user_id in missing], ignore_conflicts=True)
-        users.update((user.user_id, [user, True]) for user in rows.filter(user_id__in=missing).order_by("user_id"))
+        stamps = _insert_users(account, missing)
+        users.update((user.user_id, [user, user.created_at == stamps[user.user_id]])
+                     for user in rows.filter(user_id__in=missing).order_by("user_id"))
     return users
+
+
+def _insert_users(account: LineAccount, user_ids: list[str]) -> dict:
+    """Insert these users unless another worker just did (ON CONFLICT DO NOTHING: no savepoint; the
+    insert waits for that worker's commit). Returns the creation time each row got from us: a row read
+    back with another time was inserted by the other worker, whose batch may have started the user's
+    conversation, so the user is not new to us."""
+    fresh = [LineUser(municipality_id=account.municipality_id, user_id=user_id) for user_id in user_ids]
+    LineUser.objects.bulk_create(fresh, ignore_conflicts=True)
+    return {user.user_id: user.created_at for user in fresh}
 
 
 def _source_user(payload: dict):
@@ -364,16 +410,16 @@ def _send(api: MessagingApi, account: LineAccount, event_id: str, reply_token: s
 
 
 def _user(account: LineAccount, user_id: str) -> tuple[LineUser, bool]:
-    """The user row, locked, and whether it was new: events of one user are handled one after another
-    across processes. A new user's row is inserted unless another process just did (ON CONFLICT DO
-    NOTHING: no savepoint), then locked; a known user's costs one query."""
+    """The user row, locked, and whether this run created it: events of one user are handled one after
+    another across processes. A new user's row is inserted (`_insert_users`), then locked; a known
+    user's costs one query."""
     rows = LineUser.objects.select_for_update().filter(municipality=account.municipality, user_id=user_id)
     user = rows.first()
     if user is not None:
         return user, False
-    LineUser.objects.bulk_create([LineUser(municipality=account.municipality, user_id=user_id)],
-                                 ignore_conflicts=True)
-    return rows.get(), True  # (or inserted a moment ago by another process: new all the same)
+    stamp = _insert_users(account, [user_id])[user_id]
+    user = rows.get()
+    return user, user.created_at == stamp
 
 
 def _count_friend(account: LineAccount, field: str) -> None:
