@@ -170,33 +170,35 @@ def _save_handled(events: list[WebhookEvent]) -> None:
 
 
 def _batch_users(account: LineAccount, events: list[WebhookEvent]) -> dict[str, list]:
-    """The users of a batch, locked, as `_user` gives them one by one, in three statements for the
-    batch instead of up to three per event: the known ones are locked first, in one order, so a later
-    event of one of them claimed by another worker meanwhile waits for this batch instead of
-    overtaking the earlier one still waiting its turn in it, and two batches never lock the same users
-    in opposite orders; the new ones are inserted (ON CONFLICT DO NOTHING, in the same order) and
-    locked. Maps a user id to [user, new]; `handle_event` clears `new` after the user's first event."""
-    ids = sorted({user[:40] for event in events if isinstance(user := _source_user(event.payload), str) and user})
+    """The users of a batch, locked (`_lock_users`)."""
+    return _lock_users(account, [user[:40] for event in events
+                                 if isinstance(user := _source_user(event.payload), str) and user])
+
+
+def _lock_users(account: LineAccount, user_ids: list[str]) -> dict[str, list]:
+    """These users, locked, in at most three statements however many: events of one user are handled
+    one after another across processes. The known ones are locked first, in one order, so a later event
+    of one of them claimed by another worker waits for this batch instead of overtaking the earlier one
+    still waiting its turn in it, and two batches never lock the same users in opposite orders; the new
+    ones are inserted (ON CONFLICT DO NOTHING, in the same order: no savepoint, and the insert waits for
+    another worker's commit of the same user) and locked.
+
+    Maps a user id to [user, new]. New means this run inserted the row: one read back with another
+    creation time than the one stamped here was inserted by another worker, whose batch may have
+    started the user's conversation. `handle_event` clears `new` after the user's first event."""
+    ids = sorted(set(user_ids))
     if not ids:
         return {}
     rows = LineUser.objects.select_for_update().filter(municipality_id=account.municipality_id)
     users = {user.user_id: [user, False] for user in rows.filter(user_id__in=ids).order_by("user_id")}
     missing = [user_id for user_id in ids if user_id not in users]
     if missing:
-        stamps = _insert_users(account, missing)
+        fresh = [LineUser(municipality_id=account.municipality_id, user_id=user_id) for user_id in missing]
+        LineUser.objects.bulk_create(fresh, ignore_conflicts=True)
+        stamps = {user.user_id: user.created_at for user in fresh}
         users.update((user.user_id, [user, user.created_at == stamps[user.user_id]])
                      for user in rows.filter(user_id__in=missing).order_by("user_id"))
     return users
-
-
-def _insert_users(account: LineAccount, user_ids: list[str]) -> dict:
-    """Insert these users unless another worker just did (ON CONFLICT DO NOTHING: no savepoint; the
-    insert waits for that worker's commit). Returns the creation time each row got from us: a row read
-    back with another time was inserted by the other worker, whose batch may have started the user's
-    conversation, so the user is not new to us."""
-    fresh = [LineUser(municipality_id=account.municipality_id, user_id=user_id) for user_id in user_ids]
-    LineUser.objects.bulk_create(fresh, ignore_conflicts=True)
-    return {user.user_id: user.created_at for user in fresh}
 
 
 def _source_user(payload: dict):
@@ -409,19 +411,6 @@ def _send(api: MessagingApi, account: LineAccount, event_id: str, reply_token: s
     return "lost"
 
 
-def _user(account: LineAccount, user_id: str) -> tuple[LineUser, bool]:
-    """The user row, locked, and whether this run created it: events of one user are handled one after
-    another across processes. A new user's row is inserted (`_insert_users`), then locked; a known
-    user's costs one query."""
-    rows = LineUser.objects.select_for_update().filter(municipality=account.municipality, user_id=user_id)
-    user = rows.first()
-    if user is not None:
-        return user, False
-    stamp = _insert_users(account, [user_id])[user_id]
-    user = rows.get()
-    return user, user.created_at == stamp
-
-
 def _count_friend(account: LineAccount, field: str) -> None:
     day = timezone.localdate()
     FriendDaily.objects.get_or_create(municipality=account.municipality, day=day)
@@ -429,16 +418,13 @@ def _count_friend(account: LineAccount, field: str) -> None:
 
 
 def handle_event(account: LineAccount, event: dict, users: dict[str, list] | None = None) -> tuple[str, list[Message]]:
-    """Handle one event; `users`: its batch's users, locked (`_batch_users`)."""
+    """Handle one event; `users`: its batch's users, locked (`_batch_users`); else its user is locked here."""
     kind = event.get("type")
     user_id = _source_user(event)
     if kind not in {"follow", "unfollow", "message", "postback"} or not isinstance(user_id, str) or not user_id:
         return EventOutcome.IGNORED, []
-    known = (users or {}).get(user_id[:40])
-    if known is None:
-        user, new = _user(account, user_id[:40])
-    else:
-        (user, new), known[1] = known, False  # the user's next event in the batch finds them known
+    known = (users or {}).get(user_id[:40]) or _lock_users(account, [user_id[:40]])[user_id[:40]]
+    (user, new), known[1] = known, False  # the user's next event in the batch finds them known
     if kind == "unfollow":
         user.following = False
         user.blocked_at = timezone.now()
