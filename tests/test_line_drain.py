@@ -46,6 +46,23 @@ def _drains(queue, municipality_id: int) -> int:
                and list(job.args) == [municipality_id])
 
 
+def _start_worker(municipality_id: int):
+    """Another worker: a drain on a thread of its own (so on a database connection of its own)."""
+    import threading
+
+    from django.db import connections
+
+    def drain():
+        try:
+            line_tasks.drain_inbox.call(municipality_id)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=drain)
+    worker.start()
+    return worker
+
+
 def test_many_deliveries_wake_one_waiting_drain_and_a_started_drain_lets_the_next_one_wake(rq, channel,
                                                                                            municipality):
     for n in range(5):
@@ -179,7 +196,7 @@ def test_a_batch_holds_its_known_users_so_their_later_events_wait_for_it(channel
     row locks; SQLite runs one writer at a time anyway)."""
     import threading
 
-    from django.db import DatabaseError, connection, connections
+    from django.db import DatabaseError, connection
 
     from madoguchi.line.models import LineUser
 
@@ -200,8 +217,7 @@ def test_a_batch_holds_its_known_users_so_their_later_events_wait_for_it(channel
         return real(account, payload, users)
 
     monkeypatch.setattr(line_tasks, "handle_event", handle_event)
-    drain = threading.Thread(target=lambda: (line_tasks.drain_inbox.call(municipality.pk), connections.close_all()))
-    drain.start()
+    drain = _start_worker(municipality.pk)
     try:
         assert handling.wait(10)
         with pytest.raises(DatabaseError), transaction.atomic():
@@ -309,7 +325,7 @@ def test_a_users_next_event_claimed_by_another_worker_waits_for_the_earlier_one(
     import threading
     import time
 
-    from django.db import connection, connections
+    from django.db import connection
 
     from madoguchi.line.models import Conversation, LineUser
 
@@ -332,18 +348,10 @@ def test_a_users_next_event_claimed_by_another_worker_waits_for_the_earlier_one(
 
     monkeypatch.setattr(line_tasks, "_batch_users", batch_users)
 
-    def drain():
-        try:
-            line_tasks.drain_inbox.call(municipality.pk)
-        finally:
-            connections.close_all()
-
-    workers = [threading.Thread(target=drain)]
-    workers[0].start()
+    workers = [_start_worker(municipality.pk)]
     try:
         assert claimed_first.wait(10)
-        workers.append(threading.Thread(target=drain))
-        workers[1].start()
+        workers.append(_start_worker(municipality.pk))
         time.sleep(0.5)  # room for the second worker to overtake, were it able to
     finally:
         release.set()
